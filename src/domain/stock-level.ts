@@ -1,0 +1,51 @@
+/** @module domain/stock-level: one SKU's stock in one warehouse, and what follows from it. */
+
+/** The two figures every movement changes; everything else about a level is derived or configured. */
+export interface StockFigures {
+  readonly onHand: number
+  readonly reserved: number
+}
+
+export interface StockLevel extends StockFigures {
+  readonly sku: string
+  readonly warehouseId: number
+  readonly safetyStock: number
+  readonly lowStockThreshold: number
+  /** Grows by one with every applied movement: the level's optimistic-concurrency version. */
+  readonly version: number
+  /** Observation time (ms) of the newest count applied; older counts are stale. */
+  readonly lastCountedAt: number | null
+  readonly updatedAt: number
+}
+
+/**
+ * What can still be sold or reserved. Computed on every read, never stored, so it cannot drift
+ * from on hand and reserved. It is negative only after a count (sync/adjustment) revealed fewer
+ * units than are reserved or held as safety stock, or for a SKU that allows backorders.
+ */
+export function availableOf(level: StockFigures & { readonly safetyStock: number }): number {
+  return level.onHand - level.reserved - level.safetyStock
+}
+
+export function isLowStock(level: StockFigures & { readonly safetyStock: number; readonly lowStockThreshold: number }): boolean {
+  return availableOf(level) <= level.lowStockThreshold
+}
+
+export interface StockTotals {
+  readonly onHand: number
+  readonly reserved: number
+  readonly available: number
+}
+
+/** Totals across warehouses; inactive warehouses still hold stock, so they count here too. */
+export function totalsOf(levels: ReadonlyArray<StockLevel>): StockTotals {
+  let onHand = 0
+  let reserved = 0
+  let available = 0
+  for (const l of levels) {
+    onHand += l.onHand
+    reserved += l.reserved
+    available += availableOf(l)
+  }
+  return { onHand, reserved, available }
+}

@@ -1,0 +1,45 @@
+/** @module service/deps: what every use-case needs from outside: the store, time, ids, a logger. */
+import { monotonicFactory } from 'ulid'
+import type { Store } from '../store/db.js'
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number
+}
+
+export interface IdGen {
+  /** A sortable id with a readable prefix, e.g. `res_01J…`. */
+  next(prefix: string): string
+}
+
+/** The subset of pino the services use, so tests can pass a silent logger. */
+export interface Logger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+export interface ServiceDeps {
+  readonly store: Store
+  readonly clock: Clock
+  readonly ids: IdGen
+  readonly log: Logger
+}
+
+/** Who asked for a change: recorded on every ledger row. */
+export interface RequestContext {
+  /** An API key id, `cli`, or `system:<task>`. */
+  readonly actor: string
+  /** The caller's Idempotency-Key header, if any. */
+  readonly idempotencyKey?: string | undefined
+}
+
+export const systemClock: Clock = Object.freeze({ now: () => Date.now() })
+
+export function ulidIds(): IdGen {
+  const ulid = monotonicFactory()
+  return { next: (prefix) => `${prefix}_${ulid()}` }
+}
+
+export const silentLogger: Logger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} })

@@ -1,0 +1,135 @@
+/** @module service/reservations: checkout holds with expiry, committed into sales or released. */
+import { allocateByPriority, type AllocationCandidate } from '../domain/allocation.js'
+import { DomainError } from '../domain/errors.js'
+import { assertReservationActive, DEFAULT_RESERVATION_TTL_SECONDS, type Reservation } from '../domain/reservation.js'
+import { availableOf } from '../domain/stock-level.js'
+import type { Executor } from '../store/db.js'
+import * as repo from '../store/reservation-repo.js'
+import { findLevelsBySkus } from '../store/stock-repo.js'
+import { listWarehouses } from '../store/warehouse-repo.js'
+import type { RequestContext, ServiceDeps } from './deps.js'
+import { requireProduct, requireWarehouse } from './catalog.js'
+import { runIdempotent, type Replayable } from './idempotency.js'
+import { writeDelta } from './level-writer.js'
+import { claimFor } from './stock.js'
+import { inTransaction } from './transaction.js'
+
+export interface ReserveInput {
+  readonly sku: string
+  readonly quantity: number
+  /** Reserve in this warehouse only; when absent, allocate across active warehouses by priority. */
+  readonly warehouseId?: number | undefined
+  readonly ttlSeconds?: number | undefined
+  readonly source: string
+  readonly referenceId: string | null
+  readonly notes: string | null
+}
+
+export interface ReservationResult {
+  readonly reservation: Reservation
+  /** Why the quantity was split (or not) the way it was. */
+  readonly allocation: ReadonlyArray<string>
+}
+
+async function planLines(ex: Executor, sku: string, quantity: number, warehouseId: number | undefined, allowsBackorders: boolean) {
+  if (warehouseId !== undefined) {
+    const wh = await requireWarehouse(ex, warehouseId)
+    return { lines: [{ warehouseId: wh.id, quantity }], explanation: [`${wh.code} requested by the caller`] }
+  }
+  const [levels, warehouses] = await Promise.all([findLevelsBySkus(ex, [sku]), listWarehouses(ex)])
+  const candidates: AllocationCandidate[] = warehouses
+    .filter((w) => w.isActive)
+    .map((w) => {
+      const level = levels.find((l) => l.warehouseId === w.id)
+      return { warehouseId: w.id, warehouseCode: w.code, priority: w.priority, available: level ? availableOf(level) : 0 }
+    })
+  if (candidates.length === 0) throw new DomainError('insufficient_stock', `No active warehouse holds ${sku}`, { sku, requested: quantity, available: 0 })
+  return allocateByPriority(sku, quantity, candidates, allowsBackorders)
+}
+
+/** Hold stock for a checkout. Split across warehouses by priority when no warehouse is named. */
+export async function createReservation(deps: ServiceDeps, input: ReserveInput, ctx: RequestContext): Promise<Replayable<ReservationResult>> {
+  const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku].join('|')
+  return runIdempotent(deps, claimFor(ctx, 'reservation.create', input, natural), async (trx) => {
+    const now = deps.clock.now()
+    const product = await requireProduct(trx, input.sku)
+    const plan = await planLines(trx, product.sku, input.quantity, input.warehouseId, product.allowsBackorders)
+    const id = deps.ids.next('res')
+    const meta = { changeType: 'reserve' as const, source: input.source, referenceId: input.referenceId, reservationId: id, actor: ctx.actor, notes: input.notes }
+    const t = { ex: trx, caps: deps.store.caps, now }
+    // Lines in warehouse-id order: every multi-row writer locks in the same order, so none deadlock.
+    const lines = [...plan.lines].sort((a, b) => a.warehouseId - b.warehouseId)
+    for (const line of lines) await writeDelta(t, product, line.warehouseId, { kind: 'reserve', quantity: line.quantity }, meta)
+    const reservation: Reservation = {
+      id,
+      sku: product.sku,
+      quantity: input.quantity,
+      lines,
+      status: 'active',
+      expiresAt: now + (input.ttlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS) * 1000,
+      referenceId: input.referenceId,
+      source: input.source,
+      actor: ctx.actor,
+      createdAt: now,
+      updatedAt: now,
+    }
+    await repo.insertReservation(trx, reservation, input.notes)
+    return { reservation, allocation: plan.explanation }
+  })
+}
+
+export async function getReservation(deps: ServiceDeps, id: string): Promise<Reservation> {
+  const r = await repo.findReservation(deps.store.db, id)
+  if (!r) throw new DomainError('reservation_not_found', `No reservation has id ${id}`, { reservation_id: id })
+  return r
+}
+
+type Closing = 'committed' | 'released' | 'expired'
+
+async function closeWithLedger(deps: ServiceDeps, trx: Executor, id: string, status: Closing, actor: string, notes: string | null, checkExpiry: boolean): Promise<Reservation> {
+  const now = deps.clock.now()
+  const r = await repo.findReservation(trx, id)
+  if (!r) throw new DomainError('reservation_not_found', `No reservation has id ${id}`, { reservation_id: id })
+  assertReservationActive(r, checkExpiry ? now : Number.NEGATIVE_INFINITY)
+  // Conditional on status = 'active': of a commit and the expiry sweeper racing, one wins.
+  if (!(await repo.closeReservation(trx, id, status, now))) {
+    throw new DomainError('reservation_not_active', `Reservation ${id} is no longer active`, { reservation_id: id })
+  }
+  const product = await requireProduct(trx, r.sku)
+  const t = { ex: trx, caps: deps.store.caps, now }
+  const changeType = status === 'committed' ? ('commit' as const) : ('release' as const)
+  const meta = { changeType, source: r.source, referenceId: r.referenceId, reservationId: id, actor, notes }
+  for (const line of r.lines) await writeDelta(t, product, line.warehouseId, { kind: changeType, quantity: line.quantity }, meta)
+  return { ...r, status, updatedAt: now }
+}
+
+/** Turn a reservation into a sale: reserved and on hand both fall by its quantity. */
+export async function commitReservation(deps: ServiceDeps, id: string, ctx: RequestContext): Promise<Replayable<Reservation>> {
+  return runIdempotent(deps, claimFor(ctx, 'reservation.commit', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'committed', ctx.actor, null, true))
+}
+
+/** Give the held units back to available stock. Allowed after expiry too (it then just releases early). */
+export async function releaseReservation(deps: ServiceDeps, id: string, ctx: RequestContext): Promise<Replayable<Reservation>> {
+  return runIdempotent(deps, claimFor(ctx, 'reservation.release', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'released', ctx.actor, null, false))
+}
+
+/**
+ * Release every active reservation past its expiry, each in its own transaction, recorded in the
+ * ledger. Safe to run on several nodes at once: closing is conditional, so each expires once.
+ */
+export async function expireReservations(deps: ServiceDeps, batchSize = 100): Promise<number> {
+  let expired = 0
+  for (;;) {
+    const ids = await repo.findExpiredReservationIds(deps.store.db, deps.clock.now(), batchSize)
+    for (const id of ids) {
+      try {
+        await inTransaction(deps, (trx) => closeWithLedger(deps, trx, id, 'expired', 'system:expiry', 'reservation expired', false))
+        expired++
+      } catch (e) {
+        if (e instanceof DomainError && e.code === 'reservation_not_active') continue // another node or a commit got there first
+        throw e
+      }
+    }
+    if (ids.length < batchSize) return expired
+  }
+}

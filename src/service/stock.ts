@@ -1,0 +1,163 @@
+/** @module service/stock: reading stock, and the single-movement write (`POST /stock/update`). */
+import { DomainError, invalid } from '../domain/errors.js'
+import type { LedgerEntry } from '../domain/ledger.js'
+import type { Movement, UpdateChangeType } from '../domain/movement.js'
+import { availableOf, isLowStock, totalsOf, type StockLevel } from '../domain/stock-level.js'
+import type { Product } from '../domain/product.js'
+import { findProducts } from '../store/product-repo.js'
+import { findLevelsBySkus } from '../store/stock-repo.js'
+import { findWarehouse, listWarehouses } from '../store/warehouse-repo.js'
+import type { RequestContext, ServiceDeps } from './deps.js'
+import { hashRequest, runIdempotent, type IdempotencyClaim, type Replayable } from './idempotency.js'
+import { requireProduct } from './catalog.js'
+import { writeMovement, type MovementGuard } from './level-writer.js'
+
+/** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
+const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
+
+export interface StockUpdateInput {
+  readonly sku: string
+  readonly warehouseId: number
+  readonly changeType: UpdateChangeType
+  readonly quantity: number
+  readonly source: string
+  readonly referenceId: string | null
+  readonly notes: string | null
+  readonly observedAt?: number | undefined
+  readonly expectedOnHand?: number | undefined
+  readonly expectedVersion?: number | undefined
+}
+
+export interface LevelView {
+  readonly warehouseId: number
+  readonly warehouseCode: string | null
+  readonly isWarehouseActive: boolean
+  readonly onHand: number
+  readonly reserved: number
+  readonly safetyStock: number
+  readonly available: number
+  readonly lowStockThreshold: number
+  readonly isLowStock: boolean
+  readonly version: number
+  readonly lastCountedAt: number | null
+  readonly updatedAt: number | null
+}
+
+export interface MovementResult {
+  readonly entry: LedgerEntry
+  readonly level: LevelView
+}
+
+export interface StockView {
+  readonly product: Product
+  readonly totals: { readonly onHand: number; readonly reserved: number; readonly available: number }
+  readonly levels: ReadonlyArray<LevelView>
+}
+
+function toLevelView(level: StockLevel, wh: { code: string; isActive: boolean } | undefined): LevelView {
+  return {
+    warehouseId: level.warehouseId,
+    warehouseCode: wh?.code ?? null,
+    isWarehouseActive: wh?.isActive ?? false,
+    onHand: level.onHand,
+    reserved: level.reserved,
+    safetyStock: level.safetyStock,
+    available: availableOf(level),
+    lowStockThreshold: level.lowStockThreshold,
+    isLowStock: isLowStock(level),
+    version: level.version,
+    lastCountedAt: level.lastCountedAt,
+    updatedAt: level.updatedAt,
+  }
+}
+
+/** A level not yet created reads as zero, with the product's defaults. */
+export function zeroLevel(product: Product, warehouseId: number): StockLevel {
+  return {
+    sku: product.sku,
+    warehouseId,
+    onHand: 0,
+    reserved: 0,
+    safetyStock: product.safetyStock,
+    lowStockThreshold: product.lowStockThreshold,
+    version: 0,
+    lastCountedAt: null,
+    updatedAt: product.updatedAt,
+  }
+}
+
+function movementOf(input: StockUpdateInput, now: number): Movement {
+  switch (input.changeType) {
+    case 'sale':
+    case 'restock':
+      return { kind: input.changeType, quantity: input.quantity }
+    case 'adjustment':
+      return { kind: 'adjustment', count: input.quantity }
+    case 'sync': {
+      const observedAt = input.observedAt ?? now
+      if (observedAt > now + MAX_OBSERVED_AHEAD_MS) throw invalid('/observed_at', 'lies more than five minutes in the future')
+      return { kind: 'sync', count: input.quantity, observedAt }
+    }
+  }
+}
+
+/**
+ * The idempotency claim for a write: the Idempotency-Key header when given, else the seed's
+ * natural key (source + reference_id, narrowed by what it moves so one order's lines stay distinct).
+ */
+export function claimFor(ctx: RequestContext, operation: string, input: object, naturalKey: string | null): IdempotencyClaim | null {
+  const requestHash = hashRequest(operation, input)
+  if (ctx.idempotencyKey !== undefined) return { scope: `key:${ctx.actor}`, key: ctx.idempotencyKey, requestHash }
+  if (naturalKey !== null) return { scope: 'ref', key: `${operation}|${naturalKey}`, requestHash }
+  return null
+}
+
+/** Apply one movement: sale, restock, adjustment (absolute) or sync (absolute, observed count). */
+export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestContext): Promise<Replayable<MovementResult>> {
+  const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku, input.warehouseId, input.changeType].join('|')
+  const claim = claimFor(ctx, 'stock.update', input, natural)
+  return runIdempotent(deps, claim, async (trx) => {
+    const now = deps.clock.now()
+    const product = await requireProduct(trx, input.sku)
+    const guard: MovementGuard = { expectedOnHand: input.expectedOnHand, expectedVersion: input.expectedVersion }
+    const meta = { changeType: input.changeType, source: input.source, referenceId: input.referenceId, reservationId: null, actor: ctx.actor, notes: input.notes }
+    const written = await writeMovement({ ex: trx, caps: deps.store.caps, now }, product, input.warehouseId, movementOf(input, now), meta, guard)
+    const warehouse = await findWarehouse(trx, input.warehouseId)
+    return { entry: written.entry, level: toLevelView(written.level, warehouse) }
+  })
+}
+
+/** One SKU's stock: totals and every warehouse, or one warehouse's level when warehouseId is given. */
+export async function getStock(deps: ServiceDeps, sku: string, warehouseId?: number): Promise<StockView> {
+  const [view] = await getStocks(deps, [sku], warehouseId)
+  if (!view) throw new DomainError('sku_not_found', `No product is registered with SKU ${sku}`, { sku })
+  return view
+}
+
+/** Several SKUs in three queries; unknown SKUs are simply absent from the result. */
+export async function getStocks(deps: ServiceDeps, skus: ReadonlyArray<string>, warehouseId?: number): Promise<StockView[]> {
+  const db = deps.store.db
+  const [prods, levels, whs] = await Promise.all([findProducts(db, skus), findLevelsBySkus(db, skus), listWarehouses(db)])
+  const whById = new Map(whs.map((w) => [w.id, w]))
+  if (warehouseId !== undefined && !whById.has(warehouseId)) {
+    throw new DomainError('warehouse_not_found', `No warehouse has id ${warehouseId}`, { warehouse_id: warehouseId })
+  }
+  const bySku = new Map<string, StockLevel[]>()
+  for (const l of levels) {
+    const list = bySku.get(l.sku) ?? []
+    list.push(l)
+    bySku.set(l.sku, list)
+  }
+  const prodBySku = new Map(prods.map((p) => [p.sku, p]))
+  const out: StockView[] = []
+  for (const sku of skus) {
+    const product = prodBySku.get(sku)
+    if (!product) continue
+    let own = bySku.get(sku) ?? []
+    if (warehouseId !== undefined) own = [own.find((l) => l.warehouseId === warehouseId) ?? zeroLevel(product, warehouseId)]
+    out.push({ product, totals: totalsOf(own), levels: own.map((l) => toLevelView(l, whById.get(l.warehouseId))) })
+  }
+  return out
+}
+
+export { toLevelView }

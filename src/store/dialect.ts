@@ -1,0 +1,18 @@
+/**
+ * @module store/dialect: what differs between the databases, in one capability object.
+ * Queries consult these flags; no other module asks which database it runs on.
+ */
+export type DialectName = 'sqlite' | 'postgres'
+
+export interface DialectCaps {
+  readonly name: DialectName
+  /** Column type of an auto-numbered 64-bit primary key. */
+  readonly autoIdType: 'integer' | 'bigserial'
+  /** Row locks exist (SELECT … FOR UPDATE); SQLite instead serialises every writer. */
+  readonly rowLocks: boolean
+  /** Most bound parameters one statement may carry (SQLite's default limit is 32,766). */
+  readonly maxParams: number
+}
+
+export const SQLITE_CAPS: DialectCaps = Object.freeze({ name: 'sqlite', autoIdType: 'integer', rowLocks: false, maxParams: 32_000 })
+export const POSTGRES_CAPS: DialectCaps = Object.freeze({ name: 'postgres', autoIdType: 'bigserial', rowLocks: true, maxParams: 65_000 })

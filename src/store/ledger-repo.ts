@@ -1,0 +1,147 @@
+/** @module store/ledger-repo: the append-only ledger. There is no update or delete here, by design. */
+import type { LedgerEntry, LedgerStatus } from '../domain/ledger.js'
+import type { LedgerChangeType } from '../domain/movement.js'
+import type { Executor } from './db.js'
+import type { DialectCaps } from './dialect.js'
+
+export type NewLedgerEntry = Omit<LedgerEntry, 'id'>
+
+const COLUMNS_PER_ROW = 18
+
+function toRow(e: NewLedgerEntry) {
+  return {
+    sku: e.sku,
+    product_id: e.productId,
+    warehouse_id: e.warehouseId,
+    change_type: e.changeType,
+    status: e.status,
+    quantity: e.quantity,
+    on_hand_before: e.onHandBefore,
+    on_hand_after: e.onHandAfter,
+    reserved_before: e.reservedBefore,
+    reserved_after: e.reservedAfter,
+    level_version: e.levelVersion,
+    source: e.source,
+    reference_id: e.referenceId,
+    reservation_id: e.reservationId,
+    actor: e.actor,
+    notes: e.notes,
+    observed_at: e.observedAt,
+    created_at: e.createdAt,
+  }
+}
+
+export async function appendLedgerEntry(ex: Executor, e: NewLedgerEntry): Promise<number> {
+  const row = await ex.insertInto('ledger_entry').values(toRow(e)).returning('id').executeTakeFirstOrThrow()
+  return Number(row.id)
+}
+
+/** Insert many entries in as few statements as the dialect's parameter limit allows. */
+export async function appendLedgerEntries(ex: Executor, caps: DialectCaps, entries: ReadonlyArray<NewLedgerEntry>): Promise<number[]> {
+  const ids: number[] = []
+  const chunk = Math.max(1, Math.floor(caps.maxParams / COLUMNS_PER_ROW))
+  for (let i = 0; i < entries.length; i += chunk) {
+    const rows = await ex
+      .insertInto('ledger_entry')
+      .values(entries.slice(i, i + chunk).map(toRow))
+      .returning('id')
+      .execute()
+    for (const r of rows) ids.push(Number(r.id))
+  }
+  return ids
+}
+
+interface LedgerRow {
+  id: number | string
+  sku: string
+  product_id: number | string
+  warehouse_id: number
+  change_type: string
+  status: string
+  quantity: number
+  on_hand_before: number
+  on_hand_after: number
+  reserved_before: number
+  reserved_after: number
+  level_version: number
+  source: string
+  reference_id: string | null
+  reservation_id: string | null
+  actor: string
+  notes: string | null
+  observed_at: number | string | null
+  created_at: number | string
+}
+
+function toEntry(r: LedgerRow): LedgerEntry {
+  return {
+    id: Number(r.id),
+    sku: r.sku,
+    productId: Number(r.product_id),
+    warehouseId: Number(r.warehouse_id),
+    changeType: r.change_type as LedgerChangeType,
+    status: r.status as LedgerStatus,
+    quantity: Number(r.quantity),
+    onHandBefore: Number(r.on_hand_before),
+    onHandAfter: Number(r.on_hand_after),
+    reservedBefore: Number(r.reserved_before),
+    reservedAfter: Number(r.reserved_after),
+    levelVersion: Number(r.level_version),
+    source: r.source,
+    referenceId: r.reference_id,
+    reservationId: r.reservation_id,
+    actor: r.actor,
+    notes: r.notes,
+    observedAt: r.observed_at === null ? null : Number(r.observed_at),
+    createdAt: Number(r.created_at),
+  }
+}
+
+export interface LedgerFilter {
+  readonly skus?: ReadonlyArray<string> | undefined
+  /** Every SKU whose product id or parent id is this (a product and all its variations). */
+  readonly productId?: number | undefined
+  readonly warehouseId?: number | undefined
+  readonly changeTypes?: ReadonlyArray<string> | undefined
+  readonly from?: number | undefined
+  readonly to?: number | undefined
+  /** Return entries with an id below this (the cursor of the previous page). */
+  readonly beforeId?: number | undefined
+  readonly limit: number
+}
+
+/** Newest first. Paging by id keeps pages stable while new entries arrive. */
+export async function listLedgerEntries(ex: Executor, f: LedgerFilter): Promise<LedgerEntry[]> {
+  const rows = await ex
+    .selectFrom('ledger_entry')
+    .selectAll()
+    .$if(f.skus !== undefined, (qb) => qb.where('sku', 'in', f.skus as string[]))
+    .$if(f.productId !== undefined, (qb) =>
+      qb.where('sku', 'in', (eb) =>
+        eb
+          .selectFrom('product')
+          .select('sku')
+          .where((w) => w.or([w('product_id', '=', f.productId as number), w('parent_id', '=', f.productId as number)])),
+      ),
+    )
+    .$if(f.warehouseId !== undefined, (qb) => qb.where('warehouse_id', '=', f.warehouseId as number))
+    .$if(f.changeTypes !== undefined, (qb) => qb.where('change_type', 'in', f.changeTypes as string[]))
+    .$if(f.from !== undefined, (qb) => qb.where('created_at', '>=', f.from as number))
+    .$if(f.to !== undefined, (qb) => qb.where('created_at', '<', f.to as number))
+    .$if(f.beforeId !== undefined, (qb) => qb.where('id', '<', f.beforeId as number))
+    .orderBy('id', 'desc')
+    .limit(f.limit)
+    .execute()
+  return rows.map(toEntry)
+}
+
+/** Every entry of one level, oldest first: the input of a ledger replay. */
+export async function listLevelEntries(ex: Executor, sku: string, warehouseId: number): Promise<LedgerEntry[]> {
+  const rows = await ex.selectFrom('ledger_entry').selectAll().where('sku', '=', sku).where('warehouse_id', '=', warehouseId).orderBy('id').execute()
+  return rows.map(toEntry)
+}
+
+export async function countLedgerEntries(ex: Executor): Promise<number> {
+  const row = await ex.selectFrom('ledger_entry').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()
+  return Number(row.n)
+}

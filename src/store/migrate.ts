@@ -1,0 +1,30 @@
+/** @module store/migrate: bring a database's schema up to date. Forward only. */
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import type { Database } from './schema.js'
+import type { DialectCaps } from './dialect.js'
+import * as m0001 from './migrations/0001-create-core-tables.js'
+
+// A static map, not a directory glob, so a bundled or compiled build still carries every migration.
+const MIGRATIONS = { '0001-create-core-tables': m0001 } as const
+
+function providerFor(caps: DialectCaps): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {}
+      for (const [name, mod] of Object.entries(MIGRATIONS)) out[name] = { up: (db) => mod.up(db, caps) }
+      return out
+    },
+  }
+}
+
+export interface MigrationReport {
+  readonly applied: ReadonlyArray<string>
+}
+
+/** Apply every pending migration. Kysely's Migrator takes a lock, so concurrent starts migrate once. */
+export async function migrateToLatest(db: Kysely<Database>, caps: DialectCaps): Promise<MigrationReport> {
+  const migrator = new Migrator({ db, provider: providerFor(caps) })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) throw new Error('Database migration failed', { cause: error })
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+}

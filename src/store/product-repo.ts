@@ -1,0 +1,112 @@
+/** @module store/product-repo: products and variations, keyed by SKU. */
+import type { Product } from '../domain/product.js'
+import type { Executor } from './db.js'
+
+interface ProductRow {
+  sku: string
+  product_id: number | string
+  parent_id: number | string | null
+  name: string | null
+  allows_backorders: number
+  safety_stock: number
+  low_stock_threshold: number
+  created_at: number | string
+  updated_at: number | string
+}
+
+function toProduct(r: ProductRow): Product {
+  return {
+    sku: r.sku,
+    productId: Number(r.product_id),
+    parentId: r.parent_id === null ? null : Number(r.parent_id),
+    name: r.name,
+    allowsBackorders: Number(r.allows_backorders) === 1,
+    safetyStock: Number(r.safety_stock),
+    lowStockThreshold: Number(r.low_stock_threshold),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  }
+}
+
+export async function findProduct(ex: Executor, sku: string): Promise<Product | undefined> {
+  const row = await ex.selectFrom('product').selectAll().where('sku', '=', sku).executeTakeFirst()
+  return row ? toProduct(row) : undefined
+}
+
+export async function findProducts(ex: Executor, skus: ReadonlyArray<string>): Promise<Product[]> {
+  if (skus.length === 0) return []
+  const rows = await ex.selectFrom('product').selectAll().where('sku', 'in', skus).execute()
+  return rows.map(toProduct)
+}
+
+export async function productIdExists(ex: Executor, productId: number): Promise<boolean> {
+  const row = await ex
+    .selectFrom('product')
+    .select('sku')
+    .where((eb) => eb.or([eb('product_id', '=', productId), eb('parent_id', '=', productId)]))
+    .limit(1)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+export interface ProductPage {
+  readonly search?: string | undefined
+  readonly afterSku?: string | undefined
+  readonly limit: number
+}
+
+export async function listProducts(ex: Executor, p: ProductPage): Promise<Product[]> {
+  const rows = await ex
+    .selectFrom('product')
+    .selectAll()
+    .$if(p.search !== undefined, (qb) => {
+      const like = `%${(p.search as string).replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`
+      return qb.where((eb) => eb.or([eb('sku', 'like', like), eb('name', 'like', like)]))
+    })
+    .$if(p.afterSku !== undefined, (qb) => qb.where('sku', '>', p.afterSku as string))
+    .orderBy('sku')
+    .limit(p.limit)
+    .execute()
+  return rows.map(toProduct)
+}
+
+export type NewProduct = Omit<Product, 'createdAt' | 'updatedAt'>
+
+export async function insertProduct(ex: Executor, p: NewProduct, now: number): Promise<Product> {
+  const row = await ex
+    .insertInto('product')
+    .values({
+      sku: p.sku,
+      product_id: p.productId,
+      parent_id: p.parentId,
+      name: p.name,
+      allows_backorders: p.allowsBackorders ? 1 : 0,
+      safety_stock: p.safetyStock,
+      low_stock_threshold: p.lowStockThreshold,
+      created_at: now,
+      updated_at: now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  return toProduct(row)
+}
+
+export type ProductPatch = Partial<Omit<NewProduct, 'sku'>>
+
+export async function updateProduct(ex: Executor, sku: string, p: ProductPatch, now: number): Promise<Product | undefined> {
+  const row = await ex
+    .updateTable('product')
+    .set({
+      ...(p.productId !== undefined ? { product_id: p.productId } : {}),
+      ...(p.parentId !== undefined ? { parent_id: p.parentId } : {}),
+      ...(p.name !== undefined ? { name: p.name } : {}),
+      ...(p.allowsBackorders !== undefined ? { allows_backorders: p.allowsBackorders ? 1 : 0 } : {}),
+      ...(p.safetyStock !== undefined ? { safety_stock: p.safetyStock } : {}),
+      ...(p.lowStockThreshold !== undefined ? { low_stock_threshold: p.lowStockThreshold } : {}),
+      updated_at: now,
+    })
+    .where('sku', '=', sku)
+    .returningAll()
+    .executeTakeFirst()
+  return row ? toProduct(row) : undefined
+}
