@@ -1,5 +1,6 @@
 /** @module service/history: the ledger, newest first, filtered and paged by cursor. */
-import { invalid } from '../domain/errors.js'
+import { DomainError, invalid } from '../domain/errors.js'
+import { productIdExists } from '../store/product-repo.js'
 import type { LedgerEntry } from '../domain/ledger.js'
 import { listLedgerEntries, type LedgerFilter } from '../store/ledger-repo.js'
 import type { ServiceDeps } from './deps.js'
@@ -34,4 +35,12 @@ export async function getHistory(deps: ServiceDeps, q: HistoryQuery): Promise<Hi
   const entries = rows.slice(0, limit)
   const last = entries[entries.length - 1]
   return { entries, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null }
+}
+
+/** History of a product and, for a variable product, of every variation under it. */
+export async function getProductHistory(deps: ServiceDeps, productId: number, q: HistoryQuery): Promise<HistoryPage> {
+  if (!(await productIdExists(deps.store.db, productId))) {
+    throw new DomainError('product_not_found', `No product has product id ${productId}`, { product_id: productId })
+  }
+  return getHistory(deps, { ...q, productId })
 }

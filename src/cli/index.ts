@@ -1,0 +1,51 @@
+/** @module cli: the `stockbridge` command. Each subcommand calls the services, never the HTTP layer. */
+import { Command, Option } from 'commander'
+import { ConfigError, loadConfig, type Config } from '../config.js'
+import { withRuntime } from './with-runtime.js'
+import { DomainError } from '../domain/errors.js'
+import { registerServe } from './serve.js'
+import { registerKeys } from './keys.js'
+import { registerStock } from './stock.js'
+import { loadDemoData } from '../service/demo.js'
+
+function main(argv: ReadonlyArray<string>): Promise<unknown> {
+  let config: Config
+  try {
+    config = loadConfig(process.env)
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`)
+      process.exit(2)
+    }
+    throw e
+  }
+  const program = new Command('stockbridge').description('One true stock figure per SKU and warehouse.').showHelpAfterError()
+  registerServe(program, config)
+  program
+    .command('migrate')
+    .description('Create or update the database schema')
+    .action(() =>
+      withRuntime(config, async (rt) => {
+        process.stdout.write(rt.migrated.length ? `Applied: ${rt.migrated.join(', ')}\n` : 'Schema already up to date\n')
+      }),
+    )
+  program
+    .command('demo')
+    .description('Load 3 warehouses, ~1,000 SKUs and some history into an empty database')
+    .action(() =>
+      withRuntime(config, async (rt) => {
+        const s = await loadDemoData(rt.deps)
+        process.stdout.write(`Loaded ${s.warehouses} warehouses, ${s.skus} SKUs, ${s.movements} movements\n`)
+      }),
+    )
+  registerKeys(program, config)
+  registerStock(program, config)
+  program.addOption(new Option('--no-color').hideHelp())
+  return program.parseAsync(argv as string[])
+}
+
+main(process.argv).catch((e: unknown) => {
+  if (e instanceof DomainError) process.stderr.write(`error (${e.code}): ${e.message}\n`)
+  else process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n${e instanceof Error && e.cause ? `cause: ${String(e.cause)}\n` : ''}`)
+  process.exit(1)
+})

@@ -1,0 +1,68 @@
+/** @module config: the only reader of process.env. Validated once, every problem reported together. */
+import { z } from 'zod'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+
+const Schema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.string().min(1).default('sqlite:./data/stockbridge.db'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  BULK_BODY_LIMIT_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+  RESERVATION_SWEEP_SECONDS: int(1, 3600).default(5),
+  DATABASE_POOL_SIZE: int(1, 200).default(8),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+})
+
+export interface Config {
+  readonly port: number
+  readonly host: string
+  readonly databaseUrl: string
+  readonly logLevel: (typeof LOG_LEVELS)[number]
+  readonly bodyLimitBytes: number
+  readonly bulkBodyLimitBytes: number
+  readonly reservationSweepSeconds: number
+  readonly databasePoolSize: number
+  readonly databaseStatementTimeoutMs: number
+  readonly shutdownTimeoutMs: number
+  /** The same values with secrets masked: what may be logged. */
+  redacted(): Record<string, unknown>
+}
+
+export class ConfigError extends Error {
+  readonly problems: ReadonlyArray<string>
+  constructor(problems: ReadonlyArray<string>) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  // Treat empty variables as unset, the way shells and .env files usually mean them.
+  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = Schema.safeParse(clean)
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
+  const v = parsed.data
+  const config: Config = {
+    port: v.PORT,
+    host: v.HOST,
+    databaseUrl: v.DATABASE_URL,
+    logLevel: v.LOG_LEVEL,
+    bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    bulkBodyLimitBytes: v.BULK_BODY_LIMIT_BYTES,
+    reservationSweepSeconds: v.RESERVATION_SWEEP_SECONDS,
+    databasePoolSize: v.DATABASE_POOL_SIZE,
+    databaseStatementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    redacted() {
+      const { redacted: _omit, ...rest } = this
+      return { ...rest, databaseUrl: this.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') }
+    },
+  }
+  return Object.freeze(config)
+}

@@ -1,0 +1,79 @@
+/**
+ * @module http/app: the HTTP application. createApp never listens, so tests drive it in-process
+ * with app.request() and main.ts hands it to a real server.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { requestId } from 'hono/request-id'
+import { secureHeaders } from 'hono/secure-headers'
+import { sql } from 'kysely'
+import { ValidationError } from '../domain/errors.js'
+import type { App, AppDeps, AppEnv } from './env.js'
+import { authenticate } from './middleware/api-key.js'
+import { limitBodies } from './middleware/body.js'
+import { logRequests } from './middleware/request-log.js'
+import { errorHandler, fieldErrorsOf, problem } from './problem.js'
+import { registerCatalogRoutes } from './routes/catalog.js'
+import { registerDocsRoutes } from './routes/docs.js'
+import { registerHistoryRoutes } from './routes/history.js'
+import { registerReservationRoutes } from './routes/reservations.js'
+import { registerStockReadRoute, registerStockRoutes } from './routes/stock.js'
+
+export const API_BASE = '/inventory/v1'
+const VERSION = '0.1.0'
+
+function newApi(): App {
+  return new OpenAPIHono<AppEnv>({
+    // Every schema failure becomes one 422 problem listing each failing field by JSON pointer.
+    defaultHook: (result) => {
+      if (!result.success) throw new ValidationError(fieldErrorsOf(result.error.issues))
+    },
+  })
+}
+
+export function createApp(deps: AppDeps): App {
+  const app = newApi()
+  const onError = errorHandler(deps.log)
+  app.onError(onError)
+  app.notFound((c) => problem(c, 'route_not_found', `No route ${c.req.method} ${c.req.path}`))
+
+  // Hono's requestId echoes a caller's id only when it is short and of safe characters.
+  app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 100, generator: () => crypto.randomUUID() }))
+  app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } }))
+  app.use('*', logRequests(deps.log))
+  app.use('*', limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`]))
+
+  app.get('/', (c) => c.json({ name: 'stockbridge', version: VERSION, api: API_BASE, openapi: `${API_BASE}/openapi.json`, docs: '/docs', health: '/healthz' }))
+  app.get('/healthz', async (c) => {
+    try {
+      await sql`select 1`.execute(deps.store.db)
+      return c.json({ status: 'ok', database: 'ok', version: VERSION })
+    } catch (e) {
+      deps.log.warn({ err: e }, 'health check failed')
+      return c.json({ status: 'unavailable', database: 'unreachable', version: VERSION }, 503)
+    }
+  })
+  registerDocsRoutes(app)
+
+  const api = newApi()
+  api.onError(onError)
+  api.openAPIRegistry.registerComponent('securitySchemes', 'ApiKey', { type: 'apiKey', in: 'header', name: 'X-API-Key' })
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'stockbridge inventory API',
+      version: VERSION,
+      description: 'One true stock figure per SKU and warehouse. Errors are application/problem+json (RFC 9457) with a stable `code`.',
+    },
+    servers: [{ url: API_BASE }],
+    security: [{ ApiKey: [] }],
+  })
+  // Everything under the base but the OpenAPI document needs a key.
+  api.use('*', async (c, next) => (c.req.path === `${API_BASE}/openapi.json` ? next() : authenticate(deps.verifier)(c, next)))
+  registerStockRoutes(api, deps)
+  registerHistoryRoutes(api, deps)
+  registerStockReadRoute(api, deps)
+  registerReservationRoutes(api, deps)
+  registerCatalogRoutes(api, deps)
+  app.route(API_BASE, api)
+  return app
+}

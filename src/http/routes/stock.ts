@@ -1,0 +1,173 @@
+/** @module http/routes/stock: reading stock and moving it (the seed's routes plus batch read and transfer). */
+import { createRoute, z } from '@hono/zod-openapi'
+import { invalid } from '../../domain/errors.js'
+import { parseUpdateChangeType } from '../../domain/movement.js'
+import { parseCount, parseQuantity } from '../../domain/quantity.js'
+import { isSku } from '../../domain/sku.js'
+import { bulkSync } from '../../service/bulk-sync.js'
+import { getStock, getStocks, updateStock } from '../../service/stock.js'
+import { transferStock } from '../../service/transfer.js'
+import type { App, AppDeps } from '../env.js'
+import { requireScope } from '../middleware/api-key.js'
+import { contextOf, isoToMs, markReplay } from '../request-context.js'
+import { IdempotencyHeaders, ok, PROBLEMS } from '../responses.js'
+import { BatchStockQuery, BulkItemSchema, BulkSyncBody, envelope, MovementSchema, SkuParam, StockQuery, StockSchema, StockUpdateBody, TransferBody } from '../schemas.js'
+import { bulkItemJson, movementJson, stockJson } from '../views.js'
+
+export const MAX_BATCH_SKUS = 500
+const json = <T extends z.ZodTypeAny>(schema: T) => ({ content: { 'application/json': { schema } }, required: true })
+const timestamp = () => new Date().toISOString()
+
+export function registerStockRoutes(app: App, deps: AppDeps): void {
+  const read = requireScope('read')
+  const write = requireScope('write')
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/stock',
+      tags: ['stock'],
+      summary: 'Batch read: several SKUs at once',
+      middleware: [read] as const,
+      request: { query: BatchStockQuery },
+      responses: { 200: ok(envelope(z.array(StockSchema), { not_found: z.array(z.string()), timestamp: z.string() })), 401: PROBLEMS[401], 422: PROBLEMS[422] },
+    }),
+    async (c) => {
+      const q = c.req.valid('query')
+      const skus = [...new Set(q.skus.split(',').map((s) => s.trim()).filter(Boolean))]
+      if (skus.length > MAX_BATCH_SKUS) throw invalid('/skus', `must list at most ${MAX_BATCH_SKUS} SKUs`)
+      const bad = skus.find((s) => !isSku(s))
+      if (bad !== undefined) throw invalid('/skus', `holds an invalid SKU "${bad.slice(0, 40)}"`)
+      const wh = q.warehouse_id ? q.warehouse_id : undefined
+      const views = await getStocks(deps, skus, wh)
+      const found = new Set(views.map((v) => v.product.sku))
+      return c.json({ success: true as const, data: views.map((v) => stockJson(v, wh)), not_found: skus.filter((s) => !found.has(s)), timestamp: timestamp() }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/stock/update',
+      tags: ['stock'],
+      summary: 'Apply one movement: sale, restock, adjustment or sync',
+      description:
+        'A sale beyond available stock is refused with 409 insufficient_stock (unless the SKU allows backorders); it is never clamped. ' +
+        'Adjustment and sync set on hand to an absolute count. Idempotent under Idempotency-Key, or under source + reference_id.',
+      middleware: [write] as const,
+      request: { body: json(StockUpdateBody), headers: IdempotencyHeaders },
+      responses: {
+        200: ok(envelope(MovementSchema, { message: z.string() })),
+        401: PROBLEMS[401],
+        403: PROBLEMS[403],
+        404: PROBLEMS[404],
+        409: PROBLEMS[409],
+        413: PROBLEMS[413],
+        415: PROBLEMS[415],
+        422: PROBLEMS[422],
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid('json')
+      const changeType = parseUpdateChangeType(b.change_type)
+      const quantity = changeType === 'sale' || changeType === 'restock' ? parseQuantity(b.quantity) : parseCount(b.quantity)
+      if (b.observed_at !== undefined && changeType !== 'sync') throw invalid('/observed_at', 'applies only to change_type sync')
+      const res = await updateStock(
+        deps,
+        {
+          sku: b.sku,
+          warehouseId: b.warehouse_id,
+          changeType,
+          quantity,
+          source: b.source ?? 'api',
+          referenceId: b.reference_id ?? null,
+          notes: b.notes ?? null,
+          observedAt: isoToMs(b.observed_at),
+          expectedOnHand: b.expected_on_hand,
+          expectedVersion: b.expected_version,
+        },
+        contextOf(c),
+      )
+      markReplay(c, res)
+      const message = res.value.entry.status === 'stale' ? 'Count is older than the newest applied count; recorded as stale, stock unchanged' : 'Stock updated'
+      return c.json({ success: true as const, message, data: movementJson(res.value) }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/stock/bulk-sync',
+      tags: ['stock'],
+      summary: 'Set absolute counts for up to 10,000 (SKU, warehouse) pairs',
+      description: 'Each item is applied or refused on its own; the answer holds one result per item, in request order.',
+      middleware: [write] as const,
+      request: { body: json(BulkSyncBody), headers: IdempotencyHeaders },
+      responses: {
+        200: ok(envelope(z.object({ applied: z.number().int(), stale: z.number().int(), unchanged: z.number().int(), rejected: z.number().int(), results: z.array(BulkItemSchema) }))),
+        401: PROBLEMS[401],
+        403: PROBLEMS[403],
+        413: PROBLEMS[413],
+        422: PROBLEMS[422],
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid('json')
+      const res = await bulkSync(deps, { items: b.items, source: b.source ?? 'api', referenceId: b.reference_id ?? null, observedAt: isoToMs(b.observed_at) }, contextOf(c))
+      markReplay(c, res)
+      const r = res.value
+      return c.json({ success: true as const, data: { applied: r.applied, stale: r.stale, unchanged: r.unchanged, rejected: r.rejected, results: r.items.map(bulkItemJson) } }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/stock/transfer',
+      tags: ['stock'],
+      summary: 'Move units from one warehouse to another (both legs in one transaction)',
+      middleware: [write] as const,
+      request: { body: json(TransferBody), headers: IdempotencyHeaders },
+      responses: {
+        200: ok(envelope(z.object({ transfer_id: z.string(), from: MovementSchema, to: MovementSchema }))),
+        401: PROBLEMS[401],
+        403: PROBLEMS[403],
+        404: PROBLEMS[404],
+        409: PROBLEMS[409],
+        422: PROBLEMS[422],
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid('json')
+      const res = await transferStock(
+        deps,
+        { sku: b.sku, fromWarehouseId: b.from_warehouse_id, toWarehouseId: b.to_warehouse_id, quantity: b.quantity, source: b.source ?? 'api', referenceId: b.reference_id ?? null, notes: b.notes ?? null },
+        contextOf(c),
+      )
+      markReplay(c, res)
+      return c.json({ success: true as const, data: { transfer_id: res.value.transferId, from: movementJson(res.value.from), to: movementJson(res.value.to) } }, 200)
+    },
+  )
+}
+
+/** Registered after the history routes, so `/stock/history` is not taken for a SKU. */
+export function registerStockReadRoute(app: App, deps: AppDeps): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/stock/{sku}',
+      tags: ['stock'],
+      summary: 'One SKU: totals and every warehouse, or one warehouse (?warehouse_id=)',
+      middleware: [requireScope('read')] as const,
+      request: { params: SkuParam, query: StockQuery },
+      responses: { 200: ok(envelope(StockSchema, { timestamp: z.string() })), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] },
+    }),
+    async (c) => {
+      const { sku } = c.req.valid('param')
+      const q = c.req.valid('query')
+      const wh = q.warehouse_id ? q.warehouse_id : undefined
+      const view = await getStock(deps, sku, wh)
+      return c.json({ success: true as const, data: stockJson(view, wh), timestamp: timestamp() }, 200)
+    },
+  )
+}

@@ -1,0 +1,30 @@
+/** @module runtime: wiring shared by the server and the CLI: config → store (migrated) → service deps. */
+import pino from 'pino'
+import type { Config } from './config.js'
+import { openStore, type Store } from './store/db.js'
+import { migrateToLatest } from './store/migrate.js'
+import { systemClock, ulidIds, type ServiceDeps } from './service/deps.js'
+
+export function createLogger(config: Config) {
+  return pino({ level: config.logLevel, base: { service: 'stockbridge' }, redact: ['req.headers["x-api-key"]', 'key', 'secret'] })
+}
+
+export interface Runtime {
+  readonly deps: ServiceDeps
+  readonly store: Store
+  readonly migrated: ReadonlyArray<string>
+  close(): Promise<void>
+}
+
+/** Open the configured database and bring its schema up to date. */
+export async function openRuntime(config: Config, log = createLogger(config)): Promise<Runtime> {
+  const store = openStore(config.databaseUrl, { poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs })
+  try {
+    const { applied } = await migrateToLatest(store.db, store.caps)
+    const deps: ServiceDeps = { store, clock: systemClock, ids: ulidIds(), log }
+    return { deps, store, migrated: applied, close: () => store.close() }
+  } catch (e) {
+    await store.close()
+    throw e
+  }
+}

@@ -1,0 +1,50 @@
+/** @module server: the composition root of a running node: HTTP server, periodic tasks, graceful stop. */
+import { serve, type ServerType } from '@hono/node-server'
+import type { Config } from './config.js'
+import { createApp } from './http/app.js'
+import { ApiKeyVerifier } from './service/api-keys.js'
+import { expireReservations } from './service/reservations.js'
+import type { Runtime } from './runtime.js'
+
+export interface RunningServer {
+  readonly url: string
+  readonly port: number
+  stop(): Promise<void>
+}
+
+/** Start serving. Resolves once the port is bound. */
+export async function startServer(config: Config, rt: Runtime): Promise<RunningServer> {
+  const { deps } = rt
+  const app = createApp({ ...deps, verifier: new ApiKeyVerifier(deps), limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes } })
+
+  // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.
+  let sweeping: Promise<unknown> = Promise.resolve()
+  const sweep = setInterval(() => {
+    sweeping = expireReservations(deps)
+      .then((n) => n > 0 && deps.log.info({ expired: n }, 'released expired reservations'))
+      .catch((e: unknown) => deps.log.warn({ err: e }, 'reservation sweep failed'))
+  }, config.reservationSweepSeconds * 1000)
+  sweep.unref()
+
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s))
+  })
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+
+  return {
+    url,
+    port,
+    async stop() {
+      clearInterval(sweep)
+      // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      if ('closeIdleConnections' in server) server.closeIdleConnections()
+      const timer = setTimeout(() => 'closeAllConnections' in server && server.closeAllConnections(), config.shutdownTimeoutMs)
+      await closed
+      clearTimeout(timer)
+      await sweeping
+    },
+  }
+}
