@@ -58,6 +58,9 @@ function openPostgres(url: string, options: PostgresOptions): Store {
     max: options.poolSize ?? 10,
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   })
+  // An idle client losing its connection (server restart, failover) must not crash the process;
+  // the pool discards it and the next query connects afresh.
+  pool.on('error', () => {})
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   const safe = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
   return { db, caps: POSTGRES_CAPS, location: safe, close: () => db.destroy() }
