@@ -24,6 +24,7 @@ export interface ProductTable {
   allows_backorders: number
   safety_stock: number
   low_stock_threshold: number
+  stock_version: Generated<number>
   created_at: BigIntColumn
   updated_at: BigIntColumn
 }
@@ -101,6 +102,81 @@ export interface ApiKeyTable {
   last_used_at: NullableBigInt
 }
 
+export interface OutboxEventTable {
+  seq: Generated<number | string>
+  id: string
+  type: string
+  sku: string
+  warehouse_id: number
+  sku_version: number
+  payload: string
+  created_at: BigIntColumn
+}
+
+export interface SubscriptionTable {
+  id: string
+  url: string
+  secret: string
+  events: string
+  skus: string | null
+  warehouses: string | null
+  is_active: number
+  created_at: BigIntColumn
+}
+
+export interface DeliveryTable {
+  target_id: string
+  sku: string
+  event_seq: BigIntColumn
+  attempts: number
+  next_attempt_at: BigIntColumn
+  locked_by: string | null
+  locked_until: NullableBigInt
+  last_error: string | null
+  last_status: number | null
+  created_at: BigIntColumn
+}
+
+export interface DeliveryAttemptTable {
+  id: Generated<number | string>
+  target_id: string
+  event_id: string
+  sku: string
+  outcome: string
+  status_code: number | null
+  error: string | null
+  duration_ms: number
+  attempted_at: BigIntColumn
+}
+
+export interface DeadLetterTable {
+  id: string
+  target_id: string
+  sku: string
+  event_seq: BigIntColumn
+  attempts: number
+  last_error: string | null
+  last_status: number | null
+  created_at: BigIntColumn
+  replayed_at: NullableBigInt
+}
+
+export interface JobTable {
+  id: string
+  type: string
+  status: string
+  input: string
+  actor: string
+  total: number
+  done: number
+  result: string | null
+  error: string | null
+  locked_by: string | null
+  locked_until: NullableBigInt
+  created_at: BigIntColumn
+  updated_at: BigIntColumn
+}
+
 export interface Database {
   warehouse: WarehouseTable
   product: ProductTable
@@ -110,4 +186,10 @@ export interface Database {
   reservation_line: ReservationLineTable
   idempotency_record: IdempotencyRecordTable
   api_key: ApiKeyTable
+  outbox_event: OutboxEventTable
+  subscription: SubscriptionTable
+  delivery: DeliveryTable
+  delivery_attempt: DeliveryAttemptTable
+  dead_letter: DeadLetterTable
+  job: JobTable
 }
