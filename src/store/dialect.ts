@@ -12,7 +12,9 @@ export interface DialectCaps {
   readonly rowLocks: boolean
   /** Most bound parameters one statement may carry (SQLite's default limit is 32,766). */
   readonly maxParams: number
+  /** LISTEN/NOTIFY exists, so other nodes can be woken when events commit. */
+  readonly notify: boolean
 }
 
-export const SQLITE_CAPS: DialectCaps = Object.freeze({ name: 'sqlite', autoIdType: 'integer', rowLocks: false, maxParams: 32_000 })
-export const POSTGRES_CAPS: DialectCaps = Object.freeze({ name: 'postgres', autoIdType: 'bigserial', rowLocks: true, maxParams: 65_000 })
+export const SQLITE_CAPS: DialectCaps = Object.freeze({ name: 'sqlite', autoIdType: 'integer', rowLocks: false, maxParams: 32_000, notify: false })
+export const POSTGRES_CAPS: DialectCaps = Object.freeze({ name: 'postgres', autoIdType: 'bigserial', rowLocks: true, maxParams: 65_000, notify: true })
