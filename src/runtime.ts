@@ -4,6 +4,7 @@ import type { Config } from './config.js'
 import { openStore, type Store } from './store/db.js'
 import { migrateToLatest } from './store/migrate.js'
 import { systemClock, ulidIds, type ServiceDeps } from './service/deps.js'
+import { EventBus } from './service/event-bus.js'
 
 export function createLogger(config: Config) {
   return pino({ level: config.logLevel, base: { service: 'stockbridge' }, redact: ['req.headers["x-api-key"]', 'key', 'secret'] })
@@ -21,7 +22,7 @@ export async function openRuntime(config: Config, log = createLogger(config)): P
   const store = openStore(config.databaseUrl, { poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs })
   try {
     const { applied } = await migrateToLatest(store.db, store.caps)
-    const deps: ServiceDeps = { store, clock: systemClock, ids: ulidIds(), log }
+    const deps: ServiceDeps = { store, clock: systemClock, ids: ulidIds(), log, events: new EventBus() }
     return { deps, store, migrated: applied, close: () => store.close() }
   } catch (e) {
     await store.close()

@@ -1,6 +1,7 @@
 /** @module service/deps: what every use-case needs from outside: the store, time, ids, a logger. */
 import { monotonicFactory } from 'ulid'
 import type { Store } from '../store/db.js'
+import type { EventBus } from './event-bus.js'
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -25,6 +26,8 @@ export interface ServiceDeps {
   readonly clock: Clock
   readonly ids: IdGen
   readonly log: Logger
+  /** Wakes delivery workers and live streams after commits; knows which targets want which events. */
+  readonly events: EventBus
 }
 
 /** Who asked for a change: recorded on every ledger row. */

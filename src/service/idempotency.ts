@@ -56,15 +56,21 @@ export async function runIdempotent<T>(
   claim: IdempotencyClaim | null,
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<Replayable<T>> {
-  if (claim === null) return { value: await inTransaction(deps, work), replayed: false }
+  if (claim === null) {
+    const value = await inTransaction(deps, work)
+    deps.events.notify()
+    return { value, replayed: false }
+  }
   try {
-    return await inTransaction(deps, async (trx) => {
+    const result = await inTransaction(deps, async (trx) => {
       const stored = await findIdempotencyRecord(trx, claim.scope, claim.key)
       if (stored) return replay<T>(claim, stored)
       const value = await work(trx)
       await insertIdempotencyRecord(trx, claim.scope, claim.key, claim.requestHash, JSON.stringify(value), deps.clock.now())
       return { value, replayed: false }
     })
+    if (!result.replayed) deps.events.notify()
+    return result
   } catch (e) {
     // A twin request committed first (PostgreSQL: our insert waited for it, then collided).
     if (!isUniqueViolation(e)) throw e

@@ -12,6 +12,9 @@ import type { DialectCaps } from '../store/dialect.js'
 import { appendLedgerEntry, type NewLedgerEntry } from '../store/ledger-repo.js'
 import { applyDelta, ensureLevel, findLevel, setOnHand } from '../store/stock-repo.js'
 import { findWarehouse } from '../store/warehouse-repo.js'
+import { findProduct } from '../store/product-repo.js'
+import type { ServiceDeps } from './deps.js'
+import { recordStockChanged } from './stock-events.js'
 
 /** Bound on compare-and-set retries when other writers keep moving the same level. */
 const MAX_CAS_ATTEMPTS = 8
@@ -34,6 +37,7 @@ export interface WriteTarget {
   readonly ex: Executor
   readonly caps: DialectCaps
   readonly now: number
+  readonly deps: ServiceDeps
 }
 
 /** A written movement: the ledger row and the level it left behind. */
@@ -65,9 +69,23 @@ function entryFrom(product: Product, warehouseId: number, meta: MovementMeta, qu
   }
 }
 
-async function append(t: WriteTarget, e: NewLedgerEntry, level: StockLevel): Promise<WrittenMovement> {
+/** Append the ledger row and, for an applied movement, its outbox event: one transaction, both or neither. */
+async function append(t: WriteTarget, product: Product, e: NewLedgerEntry, level: StockLevel): Promise<WrittenMovement> {
   const id = await appendLedgerEntry(t.ex, e)
-  return { entry: { ...e, id }, level }
+  const entry = { ...e, id }
+  if (e.status === 'applied') await recordStockChanged(t.deps, t.ex, t.caps, product, entry, level, t.now)
+  return { entry, level }
+}
+
+/**
+ * The product row of a SKU about to move, locked where the database has row locks. Every writer
+ * takes this lock first, so movements of one SKU serialise in one order (no deadlock between a
+ * transfer and a sale) and each event's totals and version are consistent.
+ */
+export async function lockProduct(ex: Executor, caps: DialectCaps, sku: string): Promise<Product> {
+  const p = await findProduct(ex, sku, caps.rowLocks)
+  if (!p) throw new DomainError('sku_not_found', `No product is registered with SKU ${sku}`, { sku })
+  return p
 }
 
 /** Load the level, creating the zero level a registered SKU starts with in a known warehouse. */
@@ -140,7 +158,7 @@ export async function writeDelta(t: WriteTarget, product: Product, warehouseId: 
     })
     if (after) {
       const before: StockLevel = { ...after, onHand: after.onHand - d.onHand, reserved: after.reserved - d.reserved, version: after.version - 1 }
-      return append(t, entryFrom(product, warehouseId, meta, movement.quantity, before, after, 'applied', null, t.now), after)
+      return append(t, product, entryFrom(product, warehouseId, meta, movement.quantity, before, after, 'applied', null, t.now), after)
     }
     const level = await loadOrCreateLevel(t, product, warehouseId)
     assertGuard(level, guard)
@@ -165,11 +183,11 @@ export async function writeAbsolute(t: WriteTarget, product: Product, warehouseI
     assertGuard(level, guard)
     const outcome = applyMovement(level, movement, { allowsBackorders: product.allowsBackorders })
     if (outcome.status === 'stale') {
-      return append(t, entryFrom(product, warehouseId, meta, movement.count, level, level, 'stale', observedAt, t.now), level)
+      return append(t, product, entryFrom(product, warehouseId, meta, movement.count, level, level, 'stale', observedAt, t.now), level)
     }
     const lastCountedAt = Math.max(level.lastCountedAt ?? observedAt, observedAt)
     const after = await setOnHand(t.ex, { sku: product.sku, warehouseId, onHand: outcome.after.onHand, fromVersion: level.version, lastCountedAt, now: t.now })
-    if (after) return append(t, entryFrom(product, warehouseId, meta, movement.count, level, after, 'applied', observedAt, t.now), after)
+    if (after) return append(t, product, entryFrom(product, warehouseId, meta, movement.count, level, after, 'applied', observedAt, t.now), after)
   }
   throw new DomainError('version_conflict', `The stock of ${product.sku} in warehouse ${warehouseId} is changing too fast; retry`, { sku: product.sku, warehouse_id: warehouseId })
 }

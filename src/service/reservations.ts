@@ -8,9 +8,9 @@ import * as repo from '../store/reservation-repo.js'
 import { findLevelsBySkus } from '../store/stock-repo.js'
 import { listWarehouses } from '../store/warehouse-repo.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
-import { requireProduct, requireWarehouse } from './catalog.js'
+import { requireWarehouse } from './catalog.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
-import { writeDelta } from './level-writer.js'
+import { lockProduct, writeDelta } from './level-writer.js'
 import { claimFor } from './stock.js'
 import { inTransaction } from './transaction.js'
 
@@ -52,11 +52,11 @@ export async function createReservation(deps: ServiceDeps, input: ReserveInput, 
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku].join('|')
   return runIdempotent(deps, claimFor(ctx, 'reservation.create', input, natural), async (trx) => {
     const now = deps.clock.now()
-    const product = await requireProduct(trx, input.sku)
+    const product = await lockProduct(trx, deps.store.caps, input.sku)
     const plan = await planLines(trx, product.sku, input.quantity, input.warehouseId, product.allowsBackorders)
     const id = deps.ids.next('res')
     const meta = { changeType: 'reserve' as const, source: input.source, referenceId: input.referenceId, reservationId: id, actor: ctx.actor, notes: input.notes }
-    const t = { ex: trx, caps: deps.store.caps, now }
+    const t = { ex: trx, caps: deps.store.caps, now, deps }
     // Lines in warehouse-id order: every multi-row writer locks in the same order, so none deadlock.
     const lines = [...plan.lines].sort((a, b) => a.warehouseId - b.warehouseId)
     for (const line of lines) await writeDelta(t, product, line.warehouseId, { kind: 'reserve', quantity: line.quantity }, meta)
@@ -95,8 +95,8 @@ async function closeWithLedger(deps: ServiceDeps, trx: Executor, id: string, sta
   if (!(await repo.closeReservation(trx, id, status, now))) {
     throw new DomainError('reservation_not_active', `Reservation ${id} is no longer active`, { reservation_id: id })
   }
-  const product = await requireProduct(trx, r.sku)
-  const t = { ex: trx, caps: deps.store.caps, now }
+  const product = await lockProduct(trx, deps.store.caps, r.sku)
+  const t = { ex: trx, caps: deps.store.caps, now, deps }
   const changeType = status === 'committed' ? ('commit' as const) : ('release' as const)
   const meta = { changeType, source: r.source, referenceId: r.referenceId, reservationId: id, actor, notes }
   for (const line of r.lines) await writeDelta(t, product, line.warehouseId, { kind: changeType, quantity: line.quantity }, meta)
@@ -124,6 +124,7 @@ export async function expireReservations(deps: ServiceDeps, batchSize = 100): Pr
     for (const id of ids) {
       try {
         await inTransaction(deps, (trx) => closeWithLedger(deps, trx, id, 'expired', 'system:expiry', 'reservation expired', false))
+        deps.events.notify()
         expired++
       } catch (e) {
         if (e instanceof DomainError && e.code === 'reservation_not_active') continue // another node or a commit got there first

@@ -9,8 +9,7 @@ import { findLevelsBySkus } from '../store/stock-repo.js'
 import { findWarehouse, listWarehouses } from '../store/warehouse-repo.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { hashRequest, runIdempotent, type IdempotencyClaim, type Replayable } from './idempotency.js'
-import { requireProduct } from './catalog.js'
-import { writeMovement, type MovementGuard } from './level-writer.js'
+import { lockProduct, writeMovement, type MovementGuard } from './level-writer.js'
 
 /** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
 const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
@@ -118,10 +117,10 @@ export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ct
   const claim = claimFor(ctx, 'stock.update', input, natural)
   return runIdempotent(deps, claim, async (trx) => {
     const now = deps.clock.now()
-    const product = await requireProduct(trx, input.sku)
+    const product = await lockProduct(trx, deps.store.caps, input.sku)
     const guard: MovementGuard = { expectedOnHand: input.expectedOnHand, expectedVersion: input.expectedVersion }
     const meta = { changeType: input.changeType, source: input.source, referenceId: input.referenceId, reservationId: null, actor: ctx.actor, notes: input.notes }
-    const written = await writeMovement({ ex: trx, caps: deps.store.caps, now }, product, input.warehouseId, movementOf(input, now), meta, guard)
+    const written = await writeMovement({ ex: trx, caps: deps.store.caps, now, deps }, product, input.warehouseId, movementOf(input, now), meta, guard)
     const warehouse = await findWarehouse(trx, input.warehouseId)
     return { entry: written.entry, level: toLevelView(written.level, warehouse) }
   })

@@ -1,9 +1,9 @@
 /** @module service/transfer: moving units between two warehouses, both legs in one transaction. */
 import { DomainError } from '../domain/errors.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
-import { requireProduct, requireWarehouse } from './catalog.js'
+import { requireWarehouse } from './catalog.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
-import { writeDelta, type WrittenMovement } from './level-writer.js'
+import { lockProduct, writeDelta, type WrittenMovement } from './level-writer.js'
 import { claimFor, toLevelView, type MovementResult } from './stock.js'
 
 export interface TransferInput {
@@ -35,7 +35,7 @@ export async function transferStock(deps: ServiceDeps, input: TransferInput, ctx
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku, input.fromWarehouseId, input.toWarehouseId].join('|')
   return runIdempotent(deps, claimFor(ctx, 'stock.transfer', input, natural), async (trx) => {
     const now = deps.clock.now()
-    const product = await requireProduct(trx, input.sku)
+    const product = await lockProduct(trx, deps.store.caps, input.sku)
     const [fromWh, toWh] = [await requireWarehouse(trx, input.fromWarehouseId), await requireWarehouse(trx, input.toWarehouseId)]
     const transferId = deps.ids.next('trf')
     const meta = {
@@ -46,7 +46,7 @@ export async function transferStock(deps: ServiceDeps, input: TransferInput, ctx
       actor: ctx.actor,
       notes: input.notes,
     }
-    const t = { ex: trx, caps: deps.store.caps, now }
+    const t = { ex: trx, caps: deps.store.caps, now, deps }
     const legs: Array<() => Promise<WrittenMovement>> = [
       () => writeDelta(t, product, fromWh.id, { kind: 'transfer_out', quantity: input.quantity }, meta),
       () => writeDelta(t, product, toWh.id, { kind: 'transfer_in', quantity: input.quantity }, meta),

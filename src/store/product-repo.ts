@@ -28,8 +28,8 @@ function toProduct(r: ProductRow): Product {
   }
 }
 
-export async function findProduct(ex: Executor, sku: string): Promise<Product | undefined> {
-  const row = await ex.selectFrom('product').selectAll().where('sku', '=', sku).executeTakeFirst()
+export async function findProduct(ex: Executor, sku: string, forUpdate = false): Promise<Product | undefined> {
+  const row = await ex.selectFrom('product').selectAll().where('sku', '=', sku).$if(forUpdate, (qb) => qb.forUpdate()).executeTakeFirst()
   return row ? toProduct(row) : undefined
 }
 

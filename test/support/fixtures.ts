@@ -2,6 +2,7 @@
 import type { Clock, ServiceDeps } from '../../src/service/deps.js'
 import { silentLogger, ulidIds } from '../../src/service/deps.js'
 import type { Store } from '../../src/store/db.js'
+import { EventBus } from '../../src/service/event-bus.js'
 import { createProduct, createWarehouse } from '../../src/service/catalog.js'
 import type { Product } from '../../src/domain/product.js'
 import type { Warehouse } from '../../src/domain/warehouse.js'
@@ -20,7 +21,7 @@ export function testClock(start = Date.parse('2026-11-25T12:00:00Z')): TestClock
 }
 
 export function testDeps(store: Store, clock: Clock = testClock()): ServiceDeps {
-  return { store, clock, ids: ulidIds(), log: silentLogger }
+  return { store, clock, ids: ulidIds(), log: silentLogger, events: new EventBus() }
 }
 
 let seq = 0

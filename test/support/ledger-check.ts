@@ -18,3 +18,16 @@ export async function expectLevelsMatchLedger(store: Store, skus: ReadonlyArray<
     })
   }
 }
+
+/** Transactional outbox: each applied movement has exactly one event, a stale one none. */
+export async function expectOneEventPerAppliedMovement(store: Store, skus: ReadonlyArray<string>): Promise<void> {
+  const entries = await store.db.selectFrom('ledger_entry').select(['id', 'status']).where('sku', 'in', [...skus]).execute()
+  const events = await store.db.selectFrom('outbox_event').select(['payload']).where('sku', 'in', [...skus]).execute()
+  const byMovement = new Map<number, number>()
+  for (const e of events) {
+    const id = (JSON.parse(e.payload) as { movement_id: number }).movement_id
+    byMovement.set(id, (byMovement.get(id) ?? 0) + 1)
+  }
+  for (const e of entries) expect({ movement: Number(e.id), events: byMovement.get(Number(e.id)) ?? 0 }).toEqual({ movement: Number(e.id), events: e.status === 'applied' ? 1 : 0 })
+  expect(events.length).toBe(entries.filter((e) => e.status === 'applied').length)
+}

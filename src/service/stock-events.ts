@@ -1,0 +1,41 @@
+/** @module service/stock-events: the `stock.changed` event every applied movement writes with itself. */
+import type { Figures, StockChangedData } from '../domain/events.js'
+import type { LedgerEntry } from '../domain/ledger.js'
+import type { Product } from '../domain/product.js'
+import type { StockLevel } from '../domain/stock-level.js'
+import { availableOf } from '../domain/stock-level.js'
+import type { Executor } from '../store/db.js'
+import type { DialectCaps } from '../store/dialect.js'
+import { enqueueDeliveries } from '../store/delivery-repo.js'
+import { insertOutboxEvent, nextSkuVersion, notifyOutbox, sumLevels } from '../store/outbox-repo.js'
+import type { ServiceDeps } from './deps.js'
+
+const figures = (onHand: number, reserved: number, safety: number): Figures => ({ on_hand: onHand, reserved, available: onHand - reserved - safety })
+
+/**
+ * Write the event in the movement's own transaction (transactional outbox): if the movement
+ * commits, so does its event and its place in every interested target's delivery slot.
+ */
+export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: DialectCaps, product: Product, entry: LedgerEntry, level: StockLevel, now: number): Promise<number> {
+  const version = await nextSkuVersion(ex, product.sku)
+  const totals = await sumLevels(ex, product.sku)
+  const data: StockChangedData = {
+    sku: product.sku,
+    product_id: product.productId,
+    parent_id: product.parentId,
+    warehouse_id: entry.warehouseId,
+    movement_id: entry.id,
+    change_type: entry.changeType,
+    version,
+    level_version: level.version,
+    before: figures(entry.onHandBefore, entry.reservedBefore, level.safetyStock),
+    after: { on_hand: level.onHand, reserved: level.reserved, available: availableOf(level) },
+    totals: figures(totals.onHand, totals.reserved, totals.safety),
+  }
+  const event = { id: deps.ids.next('evt'), type: 'stock.changed' as const, sku: product.sku, warehouseId: entry.warehouseId, skuVersion: version, data, createdAt: now }
+  const seq = await insertOutboxEvent(ex, event)
+  const targets = await deps.events.targetsFor(ex, event, now)
+  await enqueueDeliveries(ex, targets, product.sku, seq, now)
+  await notifyOutbox(ex, caps)
+  return seq
+}

@@ -1,0 +1,213 @@
+/**
+ * @module store/delivery-repo: pending deliveries, one slot per (target, SKU).
+ * A newer event replaces the one waiting in the slot, so deliveries coalesce and a target never
+ * gets an older figure after a newer one. Workers claim slots under a lease.
+ */
+
+import type { Executor } from './db.js'
+import type { DialectCaps } from './dialect.js'
+
+export interface DeliverySlot {
+  readonly targetId: string
+  readonly sku: string
+  readonly eventSeq: number
+  /** Attempts so far, counting the one being made (bumped at claim time, so a crash counts). */
+  readonly attempts: number
+}
+
+/** Point each target's slot for this SKU at the event, unless it already holds a newer one. */
+export async function enqueueDeliveries(ex: Executor, targetIds: ReadonlyArray<string>, sku: string, eventSeq: number, now: number): Promise<void> {
+  if (targetIds.length === 0) return
+  await ex
+    .insertInto('delivery')
+    .values(targetIds.map((t) => ({ target_id: t, sku, event_seq: eventSeq, attempts: 0, next_attempt_at: now, locked_by: null, locked_until: null, last_error: null, last_status: null, created_at: now })))
+    .onConflict((oc) =>
+      oc
+        .columns(['target_id', 'sku'])
+        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq') })
+        .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
+    )
+    .execute()
+}
+
+/**
+ * Claim due slots: not leased (or the lease ran out: a crashed worker's slots come back), due now.
+ * PostgreSQL skips rows other workers hold (SKIP LOCKED); SQLite has a single writer anyway.
+ */
+export async function claimDeliveries(ex: Executor, caps: DialectCaps, workerId: string, now: number, leaseMs: number, limit: number): Promise<DeliverySlot[]> {
+  const due = ex
+    .selectFrom('delivery')
+    .select(['target_id', 'sku'])
+    .where('next_attempt_at', '<=', now)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+    .orderBy('next_attempt_at')
+    .limit(limit)
+    .$if(caps.rowLocks, (qb) => qb.forUpdate().skipLocked())
+    .$asTuple('target_id', 'sku')
+  const rows = await ex
+    .updateTable('delivery')
+    .set((eb) => ({ locked_by: workerId, locked_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
+    .where((eb) => eb(eb.refTuple('target_id', 'sku'), 'in', due))
+    .returning(['target_id', 'sku', 'event_seq', 'attempts'])
+    .execute()
+  return rows.map((r) => ({ targetId: r.target_id, sku: r.sku, eventSeq: Number(r.event_seq), attempts: Number(r.attempts) }))
+}
+
+/** Delivered: free the slot, or, if a newer event arrived meanwhile, leave it due at once. */
+export async function completeDelivery(ex: Executor, slot: DeliverySlot, workerId: string, now: number): Promise<void> {
+  const del = await ex
+    .deleteFrom('delivery')
+    .where('target_id', '=', slot.targetId)
+    .where('sku', '=', slot.sku)
+    .where('event_seq', '=', slot.eventSeq)
+    .where('locked_by', '=', workerId)
+    .executeTakeFirst()
+  if (Number(del.numDeletedRows) === 1) return
+  await ex
+    .updateTable('delivery')
+    .set({ locked_by: null, locked_until: null, attempts: 0, next_attempt_at: now, last_error: null, last_status: null })
+    .where('target_id', '=', slot.targetId)
+    .where('sku', '=', slot.sku)
+    .where('locked_by', '=', workerId)
+    .execute()
+}
+
+/** Failed, to be retried at `nextAttemptAt`. */
+export async function retryDelivery(ex: Executor, slot: DeliverySlot, workerId: string, nextAttemptAt: number, error: string, status: number | null): Promise<void> {
+  await ex
+    .updateTable('delivery')
+    .set({ locked_by: null, locked_until: null, next_attempt_at: nextAttemptAt, last_error: error.slice(0, 500), last_status: status })
+    .where('target_id', '=', slot.targetId)
+    .where('sku', '=', slot.sku)
+    .where('locked_by', '=', workerId)
+    .execute()
+}
+
+/** Given up: record a dead letter; the slot is freed, or kept for a newer event that arrived. */
+export async function deadLetterDelivery(ex: Executor, slot: DeliverySlot, workerId: string, deadLetterId: string, now: number, error: string, status: number | null): Promise<void> {
+  await ex
+    .insertInto('dead_letter')
+    .values({ id: deadLetterId, target_id: slot.targetId, sku: slot.sku, event_seq: slot.eventSeq, attempts: slot.attempts, last_error: error.slice(0, 500), last_status: status, created_at: now, replayed_at: null })
+    .execute()
+  await completeDelivery(ex, slot, workerId, now)
+}
+
+export interface AttemptRecord {
+  readonly targetId: string
+  readonly eventId: string
+  readonly sku: string
+  readonly outcome: 'ok' | 'retry' | 'dead'
+  readonly statusCode: number | null
+  readonly error: string | null
+  readonly durationMs: number
+  readonly attemptedAt: number
+}
+
+export async function recordAttempts(ex: Executor, caps: DialectCaps, attempts: ReadonlyArray<AttemptRecord>): Promise<void> {
+  const chunk = Math.floor(caps.maxParams / 8)
+  for (let i = 0; i < attempts.length; i += chunk) {
+    await ex
+      .insertInto('delivery_attempt')
+      .values(
+        attempts.slice(i, i + chunk).map((a) => ({
+          target_id: a.targetId,
+          event_id: a.eventId,
+          sku: a.sku,
+          outcome: a.outcome,
+          status_code: a.statusCode,
+          error: a.error?.slice(0, 500) ?? null,
+          duration_ms: Math.round(a.durationMs),
+          attempted_at: a.attemptedAt,
+        })),
+      )
+      .execute()
+  }
+}
+
+export async function listAttempts(ex: Executor, targetId: string, beforeId: number | undefined, limit: number) {
+  const rows = await ex
+    .selectFrom('delivery_attempt')
+    .selectAll()
+    .where('target_id', '=', targetId)
+    .$if(beforeId !== undefined, (qb) => qb.where('id', '<', beforeId as number))
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => ({ ...r, id: Number(r.id), attempted_at: Number(r.attempted_at) }))
+}
+
+export async function pruneAttempts(ex: Executor, cutoff: number, batch = 1000): Promise<number> {
+  let total = 0
+  for (;;) {
+    const ids = await ex.selectFrom('delivery_attempt').select('id').where('attempted_at', '<', cutoff).orderBy('id').limit(batch).execute()
+    if (ids.length === 0) return total
+    const res = await ex.deleteFrom('delivery_attempt').where('id', 'in', ids.map((r) => r.id)).executeTakeFirst()
+    total += Number(res.numDeletedRows)
+    if (ids.length < batch) return total
+  }
+}
+
+export interface DeadLetterRow {
+  readonly id: string
+  readonly targetId: string
+  readonly sku: string
+  readonly eventSeq: number
+  readonly attempts: number
+  readonly lastError: string | null
+  readonly lastStatus: number | null
+  readonly createdAt: number
+  readonly replayedAt: number | null
+}
+
+function toDeadLetter(r: { id: string; target_id: string; sku: string; event_seq: number | string; attempts: number; last_error: string | null; last_status: number | null; created_at: number | string; replayed_at: number | string | null }): DeadLetterRow {
+  return {
+    id: r.id,
+    targetId: r.target_id,
+    sku: r.sku,
+    eventSeq: Number(r.event_seq),
+    attempts: Number(r.attempts),
+    lastError: r.last_error,
+    lastStatus: r.last_status === null ? null : Number(r.last_status),
+    createdAt: Number(r.created_at),
+    replayedAt: r.replayed_at === null ? null : Number(r.replayed_at),
+  }
+}
+
+export async function listDeadLetters(ex: Executor, f: { targetId?: string | undefined; includeReplayed?: boolean; limit: number }): Promise<DeadLetterRow[]> {
+  const rows = await ex
+    .selectFrom('dead_letter')
+    .selectAll()
+    .$if(f.targetId !== undefined, (qb) => qb.where('target_id', '=', f.targetId as string))
+    .$if(!f.includeReplayed, (qb) => qb.where('replayed_at', 'is', null))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(f.limit)
+    .execute()
+  return rows.map(toDeadLetter)
+}
+
+export async function findDeadLetter(ex: Executor, id: string): Promise<DeadLetterRow | undefined> {
+  const r = await ex.selectFrom('dead_letter').selectAll().where('id', '=', id).executeTakeFirst()
+  return r ? toDeadLetter(r) : undefined
+}
+
+export async function markDeadLetterReplayed(ex: Executor, id: string, now: number): Promise<boolean> {
+  const res = await ex.updateTable('dead_letter').set({ replayed_at: now }).where('id', '=', id).where('replayed_at', 'is', null).executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+export interface DeliveryBacklog {
+  readonly pending: number
+  /** Creation time of the oldest event still waiting for any target (null: nothing waits). */
+  readonly oldestPendingAt: number | null
+}
+
+export async function deliveryBacklog(ex: Executor): Promise<DeliveryBacklog> {
+  const r = await ex
+    .selectFrom('delivery')
+    .leftJoin('outbox_event', 'outbox_event.seq', 'delivery.event_seq')
+    .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.min<number | string | null>('outbox_event.created_at').as('oldest')])
+    .executeTakeFirstOrThrow()
+  return { pending: Number(r.n), oldestPendingAt: r.oldest == null ? null : Number(r.oldest) }
+}
+

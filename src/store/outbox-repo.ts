@@ -1,0 +1,135 @@
+/** @module store/outbox-repo: events written in the same transaction as the movement they describe. */
+import { sql } from 'kysely'
+import type { EventFilter, EventType, OutboxEvent, StockChangedData } from '../domain/events.js'
+import type { Executor } from './db.js'
+import type { DialectCaps } from './dialect.js'
+
+export const OUTBOX_CHANNEL = 'stockbridge_outbox'
+
+/** Bump and return the SKU's event version. The product row is already locked by the writer. */
+export async function nextSkuVersion(ex: Executor, sku: string): Promise<number> {
+  const row = await ex
+    .updateTable('product')
+    .set((eb) => ({ stock_version: eb('stock_version', '+', 1) }))
+    .where('sku', '=', sku)
+    .returning('stock_version')
+    .executeTakeFirstOrThrow()
+  return Number(row.stock_version)
+}
+
+/** Sum of every warehouse's figures for one SKU (inside the writer's transaction). */
+export async function sumLevels(ex: Executor, sku: string): Promise<{ onHand: number; reserved: number; safety: number }> {
+  const row = await ex
+    .selectFrom('stock_level')
+    .select((eb) => [
+      eb.fn.coalesce(eb.fn.sum<number | string>('on_hand'), sql<number>`0`).as('on_hand'),
+      eb.fn.coalesce(eb.fn.sum<number | string>('reserved'), sql<number>`0`).as('reserved'),
+      eb.fn.coalesce(eb.fn.sum<number | string>('safety_stock'), sql<number>`0`).as('safety'),
+    ])
+    .where('sku', '=', sku)
+    .executeTakeFirstOrThrow()
+  return { onHand: Number(row.on_hand), reserved: Number(row.reserved), safety: Number(row.safety) }
+}
+
+export interface NewOutboxEvent {
+  readonly id: string
+  readonly type: EventType
+  readonly sku: string
+  readonly warehouseId: number
+  readonly skuVersion: number
+  readonly data: StockChangedData
+  readonly createdAt: number
+}
+
+export async function insertOutboxEvent(ex: Executor, e: NewOutboxEvent): Promise<number> {
+  const row = await ex
+    .insertInto('outbox_event')
+    .values({ id: e.id, type: e.type, sku: e.sku, warehouse_id: e.warehouseId, sku_version: e.skuVersion, payload: JSON.stringify(e.data), created_at: e.createdAt })
+    .returning('seq')
+    .executeTakeFirstOrThrow()
+  return Number(row.seq)
+}
+
+/** Wake listeners on other nodes once the transaction commits (PostgreSQL NOTIFY is transactional). */
+export async function notifyOutbox(ex: Executor, caps: DialectCaps): Promise<void> {
+  if (caps.notify) await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(ex)
+}
+
+interface EventRow {
+  seq: number | string
+  id: string
+  type: string
+  sku: string
+  warehouse_id: number
+  sku_version: number
+  payload: string
+  created_at: number | string
+}
+
+function toEvent(r: EventRow): OutboxEvent {
+  return {
+    seq: Number(r.seq),
+    id: r.id,
+    type: r.type as EventType,
+    sku: r.sku,
+    warehouseId: Number(r.warehouse_id),
+    skuVersion: Number(r.sku_version),
+    data: JSON.parse(r.payload) as StockChangedData,
+    createdAt: Number(r.created_at),
+  }
+}
+
+/** Events after a sequence number, oldest first (the SSE stream and replays read this). */
+export async function listEventsAfter(ex: Executor, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<OutboxEvent[]> {
+  const rows = await ex
+    .selectFrom('outbox_event')
+    .selectAll()
+    .where('seq', '>', afterSeq)
+    .$if(filter.skus != null, (qb) => qb.where('sku', 'in', filter.skus as string[]))
+    .$if(filter.warehouses != null, (qb) => qb.where('warehouse_id', 'in', filter.warehouses as number[]))
+    .$if(filter.events != null, (qb) => qb.where('type', 'in', filter.events as string[]))
+    .orderBy('seq')
+    .limit(limit)
+    .execute()
+  return rows.map(toEvent)
+}
+
+export async function findEventsBySeq(ex: Executor, seqs: ReadonlyArray<number>): Promise<Map<number, OutboxEvent>> {
+  const out = new Map<number, OutboxEvent>()
+  if (seqs.length === 0) return out
+  for (const r of await ex.selectFrom('outbox_event').selectAll().where('seq', 'in', [...seqs]).execute()) out.set(Number(r.seq), toEvent(r))
+  return out
+}
+
+export async function findLatestEventForSku(ex: Executor, sku: string): Promise<OutboxEvent | undefined> {
+  const r = await ex.selectFrom('outbox_event').selectAll().where('sku', '=', sku).orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  return r ? toEvent(r) : undefined
+}
+
+export async function lastEventSeq(ex: Executor): Promise<number> {
+  const r = await ex.selectFrom('outbox_event').select((eb) => eb.fn.max<number | string | null>('seq').as('m')).executeTakeFirst()
+  return r?.m == null ? 0 : Number(r.m)
+}
+
+/**
+ * Delete events older than the cutoff in small batches (short transactions, no long lock on a
+ * hot table), keeping any event a pending delivery or an unreplayed dead letter still points at.
+ */
+export async function pruneOutbox(ex: Executor, cutoff: number, batch = 1000): Promise<number> {
+  let total = 0
+  for (;;) {
+    const victims = await ex
+      .selectFrom('outbox_event')
+      .select('seq')
+      .where('created_at', '<', cutoff)
+      .where('seq', 'not in', (eb) => eb.selectFrom('delivery').select('event_seq'))
+      .where('seq', 'not in', (eb) => eb.selectFrom('dead_letter').select('event_seq').where('replayed_at', 'is', null))
+      .orderBy('seq')
+      .limit(batch)
+      .execute()
+    if (victims.length === 0) return total
+    const res = await ex.deleteFrom('outbox_event').where('seq', 'in', victims.map((v) => v.seq)).executeTakeFirst()
+    total += Number(res.numDeletedRows)
+    if (victims.length < batch) return total
+  }
+}
