@@ -14,7 +14,36 @@ export interface DialectCaps {
   readonly maxParams: number
   /** LISTEN/NOTIFY exists, so other nodes can be woken when events commit. */
   readonly notify: boolean
+  /**
+   * A whole array binds as one parameter and `unnest` turns parallel arrays into rows, so a
+   * statement over 10,000 rows needs a handful of parameters and one round trip (PostgreSQL).
+   * Without it, set-based work is chunked into VALUES lists or per-row statements.
+   */
+  readonly arrayParams: boolean
+  /**
+   * The collation that sorts text by bytes, which for our ASCII-only SKUs is also JavaScript's
+   * string order. Lock ordering uses it, so the order the service sorts in and the order the
+   * database locks in are the same whatever the database's default collation.
+   */
+  readonly byteOrderCollation: string
 }
 
-export const SQLITE_CAPS: DialectCaps = Object.freeze({ name: 'sqlite', autoIdType: 'integer', rowLocks: false, maxParams: 32_000, notify: false })
-export const POSTGRES_CAPS: DialectCaps = Object.freeze({ name: 'postgres', autoIdType: 'bigserial', rowLocks: true, maxParams: 65_000, notify: true })
+export const SQLITE_CAPS: DialectCaps = Object.freeze({
+  name: 'sqlite',
+  autoIdType: 'integer',
+  rowLocks: false,
+  maxParams: 32_000,
+  notify: false,
+  arrayParams: false,
+  byteOrderCollation: 'binary',
+})
+
+export const POSTGRES_CAPS: DialectCaps = Object.freeze({
+  name: 'postgres',
+  autoIdType: 'bigserial',
+  rowLocks: true,
+  maxParams: 65_000,
+  notify: true,
+  arrayParams: true,
+  byteOrderCollation: '"C"',
+})

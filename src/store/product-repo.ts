@@ -1,6 +1,8 @@
 /** @module store/product-repo: products and variations, keyed by SKU. */
 import type { Product } from '../domain/product.js'
+import { sql } from 'kysely'
 import type { Executor } from './db.js'
+import type { DialectCaps } from './dialect.js'
 
 interface ProductRow {
   sku: string
@@ -37,6 +39,30 @@ export async function findProducts(ex: Executor, skus: ReadonlyArray<string>): P
   if (skus.length === 0) return []
   const rows = await ex.selectFrom('product').selectAll().where('sku', 'in', skus).execute()
   return rows.map(toProduct)
+}
+
+/**
+ * The products of many SKUs for one multi-row write, locked FOR UPDATE (where the dialect has row
+ * locks) in SKU byte order: the same product-first, SKU-ordered locking every single-SKU writer
+ * follows, so a bulk write and a sale never wait for each other in a cycle. Unknown SKUs are absent.
+ */
+export async function lockProductsInOrder(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Product[]> {
+  const sorted = [...new Set(skus)].sort()
+  const out: Product[] = []
+  const chunk = caps.arrayParams ? sorted.length : caps.maxParams
+  for (let i = 0; i < sorted.length; i += chunk) {
+    const slice = sorted.slice(i, i + chunk)
+    const rows = await ex
+      .selectFrom('product')
+      .selectAll()
+      .$if(caps.arrayParams, (qb) => qb.where(sql<boolean>`sku = any(${slice}::varchar[])`))
+      .$if(!caps.arrayParams, (qb) => qb.where('sku', 'in', slice))
+      .orderBy(sql`sku collate ${sql.raw(caps.byteOrderCollation)}`)
+      .$if(caps.rowLocks, (qb) => qb.forUpdate())
+      .execute()
+    for (const r of rows) out.push(toProduct(r))
+  }
+  return out
 }
 
 export async function productIdExists(ex: Executor, productId: number): Promise<boolean> {

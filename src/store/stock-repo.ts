@@ -2,6 +2,7 @@
 import { sql } from 'kysely'
 import type { StockLevel } from '../domain/stock-level.js'
 import type { Executor } from './db.js'
+import type { DialectCaps } from './dialect.js'
 
 const LEVEL_COLUMNS = [
   'sku',
@@ -174,4 +175,171 @@ export async function updateLevelSettings(ex: Executor, sku: string, warehouseId
     .$if(warehouseId !== null, (qb) => qb.where('warehouse_id', '=', warehouseId as number))
     .executeTakeFirst()
   return Number(res.numUpdatedRows)
+}
+
+/** One stock level's identity. */
+export interface LevelKey {
+  readonly sku: string
+  readonly warehouseId: number
+}
+
+/**
+ * The one order in which multi-row writers take level locks: SKU (byte order), then warehouse id.
+ * Transfers and reservations touch one SKU in warehouse-id order, which is this order too, so no
+ * two writers can each hold a lock the other waits for.
+ */
+export function compareLevelKeys(a: LevelKey, b: LevelKey): number {
+  if (a.sku !== b.sku) return a.sku < b.sku ? -1 : 1
+  return a.warehouseId - b.warehouseId
+}
+
+export function levelKeyOf(k: LevelKey): string {
+  return `${k.sku}\u0000${k.warehouseId}`
+}
+
+/**
+ * The levels of exactly these pairs, in lock order. With `lock` (and row locks in the dialect)
+ * they are locked FOR UPDATE as they are read: PostgreSQL locks rows as the sorted result
+ * emerges, so the ORDER BY is the lock order.
+ */
+async function selectPairs(ex: Executor, caps: DialectCaps, pairs: ReadonlyArray<LevelKey>, lock: boolean): Promise<StockLevel[]> {
+  if (pairs.length === 0) return []
+  const query = (match: ReturnType<typeof sql<boolean>>) =>
+    ex
+      .selectFrom('stock_level')
+      .select(LEVEL_COLUMNS)
+      .where(match)
+      .orderBy(sql`sku collate ${sql.raw(caps.byteOrderCollation)}`)
+      .orderBy('warehouse_id')
+      .$if(lock && caps.rowLocks, (qb) => qb.forUpdate())
+      .execute()
+  if (caps.arrayParams) {
+    const rows = await query(
+      sql<boolean>`(sku, warehouse_id) in (select * from unnest(${pairs.map((p) => p.sku)}::varchar[], ${pairs.map((p) => p.warehouseId)}::integer[]))`,
+    )
+    return rows.map(toLevel)
+  }
+  const out: StockLevel[] = []
+  const chunk = Math.floor(caps.maxParams / 2)
+  for (let i = 0; i < pairs.length; i += chunk) {
+    const slice = pairs.slice(i, i + chunk)
+    const rows = await query(sql<boolean>`(sku, warehouse_id) in (values ${sql.join(slice.map((p) => sql`(${p.sku}, ${p.warehouseId})`))})`)
+    for (const r of rows) out.push(toLevel(r))
+  }
+  return out
+}
+
+export interface LevelToLock extends LevelKey {
+  /** Thresholds a level created here starts with (the product's). */
+  readonly defaults: LevelDefaults
+}
+
+const ZERO_LEVEL_COLUMNS = 9
+
+async function insertZeroLevels(ex: Executor, caps: DialectCaps, levels: ReadonlyArray<LevelToLock>, now: number): Promise<void> {
+  const chunk = Math.floor(caps.maxParams / ZERO_LEVEL_COLUMNS)
+  for (let i = 0; i < levels.length; i += chunk) {
+    await ex
+      .insertInto('stock_level')
+      .values(
+        levels.slice(i, i + chunk).map((l) => ({
+          sku: l.sku,
+          warehouse_id: l.warehouseId,
+          on_hand: 0,
+          reserved: 0,
+          safety_stock: l.defaults.safetyStock,
+          low_stock_threshold: l.defaults.lowStockThreshold,
+          version: 0,
+          last_counted_at: null,
+          updated_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['sku', 'warehouse_id']).doNothing())
+      .execute()
+  }
+}
+
+/**
+ * Read, lock and where needed create the levels of many pairs for one multi-row write.
+ * `levels` must be unique and sorted by compareLevelKeys; locks are then taken in that order.
+ *
+ * Creating a level locks it too (a concurrent insert of the same key waits for us), so the pairs
+ * are walked in runs: a run of existing levels is locked by one ordered SELECT … FOR UPDATE, a
+ * run of missing ones is inserted (ON CONFLICT DO NOTHING, in order) and then locked. Both kinds
+ * of lock are thus taken in the one global order. The existence check before that is unlocked;
+ * a level created by someone else between it and our insert is simply locked after the insert
+ * of its neighbours, a narrow window in which a deadlock stays possible and is retried by the
+ * transaction (service/transaction.ts). Steady state (every level exists) is two statements.
+ */
+export async function lockLevelsInOrder(ex: Executor, caps: DialectCaps, levels: ReadonlyArray<LevelToLock>, now: number): Promise<Map<string, StockLevel>> {
+  const out = new Map<string, StockLevel>()
+  const seen = await selectPairs(ex, caps, levels, false)
+  const exists = new Set(seen.map(levelKeyOf))
+  if (!caps.rowLocks) for (const l of seen) out.set(levelKeyOf(l), l)
+  let runStart = 0
+  for (let i = 1; i <= levels.length; i++) {
+    const runExists = exists.has(levelKeyOf(levels[runStart]!))
+    if (i < levels.length && exists.has(levelKeyOf(levels[i]!)) === runExists) continue
+    const run = levels.slice(runStart, i)
+    runStart = i
+    if (runExists && !caps.rowLocks) continue // already read above; the single writer holds the database
+    if (!runExists) await insertZeroLevels(ex, caps, run, now)
+    for (const l of await selectPairs(ex, caps, run, true)) out.set(levelKeyOf(l), l)
+  }
+  for (const l of levels) if (!out.has(levelKeyOf(l))) throw new Error(`Stock level ${l.sku}@${l.warehouseId} vanished after creation`)
+  return out
+}
+
+/** The absolute figures one level ends a multi-row write with. */
+export interface LevelCountWrite extends LevelKey {
+  readonly onHand: number
+  /** The version read (and locked) before; the write applies only if it is still current. */
+  readonly fromVersion: number
+  /** The version after: fromVersion + the number of ledger entries applied to the level. */
+  readonly toVersion: number
+  readonly lastCountedAt: number | null
+}
+
+/**
+ * Set many levels' on hand, each guarded by its version (compare-and-set). Set-based where the
+ * dialect takes arrays: one UPDATE … FROM unnest(…) for the whole batch, one round trip.
+ * Elsewhere (SQLite) one small UPDATE per level: inside one transaction on an in-process
+ * database these cost microseconds each, about what parsing one huge VALUES list would.
+ * Returns how many levels were written; fewer than asked means a guard failed.
+ */
+export async function writeLevelCounts(ex: Executor, caps: DialectCaps, writes: ReadonlyArray<LevelCountWrite>, now: number): Promise<number> {
+  if (writes.length === 0) return 0
+  if (caps.arrayParams) {
+    const v = ex
+      .selectNoFrom([
+        sql<string>`unnest(${writes.map((w) => w.sku)}::varchar[])`.as('sku'),
+        sql<number>`unnest(${writes.map((w) => w.warehouseId)}::integer[])`.as('warehouse_id'),
+        sql<number>`unnest(${writes.map((w) => w.onHand)}::integer[])`.as('on_hand'),
+        sql<number>`unnest(${writes.map((w) => w.fromVersion)}::integer[])`.as('from_version'),
+        sql<number>`unnest(${writes.map((w) => w.toVersion)}::integer[])`.as('to_version'),
+        sql<number | null>`unnest(${writes.map((w) => w.lastCountedAt)}::bigint[])`.as('last_counted_at'),
+      ])
+      .as('v')
+    const res = await ex
+      .updateTable('stock_level')
+      .from(v)
+      .set((eb) => ({ on_hand: eb.ref('v.on_hand'), version: eb.ref('v.to_version'), last_counted_at: eb.ref('v.last_counted_at'), updated_at: now }))
+      .whereRef('stock_level.sku', '=', 'v.sku')
+      .whereRef('stock_level.warehouse_id', '=', 'v.warehouse_id')
+      .whereRef('stock_level.version', '=', 'v.from_version')
+      .executeTakeFirst()
+    return Number(res.numUpdatedRows)
+  }
+  let written = 0
+  for (const w of writes) {
+    const res = await ex
+      .updateTable('stock_level')
+      .set({ on_hand: w.onHand, version: w.toVersion, last_counted_at: w.lastCountedAt, updated_at: now })
+      .where('sku', '=', w.sku)
+      .where('warehouse_id', '=', w.warehouseId)
+      .where('version', '=', w.fromVersion)
+      .executeTakeFirst()
+    written += Number(res.numUpdatedRows)
+  }
+  return written
 }
