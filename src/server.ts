@@ -5,6 +5,12 @@ import { createApp } from './http/app.js'
 import { ApiKeyVerifier } from './service/api-keys.js'
 import { expireReservations } from './service/reservations.js'
 import type { Runtime } from './runtime.js'
+import { pruneOldRecords } from './service/retention.js'
+import { listenForOutbox } from './store/listen.js'
+import { subscriptionResolver } from './sync/subscription-destinations.js'
+import { DeliveryWorker } from './sync/worker.js'
+
+const HOUR = 60 * 60 * 1000
 
 export interface RunningServer {
   readonly url: string
@@ -26,6 +32,25 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   }, config.reservationSweepSeconds * 1000)
   sweep.unref()
 
+  // Commits on other nodes wake this node's worker and live streams (PostgreSQL NOTIFY).
+  const listener = listenForOutbox(config.databaseUrl, () => deps.events.notify(), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'))
+  const worker = config.delivery.enabled
+    ? new DeliveryWorker(deps, subscriptionResolver(deps.store.db, config.delivery.timeoutMs), {
+        workerId: `${process.pid}-${deps.ids.next('wrk')}`,
+        maxAttempts: config.delivery.maxAttempts,
+        pollMs: config.delivery.pollMs,
+      })
+    : null
+  worker?.start()
+
+  let pruning: Promise<unknown> = Promise.resolve()
+  const prune = setInterval(() => {
+    pruning = pruneOldRecords(deps, config.retention)
+      .then((r) => deps.log.info(r, 'pruned old records'))
+      .catch((e: unknown) => deps.log.warn({ err: e }, 'retention pruning failed'))
+  }, HOUR)
+  prune.unref()
+
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s))
   })
@@ -38,6 +63,9 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     port,
     async stop() {
       clearInterval(sweep)
+      clearInterval(prune)
+      await worker?.stop()
+      await listener.close()
       // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       if ('closeIdleConnections' in server) server.closeIdleConnections()
@@ -45,6 +73,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       await closed
       clearTimeout(timer)
       await sweeping
+      await pruning
     },
   }
 }

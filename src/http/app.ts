@@ -17,6 +17,8 @@ import { registerDocsRoutes } from './routes/docs.js'
 import { registerHistoryRoutes } from './routes/history.js'
 import { registerReservationRoutes } from './routes/reservations.js'
 import { registerStockReadRoute, registerStockRoutes } from './routes/stock.js'
+import { registerEventRoutes } from './routes/events.js'
+import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 
 export const API_BASE = '/inventory/v1'
 const VERSION = '0.1.0'
@@ -74,6 +76,8 @@ export function createApp(deps: AppDeps): App {
   registerStockReadRoute(api, deps)
   registerReservationRoutes(api, deps)
   registerCatalogRoutes(api, deps)
+  registerSubscriptionRoutes(api, deps)
+  registerEventRoutes(api, deps)
   app.route(API_BASE, api)
   return app
 }

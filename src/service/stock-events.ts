@@ -33,7 +33,7 @@ export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: 
     totals: figures(totals.onHand, totals.reserved, totals.safety),
   }
   const event = { id: deps.ids.next('evt'), type: 'stock.changed' as const, sku: product.sku, warehouseId: entry.warehouseId, skuVersion: version, data, createdAt: now }
-  const seq = await insertOutboxEvent(ex, event)
+  const seq = await insertOutboxEvent(ex, caps, event)
   const targets = await deps.events.targetsFor(ex, event, now)
   await enqueueDeliveries(ex, targets, product.sku, seq, now)
   await notifyOutbox(ex, caps)

@@ -41,10 +41,24 @@ export interface NewOutboxEvent {
   readonly createdAt: number
 }
 
-export async function insertOutboxEvent(ex: Executor, e: NewOutboxEvent): Promise<number> {
+// Sequence numbers are handed out before commit, so on PostgreSQL a later number can commit first.
+// Recording the transaction id lets readers wait for every older transaction to finish.
+const CURRENT_TX = sql<number>`pg_current_xact_id()::text::bigint`
+const OLDEST_RUNNING_TX = sql<number>`pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+
+export async function insertOutboxEvent(ex: Executor, caps: DialectCaps, e: NewOutboxEvent): Promise<number> {
   const row = await ex
     .insertInto('outbox_event')
-    .values({ id: e.id, type: e.type, sku: e.sku, warehouse_id: e.warehouseId, sku_version: e.skuVersion, payload: JSON.stringify(e.data), created_at: e.createdAt })
+    .values({
+      id: e.id,
+      type: e.type,
+      sku: e.sku,
+      warehouse_id: e.warehouseId,
+      sku_version: e.skuVersion,
+      payload: JSON.stringify(e.data),
+      tx_id: caps.notify ? CURRENT_TX : null,
+      created_at: e.createdAt,
+    })
     .returning('seq')
     .executeTakeFirstOrThrow()
   return Number(row.seq)
@@ -79,12 +93,16 @@ function toEvent(r: EventRow): OutboxEvent {
   }
 }
 
-/** Events after a sequence number, oldest first (the SSE stream and replays read this). */
-export async function listEventsAfter(ex: Executor, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<OutboxEvent[]> {
+/**
+ * Events after a sequence number, oldest first, with no gaps: on PostgreSQL only events of
+ * transactions older than every running one, so a slower transaction's lower number is never skipped.
+ */
+export async function listEventsAfter(ex: Executor, caps: DialectCaps, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<OutboxEvent[]> {
   const rows = await ex
     .selectFrom('outbox_event')
     .selectAll()
     .where('seq', '>', afterSeq)
+    .$if(caps.notify, (qb) => qb.where('tx_id', '<', OLDEST_RUNNING_TX))
     .$if(filter.skus != null, (qb) => qb.where('sku', 'in', filter.skus as string[]))
     .$if(filter.warehouses != null, (qb) => qb.where('warehouse_id', 'in', filter.warehouses as number[]))
     .$if(filter.events != null, (qb) => qb.where('type', 'in', filter.events as string[]))

@@ -110,6 +110,7 @@ export interface OutboxEventTable {
   warehouse_id: number
   sku_version: number
   payload: string
+  tx_id: NullableBigInt
   created_at: BigIntColumn
 }
 

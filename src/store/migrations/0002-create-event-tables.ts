@@ -19,6 +19,9 @@ export async function up(db: Kysely<any>, caps: DialectCaps): Promise<void> {
     .addColumn('warehouse_id', 'integer', (c) => c.notNull())
     .addColumn('sku_version', 'integer', (c) => c.notNull())
     .addColumn('payload', 'text', (c) => c.notNull())
+    // PostgreSQL: the writing transaction's id. Readers of the sequence skip past nothing: they
+    // only take events whose transaction is older than every transaction still running.
+    .addColumn('tx_id', 'bigint')
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('outbox_event_sku_idx').on('outbox_event').columns(['sku', 'seq']).execute()

@@ -1,0 +1,31 @@
+/** @module service/retention: pruning what is old and no longer needed (the seed's cleanup_old_data). */
+import { pruneAttempts } from '../store/delivery-repo.js'
+import { deleteIdempotencyRecordsBefore } from '../store/idempotency-repo.js'
+import { pruneOutbox } from '../store/outbox-repo.js'
+import type { ServiceDeps } from './deps.js'
+
+export interface RetentionPolicy {
+  /** Delivered events older than this are removed (events still waiting for a target stay). */
+  readonly eventsDays: number
+  readonly deliveryLogDays: number
+  readonly idempotencyDays: number
+}
+
+export interface PruneReport {
+  readonly events: number
+  readonly attempts: number
+  readonly idempotencyRecords: number
+}
+
+const DAY = 24 * 60 * 60 * 1000
+
+/** Batched deletes, each its own short statement, so the hot tables are never locked for long. The ledger is never pruned here. */
+export async function pruneOldRecords(deps: ServiceDeps, p: RetentionPolicy): Promise<PruneReport> {
+  const now = deps.clock.now()
+  const db = deps.store.db
+  return {
+    events: await pruneOutbox(db, now - p.eventsDays * DAY),
+    attempts: await pruneAttempts(db, now - p.deliveryLogDays * DAY),
+    idempotencyRecords: await deleteIdempotencyRecordsBefore(db, now - p.idempotencyDays * DAY),
+  }
+}

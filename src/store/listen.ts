@@ -1,0 +1,50 @@
+/** @module store/listen: LISTEN for outbox notifications from other nodes (PostgreSQL only). */
+import pg from 'pg'
+import { OUTBOX_CHANNEL } from './outbox-repo.js'
+import { parseDatabaseUrl } from './db.js'
+
+export interface Listener {
+  close(): Promise<void>
+}
+
+/**
+ * Hold one dedicated connection that LISTENs and calls `onNotify` for each notification; it
+ * reconnects after a lost connection (calling `onNotify` once, since events may have been missed).
+ * On SQLite there is no other node to hear from, so this does nothing.
+ */
+export function listenForOutbox(url: string, onNotify: () => void, onError: (e: unknown) => void = () => {}): Listener {
+  if (parseDatabaseUrl(url).kind !== 'postgres') return { close: async () => {} }
+  let client: pg.Client | null = null
+  let closed = false
+  let retry: NodeJS.Timeout | null = null
+
+  const connect = async () => {
+    if (closed) return
+    const c = new pg.Client({ connectionString: url })
+    c.on('error', (e) => {
+      onError(e)
+      c.end().catch(() => {})
+      if (client === c) client = null
+      if (!closed) retry = setTimeout(() => void connect(), 1000)
+    })
+    c.on('notification', () => onNotify())
+    try {
+      await c.connect()
+      await c.query(`LISTEN ${OUTBOX_CHANNEL}`)
+      client = c
+      onNotify()
+    } catch (e) {
+      onError(e)
+      c.end().catch(() => {})
+      if (!closed) retry = setTimeout(() => void connect(), 1000)
+    }
+  }
+  void connect()
+  return {
+    async close() {
+      closed = true
+      if (retry) clearTimeout(retry)
+      await client?.end().catch(() => {})
+    },
+  }
+}
