@@ -13,7 +13,7 @@ export const PROBLEM_TYPE_BASE = 'urn:stockbridge:problem:'
 
 export function problemBody(c: Context, code: ErrorCode, detail: string, extensions: Readonly<Record<string, unknown>> = {}) {
   const { status, title } = ERROR_CATALOG[code]
-  return {
+  const body: Record<string, unknown> & { status: number } = {
     type: PROBLEM_TYPE_BASE + code.replaceAll('_', '-'),
     title,
     status,
@@ -21,8 +21,10 @@ export function problemBody(c: Context, code: ErrorCode, detail: string, extensi
     instance: c.req.path,
     code,
     request_id: c.get('requestId') as string | undefined,
-    ...extensions,
   }
+  // Extensions add members; they never replace the standard ones (a detail named `code`, say).
+  for (const [k, v] of Object.entries(extensions)) if (!(k in body)) body[k] = v
+  return body
 }
 
 export function problem(c: Context, code: ErrorCode, detail: string, extensions: Readonly<Record<string, unknown>> = {}, headers: Record<string, string> = {}): Response {

@@ -36,7 +36,7 @@ export const StockUpdateBody = z
     notes: Notes.optional(),
     observed_at: Instant.optional().openapi({ description: 'For sync: when the count was taken. A count older than the newest applied is recorded as stale.' }),
     expected_on_hand: z.number().int().min(-MAX_QUANTITY).max(MAX_QUANTITY).optional().openapi({ description: 'Compare-and-set: refuse with 409 unless on hand is exactly this' }),
-    expected_version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Compare-and-set on the level version' }),
+    expected_version: z.number().int().min(0).max(2_147_483_647).optional().openapi({ description: 'Compare-and-set on the level version' }),
   })
   .openapi('StockUpdate')
 
@@ -123,7 +123,7 @@ export const HistoryQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_HISTORY_LIMIT).optional(),
 })
 export const ProductListQuery = z.strictObject({
-  search: z.string().min(1).max(100).optional(),
+  search: z.string().min(1).max(100).regex(NO_CONTROL, 'must not contain control characters').optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 })

@@ -1,6 +1,7 @@
 /** @module http/routes/catalog: warehouses and products (SKU mapping). Reads need `read`, changes `admin`. */
 import { createRoute, z } from '@hono/zod-openapi'
 import { invalid } from '../../domain/errors.js'
+import { isSku } from '../../domain/sku.js'
 import * as catalog from '../../service/catalog.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
@@ -77,6 +78,8 @@ export function registerCatalogRoutes(app: App, deps: AppDeps): void {
       const q = c.req.valid('query')
       const limit = q.limit ?? 100
       const afterSku = q.cursor === undefined ? undefined : Buffer.from(q.cursor, 'base64url').toString('utf8')
+      // Only cursors this route issued (a SKU) go to the database: a NUL byte there is a 500 on PostgreSQL.
+      if (afterSku !== undefined && !isSku(afterSku)) throw invalid('/cursor', 'is not a cursor this service issued')
       const rows = await catalog.listProducts(deps, { search: q.search, afterSku, limit: limit + 1 })
       const page = rows.slice(0, limit)
       const last = page[page.length - 1]

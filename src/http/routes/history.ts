@@ -14,6 +14,7 @@ const HistoryResponse = envelope(z.array(EntrySchema), { next_cursor: z.string()
 
 function filtersOf(q: z.infer<typeof HistoryQuery>): ServiceHistoryQuery {
   const changeTypes = q.change_type?.split(',').map((s) => s.trim()).filter(Boolean)
+  if (changeTypes?.length === 0) throw invalid('/change_type', 'must name at least one change type')
   const bad = changeTypes?.find((t) => !isLedgerChangeType(t))
   if (bad !== undefined) {
     throw new DomainError('unknown_change_type', `Unknown change_type "${bad.slice(0, 40)}"`, { errors: [{ pointer: '/change_type', message: 'lists an unknown change type' }] })
