@@ -17,6 +17,7 @@ const Schema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   DELIVERY_WORKER: z.enum(['on', 'off']).default('on'),
+  BULK_SYNC_JOB_THRESHOLD: int(1, 10_000).default(2000),
   DELIVERY_MAX_ATTEMPTS: int(1, 100).default(10),
   DELIVERY_TIMEOUT_MS: int(100, 120_000).default(10_000),
   DELIVERY_POLL_MS: int(10, 60_000).default(1000),
@@ -36,6 +37,7 @@ export interface Config {
   readonly databasePoolSize: number
   readonly databaseStatementTimeoutMs: number
   readonly shutdownTimeoutMs: number
+  readonly bulkSyncJobThreshold: number
   readonly delivery: { readonly enabled: boolean; readonly maxAttempts: number; readonly timeoutMs: number; readonly pollMs: number }
   readonly retention: { readonly eventsDays: number; readonly deliveryLogDays: number; readonly idempotencyDays: number }
   /** The same values with secrets masked: what may be logged. */
@@ -68,6 +70,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     databasePoolSize: v.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    bulkSyncJobThreshold: v.BULK_SYNC_JOB_THRESHOLD,
     delivery: Object.freeze({ enabled: v.DELIVERY_WORKER === 'on', maxAttempts: v.DELIVERY_MAX_ATTEMPTS, timeoutMs: v.DELIVERY_TIMEOUT_MS, pollMs: v.DELIVERY_POLL_MS }),
     retention: Object.freeze({ eventsDays: v.RETENTION_EVENTS_DAYS, deliveryLogDays: v.RETENTION_DELIVERY_LOG_DAYS, idempotencyDays: v.RETENTION_IDEMPOTENCY_DAYS }),
     redacted() {

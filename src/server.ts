@@ -9,6 +9,7 @@ import { pruneOldRecords } from './service/retention.js'
 import { listenForOutbox } from './store/listen.js'
 import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
+import { JobRunner } from './service/jobs.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -21,7 +22,7 @@ export interface RunningServer {
 /** Start serving. Resolves once the port is bound. */
 export async function startServer(config: Config, rt: Runtime): Promise<RunningServer> {
   const { deps } = rt
-  const app = createApp({ ...deps, verifier: new ApiKeyVerifier(deps), limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes } })
+  const app = createApp({ ...deps, verifier: new ApiKeyVerifier(deps), limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold } })
 
   // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.
   let sweeping: Promise<unknown> = Promise.resolve()
@@ -42,6 +43,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       })
     : null
   worker?.start()
+  const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`)
+  jobs.start()
 
   let pruning: Promise<unknown> = Promise.resolve()
   const prune = setInterval(() => {
@@ -65,6 +68,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       clearInterval(sweep)
       clearInterval(prune)
       await worker?.stop()
+      await jobs.stop()
       await listener.close()
       // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))

@@ -23,6 +23,7 @@ export const ERROR_CATALOG = Object.freeze({
   reservation_expired: { status: 409, title: 'The reservation has expired' },
   dead_letter_replayed: { status: 409, title: 'The dead letter was already replayed' },
   already_exists: { status: 409, title: 'A record with this identity already exists' },
+  level_out_of_range: { status: 422, title: 'The movement would take the level beyond the largest figure allowed' },
   same_warehouse: { status: 422, title: 'A transfer needs two different warehouses' },
   idempotency_key_reused: { status: 422, title: 'This idempotency key was used with a different request' },
   idempotency_key_in_use: { status: 409, title: 'A request with this idempotency key is still in progress' },

@@ -6,6 +6,7 @@
  * the ledger and, in property tests, as the model the database must agree with.
  */
 import { DomainError, insufficientStock, invalid } from './errors.js'
+import { MAX_QUANTITY } from './quantity.js'
 import { availableOf, type StockFigures } from './stock-level.js'
 
 /** Change types a caller may post to /stock/update (the seed's four; `deduction`/`addition` are seed aliases). */
@@ -72,7 +73,17 @@ export type MovementOutcome =
 export function applyMovement(level: LevelState, movement: Movement, policy: MovementPolicy): MovementOutcome {
   const { onHand, reserved } = level
   const available = availableOf(level)
-  const applied = (after: StockFigures, lastCountedAt = level.lastCountedAt): MovementOutcome => ({ status: 'applied', after, lastCountedAt })
+  const applied = (after: StockFigures, lastCountedAt = level.lastCountedAt): MovementOutcome => {
+    if (Math.abs(after.onHand) > MAX_QUANTITY || after.reserved > MAX_QUANTITY) {
+      throw new DomainError('level_out_of_range', `The movement would take ${level.sku} in warehouse ${level.warehouseId} beyond ±${MAX_QUANTITY} units`, {
+        sku: level.sku,
+        warehouse_id: level.warehouseId,
+        on_hand: onHand,
+        reserved,
+      })
+    }
+    return { status: 'applied', after, lastCountedAt }
+  }
   switch (movement.kind) {
     case 'sale':
       if (!policy.allowsBackorders && movement.quantity > available) {

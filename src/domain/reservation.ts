@@ -26,15 +26,15 @@ export interface Reservation {
   readonly updatedAt: number
 }
 
-/** Refuse a commit or release of a reservation that is not active, or has run past its expiry. */
+/** Refuse a commit or release of a reservation that is not active, or has run past its expiry (swept or not). */
 export function assertReservationActive(r: Reservation, now: number): void {
-  if (r.status !== 'active') {
-    throw new DomainError('reservation_not_active', `Reservation ${r.id} is ${r.status}`, { reservation_id: r.id, status: r.status })
-  }
-  if (r.expiresAt <= now) {
+  if (r.status === 'expired' || (r.status === 'active' && r.expiresAt <= now)) {
     throw new DomainError('reservation_expired', `Reservation ${r.id} expired at ${new Date(r.expiresAt).toISOString()}`, {
       reservation_id: r.id,
       expires_at: new Date(r.expiresAt).toISOString(),
     })
+  }
+  if (r.status !== 'active') {
+    throw new DomainError('reservation_not_active', `Reservation ${r.id} is ${r.status}`, { reservation_id: r.id, status: r.status })
   }
 }

@@ -9,7 +9,7 @@ import { sql } from 'kysely'
 import { ValidationError } from '../domain/errors.js'
 import type { App, AppDeps, AppEnv } from './env.js'
 import { authenticate } from './middleware/api-key.js'
-import { limitBodies } from './middleware/body.js'
+import { limitBodies, limitJsonDepth } from './middleware/body.js'
 import { logRequests } from './middleware/request-log.js'
 import { errorHandler, fieldErrorsOf, problem } from './problem.js'
 import { registerCatalogRoutes } from './routes/catalog.js'
@@ -18,6 +18,7 @@ import { registerHistoryRoutes } from './routes/history.js'
 import { registerReservationRoutes } from './routes/reservations.js'
 import { registerStockReadRoute, registerStockRoutes } from './routes/stock.js'
 import { registerEventRoutes } from './routes/events.js'
+import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 
 export const API_BASE = '/inventory/v1'
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): App {
   app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } }))
   app.use('*', logRequests(deps.log))
   app.use('*', limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`]))
+  app.use('*', limitJsonDepth())
 
   app.get('/', (c) => c.json({ name: 'stockbridge', version: VERSION, api: API_BASE, openapi: `${API_BASE}/openapi.json`, docs: '/docs', health: '/healthz' }))
   app.get('/healthz', async (c) => {
@@ -78,6 +80,7 @@ export function createApp(deps: AppDeps): App {
   registerCatalogRoutes(api, deps)
   registerSubscriptionRoutes(api, deps)
   registerEventRoutes(api, deps)
+  registerJobRoutes(api, deps)
   app.route(API_BASE, api)
   return app
 }

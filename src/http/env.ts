@@ -9,6 +9,8 @@ export interface HttpLimits {
   readonly bodyBytes: number
   /** Body limit for bulk routes (10,000 items). */
   readonly bulkBodyBytes: number
+  /** Bulk syncs with more items than this run as background jobs (202 + job id). Default 2,000. */
+  readonly bulkSyncJobThreshold?: number
 }
 
 export interface AppDeps extends ServiceDeps {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import type { Transaction } from 'kysely'
 import { DomainError } from '../domain/errors.js'
 import type { Database } from '../store/schema.js'
-import { findIdempotencyRecord, insertIdempotencyRecord } from '../store/idempotency-repo.js'
+import { findIdempotencyRecord, insertIdempotencyRecord, lockIdempotencyKey } from '../store/idempotency-repo.js'
 import { isUniqueViolation } from '../store/errors.js'
 import type { ServiceDeps } from './deps.js'
 import { inTransaction } from './transaction.js'
@@ -63,6 +63,7 @@ export async function runIdempotent<T>(
   }
   try {
     const result = await inTransaction(deps, async (trx) => {
+      await lockIdempotencyKey(trx, deps.store.caps, claim.scope, claim.key)
       const stored = await findIdempotencyRecord(trx, claim.scope, claim.key)
       if (stored) return replay<T>(claim, stored)
       const value = await work(trx)

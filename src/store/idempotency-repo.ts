@@ -1,5 +1,7 @@
 /** @module store/idempotency-repo: the first result of each idempotent request, kept to answer repeats. */
+import { sql } from 'kysely'
 import type { Executor } from './db.js'
+import type { DialectCaps } from './dialect.js'
 
 export interface IdempotencyRecord {
   readonly requestHash: string
@@ -24,4 +26,13 @@ export async function insertIdempotencyRecord(ex: Executor, scope: string, key: 
 export async function deleteIdempotencyRecordsBefore(ex: Executor, cutoff: number): Promise<number> {
   const res = await ex.deleteFrom('idempotency_record').where('created_at', '<', cutoff).executeTakeFirst()
   return Number(res.numDeletedRows)
+}
+
+/**
+ * Make twin requests with one key wait for each other (PostgreSQL: a transaction-scoped advisory
+ * lock on the key's hash), so the second sees the first's committed result and replays it instead
+ * of doing the work again. SQLite runs one writer at a time, so there is nothing to do.
+ */
+export async function lockIdempotencyKey(ex: Executor, caps: DialectCaps, scope: string, key: string): Promise<void> {
+  if (caps.rowLocks) await sql`select pg_advisory_xact_lock(hashtextextended(${`${scope}|${key}`}, 0))`.execute(ex)
 }

@@ -142,7 +142,8 @@ BODY_ROUTES.forEach((r, i) => {
     req: (s) => ({ method: r.method, path: r.path(s), raw: JSON.stringify(r.body(s)).replace(/}$/, `,"nested":${i % 2 ? deepObject(10_000) : deepArray(10_000)}}`) }),
     status: 422,
     code: 'validation_failed',
-    pointer: '/nested',
+    // Refused by the JSON depth limit before any parsing, so the pointer is the whole body.
+    pointer: '',
   })
   add({
     name: `${r.name}: body over the limit`,
@@ -543,24 +544,15 @@ for (const db of DATABASES) {
       expect(await snapshot(ts.store.db)).toEqual(before)
     })
 
-    it('huge cumulative quantities: on hand never overflows into a 500', async () => {
-      // Each restock is within the per-movement maximum (1e9); three of them exceed a 32-bit integer.
+    it('huge cumulative quantities: a level never goes past ±1e9 (422 level_out_of_range), never a 500', async () => {
+      // Each restock is within the per-movement maximum (1e9); a level is bounded by the same figure,
+      // which keeps every sum far inside a 32-bit column on every database.
       const p = await makeProduct(deps, { sku: 'H-HUGE' })
-      for (let i = 0; i < 2; i++) {
-        await expectJson(await ctx.send(post('stock/update', { sku: p.sku, warehouse_id: ctx.w1.id, quantity: 1_000_000_000, change_type: 'restock' })))
-      }
+      await expectJson(await ctx.send(post('stock/update', { sku: p.sku, warehouse_id: ctx.w1.id, quantity: 999_999_999, change_type: 'restock' })))
       const before = await snapshot(ts.store.db)
       const res = await ctx.send(post('stock/update', { sku: p.sku, warehouse_id: ctx.w1.id, quantity: 1_000_000_000, change_type: 'restock' }))
-      const text = await res.clone().text()
-      expect(res.status, text.slice(0, 300)).toBeLessThan(500)
-      if (res.status === 200) {
-        // Accepted: then it must be stored exactly and agree with the ledger.
-        const [level] = await findLevelsBySkus(ts.store.db, [p.sku])
-        expect(level?.onHand).toBe(3_000_000_000)
-      } else {
-        await expectProblem(res, res.status, (JSON.parse(text) as { code: string }).code)
-        expect(await snapshot(ts.store.db)).toEqual(before)
-      }
+      await expectProblem(res, 422, 'level_out_of_range')
+      expect(await snapshot(ts.store.db)).toEqual(before)
       await expectLevelsMatchLedger(ts.store, [p.sku])
     })
 

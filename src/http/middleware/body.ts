@@ -15,3 +15,38 @@ export function limitBodies(limits: HttpLimits, bulkPaths: ReadonlyArray<string>
     return (bulkPaths.includes(c.req.path) ? bulk : small)(c, next)
   }
 }
+
+/** Deeper than any real payload; refusing it early keeps recursive code downstream safe. */
+export const MAX_JSON_DEPTH = 32
+
+/** Nesting depth of a JSON text, counted without parsing (brackets inside strings are skipped). */
+export function jsonDepth(text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    if (inString) {
+      if (ch === 92) i++ // backslash: skip the escaped character
+      else if (ch === 34) inString = false
+    } else if (ch === 34) inString = true
+    else if (ch === 123 || ch === 91) max = Math.max(max, ++depth)
+    else if (ch === 125 || ch === 93) depth--
+  }
+  return max
+}
+
+export function limitJsonDepth(): MiddlewareHandler<AppEnv> {
+  return async function jsonDepthLimit(c, next) {
+    const type = c.req.header('content-type') ?? ''
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || !/^application\/json\b/i.test(type)) return next()
+    // Hono caches the text, so the validator parses the same bytes afterwards without a second read.
+    const depth = jsonDepth(await c.req.text())
+    if (depth > MAX_JSON_DEPTH) {
+      return problem(c, 'validation_failed', `The body is nested ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, {
+        errors: [{ pointer: '', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` }],
+      })
+    }
+    return next()
+  }
+}

@@ -7,6 +7,8 @@ import { isSku } from '../../domain/sku.js'
 import { bulkSync } from '../../service/bulk-sync.js'
 import { getStock, getStocks, updateStock } from '../../service/stock.js'
 import { transferStock } from '../../service/transfer.js'
+import { submitBulkSyncJob } from '../../service/jobs.js'
+import { JobSchema, jobJson } from './jobs.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { contextOf, isoToMs, markReplay } from '../request-context.js'
@@ -15,6 +17,7 @@ import { BatchStockQuery, BulkItemSchema, BulkSyncBody, envelope, MovementSchema
 import { bulkItemJson, movementJson, stockJson } from '../views.js'
 
 export const MAX_BATCH_SKUS = 500
+const DEFAULT_JOB_THRESHOLD = 2000
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ content: { 'application/json': { schema } }, required: true })
 const timestamp = () => new Date().toISOString()
 
@@ -105,6 +108,7 @@ export function registerStockRoutes(app: App, deps: AppDeps): void {
       request: { body: json(BulkSyncBody), headers: IdempotencyHeaders },
       responses: {
         200: ok(envelope(z.object({ applied: z.number().int(), stale: z.number().int(), unchanged: z.number().int(), rejected: z.number().int(), results: z.array(BulkItemSchema) }))),
+        202: ok(envelope(JobSchema), 'Larger than the job threshold: queued as a background job; follow Location (GET /jobs/{id})'),
         401: PROBLEMS[401],
         403: PROBLEMS[403],
         413: PROBLEMS[413],
@@ -113,7 +117,14 @@ export function registerStockRoutes(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const b = c.req.valid('json')
-      const res = await bulkSync(deps, { items: b.items, source: b.source ?? 'api', referenceId: b.reference_id ?? null, observedAt: isoToMs(b.observed_at) }, contextOf(c))
+      const input = { items: b.items, source: b.source ?? 'api', referenceId: b.reference_id ?? null, observedAt: isoToMs(b.observed_at) }
+      if (b.items.length > (deps.limits.bulkSyncJobThreshold ?? DEFAULT_JOB_THRESHOLD)) {
+        const job = await submitBulkSyncJob(deps, input, contextOf(c))
+        markReplay(c, job)
+        c.header('location', `/inventory/v1/jobs/${job.value.id}`)
+        return c.json({ success: true as const, data: jobJson(job.value) }, 202)
+      }
+      const res = await bulkSync(deps, input, contextOf(c))
       markReplay(c, res)
       const r = res.value
       return c.json({ success: true as const, data: { applied: r.applied, stale: r.stale, unchanged: r.unchanged, rejected: r.rejected, results: r.items.map(bulkItemJson) } }, 200)

@@ -1,0 +1,135 @@
+/**
+ * @module service/jobs: large bulk syncs run in the background, in chunks, crash-safely.
+ * Each chunk is applied under its own idempotency key (job id + chunk number), so a runner that
+ * dies mid-job and is replaced by another never applies a chunk twice: the replacement replays
+ * the stored outcome of every chunk already committed and carries on from there.
+ */
+import { DomainError } from '../domain/errors.js'
+import * as repo from '../store/job-repo.js'
+import { bulkSync, type BulkItemOutcome, type BulkSyncInput, type BulkSyncResult } from './bulk-sync.js'
+import type { RequestContext, ServiceDeps } from './deps.js'
+import { runIdempotent, type Replayable } from './idempotency.js'
+import { claimFor } from './stock.js'
+
+export const JOB_CHUNK = 1000
+
+export interface JobView {
+  readonly id: string
+  readonly type: string
+  readonly status: repo.JobStatus
+  readonly total: number
+  readonly done: number
+  readonly result: BulkSyncResult | null
+  readonly error: string | null
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+interface StoredInput {
+  readonly items: ReadonlyArray<unknown>
+  readonly source: string
+  readonly referenceId: string | null
+  readonly observedAt: number | null
+}
+
+/** Queue a bulk sync as a job; idempotent under the caller's Idempotency-Key like any write. */
+export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput, ctx: RequestContext): Promise<Replayable<JobView>> {
+  const submitted = await runIdempotent(deps, claimFor(ctx, 'stock.bulk-sync', input, null), async (trx) => {
+    const id = deps.ids.next('job')
+    const now = deps.clock.now()
+    // A fixed observation time for the whole job: chunks applied later are still the same count.
+    const stored: StoredInput = { items: input.items, source: input.source, referenceId: input.referenceId, observedAt: input.observedAt ?? now }
+    await repo.insertJob(trx, { id, type: 'bulk-sync', input: JSON.stringify(stored), actor: ctx.actor, total: input.items.length, now })
+    return { jobId: id }
+  })
+  return { value: await getJob(deps, submitted.value.jobId), replayed: submitted.replayed }
+}
+
+export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {
+  const j = await repo.findJob(deps.store.db, id)
+  if (!j) throw new DomainError('job_not_found', `No job has id ${id}`, { job_id: id })
+  return { id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, result: j.result ? (JSON.parse(j.result) as BulkSyncResult) : null, error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt }
+}
+
+/** Run one claimed job to its end. Exported for tests; the runner calls it. */
+export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string, leaseMs: number): Promise<void> {
+  const input = JSON.parse(job.input) as StoredInput
+  const items: BulkItemOutcome[] = []
+  try {
+    for (let start = 0, chunk = 0; start < input.items.length; start += JOB_CHUNK, chunk++) {
+      const part = input.items.slice(start, start + JOB_CHUNK)
+      const r = await bulkSync(
+        deps,
+        { items: part, source: input.source, referenceId: input.referenceId, observedAt: input.observedAt ?? undefined },
+        { actor: job.actor, idempotencyKey: `${job.id}#${chunk}` },
+      )
+      for (const o of r.value.items) items.push({ ...o, index: o.index + start })
+      await repo.updateJobProgress(deps.store.db, job.id, workerId, Math.min(input.items.length, start + part.length), deps.clock.now(), leaseMs)
+    }
+    const count = (s: string) => items.filter((o) => o.status === s).length
+    const unchanged = items.filter((o) => o.status === 'applied' && o.previous === o.current).length
+    const result: BulkSyncResult = { applied: count('applied'), stale: count('stale'), unchanged, rejected: count('rejected'), items }
+    await repo.finishJob(deps.store.db, job.id, workerId, 'done', JSON.stringify(result), null, deps.clock.now())
+  } catch (e) {
+    deps.log.error({ err: e, job_id: job.id }, 'job failed')
+    await repo.finishJob(deps.store.db, job.id, workerId, 'failed', null, e instanceof Error ? e.message : String(e), deps.clock.now())
+  }
+}
+
+/** Claims and runs queued jobs one at a time; woken by commits, polling slowly otherwise. */
+export class JobRunner {
+  readonly #deps: ServiceDeps
+  readonly #workerId: string
+  readonly #leaseMs: number
+  readonly #pollMs: number
+  #stopped = false
+  #loop: Promise<void> | null = null
+  #wake: (() => void) | null = null
+  #unsubscribe: (() => void) | null = null
+
+  constructor(deps: ServiceDeps, workerId: string, o: { leaseMs?: number; pollMs?: number } = {}) {
+    this.#deps = deps
+    this.#workerId = workerId
+    this.#leaseMs = o.leaseMs ?? 60_000
+    this.#pollMs = o.pollMs ?? 2000
+  }
+
+  /** Claim and run one job; false when there was none. */
+  async runOnce(): Promise<boolean> {
+    const job = await repo.claimJob(this.#deps.store.db, this.#deps.store.caps, this.#workerId, this.#deps.clock.now(), this.#leaseMs)
+    if (!job) return false
+    await runJob(this.#deps, job, this.#workerId, this.#leaseMs)
+    return true
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#deps.events.subscribe(() => this.#wake?.())
+    this.#loop = (async () => {
+      while (!this.#stopped) {
+        let ran = false
+        try {
+          ran = await this.runOnce()
+        } catch (e) {
+          this.#deps.log.warn({ err: e }, 'job round failed')
+        }
+        if (ran || this.#stopped) continue
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, this.#pollMs)
+          this.#wake = done
+          function done() {
+            clearTimeout(t)
+            resolve()
+          }
+        })
+        this.#wake = null
+      }
+    })()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#unsubscribe?.()
+    this.#wake?.()
+    await this.#loop
+  }
+}
