@@ -266,6 +266,6 @@ export const ProductSchema = z
   .openapi('Product')
 
 /** Every success body: `{ success: true, data }`, the seed's shape, kept for all routes alike. */
-export function envelope<T extends z.ZodTypeAny>(data: T, extra: z.ZodRawShape = {}) {
-  return z.object({ success: z.literal(true), data, ...extra })
+export function envelope<T extends z.ZodTypeAny, E extends z.ZodRawShape = Record<never, never>>(data: T, extra?: E) {
+  return z.object({ success: z.literal(true), data, ...((extra ?? {}) as E) })
 }
