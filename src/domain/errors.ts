@@ -29,6 +29,15 @@ export const ERROR_CATALOG = Object.freeze({
   idempotency_key_in_use: { status: 409, title: 'A request with this idempotency key is still in progress' },
   unauthenticated: { status: 401, title: 'A valid API key is required' },
   forbidden: { status: 403, title: 'The API key lacks the scope this route needs' },
+  // Security (#5): credentials, signed requests, webhooks, warehouse restrictions, rate limits.
+  invalid_token: { status: 401, title: 'The bearer token is not valid' },
+  signature_required: { status: 401, title: 'This API key must sign its requests' },
+  invalid_signature: { status: 401, title: 'The request signature does not match' },
+  invalid_timestamp: { status: 401, title: 'The request timestamp is missing or outside the allowed window' },
+  nonce_reused: { status: 401, title: 'This nonce was already used; the request looks like a replay' },
+  webhook_not_configured: { status: 401, title: 'No webhook secret is configured for this provider' },
+  warehouse_forbidden: { status: 403, title: 'The credential may not write to this warehouse' },
+  rate_limited: { status: 429, title: 'Too many requests; slow down' },
   service_unavailable: { status: 503, title: 'The service cannot reach its database' },
   internal_error: { status: 500, title: 'An unexpected error occurred' },
 } as const)
