@@ -4,9 +4,10 @@ import type { Database } from './schema.js'
 import type { DialectCaps } from './dialect.js'
 import * as m0001 from './migrations/0001-create-core-tables.js'
 import * as m0002 from './migrations/0002-create-event-tables.js'
+import * as m0003 from './migrations/0003-add-key-security.js'
 
 // A static map, not a directory glob, so a bundled or compiled build still carries every migration.
-const MIGRATIONS = { '0001-create-core-tables': m0001, '0002-create-event-tables': m0002 } as const
+const MIGRATIONS = { '0001-create-core-tables': m0001, '0002-create-event-tables': m0002, '0003-add-key-security': m0003 } as const
 
 function providerFor(caps: DialectCaps): MigrationProvider {
   return {

@@ -100,6 +100,29 @@ export interface ApiKeyTable {
   created_at: BigIntColumn
   revoked_at: NullableBigInt
   last_used_at: NullableBigInt
+  // 0003 (security #5)
+  warehouses: string | null
+  expires_at: NullableBigInt
+  require_signature: ColumnType<number, number | undefined, number>
+  signing_secret: string | null
+  rotated_from: string | null
+}
+
+export interface RequestNonceTable {
+  key_id: string
+  nonce: string
+  expires_at: BigIntColumn
+}
+
+export interface InboundWebhookTable {
+  seq: Generated<number | string>
+  id: string
+  provider: string
+  event_type: string | null
+  status: string
+  body: string
+  outcome: string | null
+  received_at: BigIntColumn
 }
 
 export interface OutboxEventTable {
@@ -187,6 +210,8 @@ export interface Database {
   reservation_line: ReservationLineTable
   idempotency_record: IdempotencyRecordTable
   api_key: ApiKeyTable
+  request_nonce: RequestNonceTable
+  inbound_webhook: InboundWebhookTable
   outbox_event: OutboxEventTable
   subscription: SubscriptionTable
   delivery: DeliveryTable
