@@ -1,29 +1,86 @@
-/** @module service/api-keys: creating, listing, revoking and checking API keys. */
-import { DomainError } from '../domain/errors.js'
-import type { ApiKey, Scope } from '../domain/api-key.js'
+/** @module service/api-keys: creating, rotating, listing, revoking and checking API keys. */
+import { DomainError, invalid } from '../domain/errors.js'
+import { isKeyActive, type ApiKey, type Scope } from '../domain/api-key.js'
 import * as repo from '../store/api-key-repo.js'
+import { findWarehouse } from '../store/warehouse-repo.js'
 import { generateKeySecret, hashKeySecret, looksLikeKeySecret } from '../security/api-key-secret.js'
+import { generateSigningSecret } from '../security/request-signature.js'
+import { openSecret, sealSecret } from '../security/secret-box.js'
 import type { ServiceDeps } from './deps.js'
 
 export interface CreatedApiKey {
   readonly apiKey: ApiKey
   /** The secret itself: shown once, never stored. */
   readonly secret: string
+  /** The HMAC secret for signed requests: shown once; stored sealed (see security/secret-box). */
+  readonly signingSecret: string
 }
 
-export async function createApiKey(deps: ServiceDeps, name: string, scopes: ReadonlyArray<Scope>): Promise<CreatedApiKey> {
+export interface ApiKeyOptions {
+  /** Warehouses the key may move stock in; null or absent: all. */
+  readonly warehouses?: ReadonlyArray<number> | null
+  readonly requireSignature?: boolean
+  /** Lifetime from now; null or absent: no expiry. */
+  readonly expiresInMs?: number | null
+  /** KEY_ENCRYPTION_KEY, to seal the signing secret at rest. */
+  readonly sealKey?: Buffer | null
+}
+
+async function assertWarehousesExist(deps: ServiceDeps, ids: ReadonlyArray<number>): Promise<void> {
+  for (const id of ids) {
+    if (!(await findWarehouse(deps.store.db, id))) throw new DomainError('warehouse_not_found', `No warehouse has id ${id}`, { warehouse_id: id })
+  }
+}
+
+async function insertNewKey(deps: ServiceDeps, name: string, scopes: ReadonlyArray<Scope>, opts: ApiKeyOptions, rotatedFrom: string | null): Promise<CreatedApiKey> {
+  const warehouses = opts.warehouses && opts.warehouses.length > 0 ? [...new Set(opts.warehouses)].sort((a, b) => a - b) : null
+  if (warehouses) await assertWarehousesExist(deps, warehouses)
   const secret = generateKeySecret()
+  const signingSecret = generateSigningSecret()
+  const now = deps.clock.now()
   const apiKey: ApiKey = {
     id: deps.ids.next('key'),
     name,
     prefix: secret.slice(0, 10),
     scopes: [...scopes],
-    createdAt: deps.clock.now(),
+    warehouses,
+    requireSignature: opts.requireSignature ?? false,
+    expiresAt: opts.expiresInMs ? now + opts.expiresInMs : null,
+    rotatedFrom,
+    createdAt: now,
     revokedAt: null,
     lastUsedAt: null,
   }
-  await repo.insertApiKey(deps.store.db, apiKey, hashKeySecret(secret))
-  return { apiKey, secret }
+  await repo.insertApiKey(deps.store.db, apiKey, hashKeySecret(secret), sealSecret(signingSecret, opts.sealKey ?? null))
+  return { apiKey, secret, signingSecret }
+}
+
+/**
+ * Make a key.
+ * @example createApiKey(deps, 'warehouse A', ['read', 'write'], { warehouses: [1], requireSignature: true, expiresInMs: 90 * 86_400_000 })
+ */
+export function createApiKey(deps: ServiceDeps, name: string, scopes: ReadonlyArray<Scope>, opts: ApiKeyOptions = {}): Promise<CreatedApiKey> {
+  return insertNewKey(deps, name, scopes, opts, null)
+}
+
+/**
+ * Rotation: a new key with the old one's name, scopes, warehouses and signature rule, while the
+ * old key keeps working until it is revoked, or until `expireOldInMs` from now when given, so
+ * clients can move over without a gap.
+ */
+export async function rotateApiKey(deps: ServiceDeps, id: string, opts: ApiKeyOptions & { readonly expireOldInMs?: number | null } = {}): Promise<CreatedApiKey> {
+  const old = await repo.findApiKey(deps.store.db, id)
+  if (!old) throw new DomainError('api_key_not_found', `No API key has id ${id}`, { key_id: id })
+  if (!isKeyActive(old, deps.clock.now())) throw invalid('/id', `key ${id} is revoked or expired; create a new key instead of rotating it`)
+  const created = await insertNewKey(
+    deps,
+    old.name,
+    old.scopes,
+    { warehouses: old.warehouses, requireSignature: old.requireSignature, expiresInMs: opts.expiresInMs ?? null, sealKey: opts.sealKey ?? null },
+    old.id,
+  )
+  if (opts.expireOldInMs) await repo.expireApiKeyBy(deps.store.db, old.id, deps.clock.now() + opts.expireOldInMs)
+  return created
 }
 
 export function listApiKeys(deps: ServiceDeps): Promise<ApiKey[]> {
@@ -33,45 +90,71 @@ export function listApiKeys(deps: ServiceDeps): Promise<ApiKey[]> {
 export async function revokeApiKey(deps: ServiceDeps, id: string): Promise<void> {
   if (await repo.revokeApiKey(deps.store.db, id, deps.clock.now())) return
   // Revoking twice is harmless; revoking a key that never existed is a mistake worth reporting.
-  if (!(await repo.listApiKeys(deps.store.db)).some((k) => k.id === id)) {
+  if (!(await repo.findApiKey(deps.store.db, id))) {
     throw new DomainError('api_key_not_found', `No API key has id ${id}`, { key_id: id })
   }
+}
+
+/** A presented key that checked out, with what signed requests need. */
+export interface VerifiedApiKey {
+  readonly key: ApiKey
+  /** The signing secret, or null when it cannot be read (a key from before #5, or a missing KEY_ENCRYPTION_KEY). */
+  readonly signingSecret: string | null
 }
 
 /**
  * Verifies presented secrets, caching answers briefly so a busy client costs no query per
  * request. A revocation reaches every node within `ttlMs`; on the revoking node it is immediate.
+ * Expiry is checked on every call against the clock, so a cached key still stops at its expiry.
  */
 export class ApiKeyVerifier {
   readonly #deps: ServiceDeps
   readonly #ttlMs: number
-  readonly #cache = new Map<string, { key: ApiKey | null; until: number }>()
+  readonly #sealKey: Buffer | null
+  readonly #cache = new Map<string, { found: VerifiedApiKey | null; until: number }>()
   readonly #touched = new Map<string, number>()
 
-  constructor(deps: ServiceDeps, ttlMs = 2000) {
+  constructor(deps: ServiceDeps, ttlMs = 2000, sealKey: Buffer | null = null) {
     this.#deps = deps
     this.#ttlMs = ttlMs
+    this.#sealKey = sealKey
   }
 
+  /** The key behind a presented secret when it exists, is not revoked and has not expired. */
   async verify(secret: string): Promise<ApiKey | null> {
+    return (await this.verifyWithSecret(secret))?.key ?? null
+  }
+
+  async verifyWithSecret(secret: string): Promise<VerifiedApiKey | null> {
     if (!looksLikeKeySecret(secret)) return null
     const hash = hashKeySecret(secret)
     const now = this.#deps.clock.now()
     const cached = this.#cache.get(hash)
-    let key = cached && cached.until > now ? cached.key : undefined
-    if (key === undefined) {
-      key = (await repo.findApiKeyByHash(this.#deps.store.db, hash)) ?? null
+    let found = cached && cached.until > now ? cached.found : undefined
+    if (found === undefined) {
+      const stored = await repo.findApiKeyByHash(this.#deps.store.db, hash)
+      found = stored ? { key: stored.key, signingSecret: this.#open(stored) } : null
       if (this.#cache.size > 10_000) this.#cache.clear()
-      this.#cache.set(hash, { key, until: now + this.#ttlMs })
+      this.#cache.set(hash, { found, until: now + this.#ttlMs })
     }
-    if (key === null || key.revokedAt !== null) return null
-    this.#noteUse(key.id, now)
-    return key
+    if (found === null || !isKeyActive(found.key, now)) return null
+    this.#noteUse(found.key.id, now)
+    return found
   }
 
   /** Forget cached answers (after a revocation on this node). */
   invalidate(): void {
     this.#cache.clear()
+  }
+
+  #open(stored: repo.StoredApiKey): string | null {
+    if (stored.sealedSigningSecret === null) return null
+    try {
+      return openSecret(stored.sealedSigningSecret, this.#sealKey)
+    } catch (e) {
+      this.#deps.log.error({ err: e, key_id: stored.key.id }, 'cannot open the signing secret of an API key; signed requests with it will be refused')
+      return null
+    }
   }
 
   // last_used_at is written at most once a minute per key: it is for operators, not accounting.

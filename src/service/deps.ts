@@ -36,6 +36,8 @@ export interface RequestContext {
   readonly actor: string
   /** The caller's Idempotency-Key header, if any. */
   readonly idempotencyKey?: string | undefined
+  /** Warehouses the caller may move stock in (a key's or token's restriction, #5); null or absent: all. */
+  readonly allowedWarehouses?: ReadonlyArray<number> | null
 }
 
 export const systemClock: Clock = Object.freeze({ now: () => Date.now() })

@@ -10,6 +10,7 @@ import { bulkSync, type BulkItemOutcome, type BulkSyncInput, type BulkSyncResult
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { claimFor } from './stock.js'
+import { assertBulkItemsAllowed } from './warehouse-access.js'
 
 export const JOB_CHUNK = 1000
 
@@ -34,6 +35,7 @@ interface StoredInput {
 
 /** Queue a bulk sync as a job; idempotent under the caller's Idempotency-Key like any write. */
 export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput, ctx: RequestContext): Promise<Replayable<JobView>> {
+  assertBulkItemsAllowed(ctx, input.items) // security (#5): checked here, since the job runs later without the caller's restriction
   const submitted = await runIdempotent(deps, claimFor(ctx, 'stock.bulk-sync', input, null), async (trx) => {
     const id = deps.ids.next('job')
     const now = deps.clock.now()

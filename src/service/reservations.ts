@@ -13,6 +13,8 @@ import { runIdempotent, type Replayable } from './idempotency.js'
 import { lockProduct, writeDelta } from './level-writer.js'
 import { claimFor } from './stock.js'
 import { inTransaction } from './transaction.js'
+import { assertWarehousesAllowed } from './warehouse-access.js'
+import { mayWriteWarehouse } from '../domain/api-key.js'
 
 export interface ReserveInput {
   readonly sku: string
@@ -31,14 +33,14 @@ export interface ReservationResult {
   readonly allocation: ReadonlyArray<string>
 }
 
-async function planLines(ex: Executor, sku: string, quantity: number, warehouseId: number | undefined, allowsBackorders: boolean) {
+async function planLines(ex: Executor, sku: string, quantity: number, warehouseId: number | undefined, allowsBackorders: boolean, allowed?: ReadonlyArray<number> | null) {
   if (warehouseId !== undefined) {
     const wh = await requireWarehouse(ex, warehouseId)
     return { lines: [{ warehouseId: wh.id, quantity }], explanation: [`${wh.code} requested by the caller`] }
   }
   const [levels, warehouses] = await Promise.all([findLevelsBySkus(ex, [sku]), listWarehouses(ex)])
   const candidates: AllocationCandidate[] = warehouses
-    .filter((w) => w.isActive)
+    .filter((w) => w.isActive && mayWriteWarehouse(allowed, w.id)) // security (#5): allocate only where the caller may write
     .map((w) => {
       const level = levels.find((l) => l.warehouseId === w.id)
       return { warehouseId: w.id, warehouseCode: w.code, priority: w.priority, available: level ? availableOf(level) : 0 }
@@ -49,11 +51,12 @@ async function planLines(ex: Executor, sku: string, quantity: number, warehouseI
 
 /** Hold stock for a checkout. Split across warehouses by priority when no warehouse is named. */
 export async function createReservation(deps: ServiceDeps, input: ReserveInput, ctx: RequestContext): Promise<Replayable<ReservationResult>> {
+  if (input.warehouseId !== undefined) assertWarehousesAllowed(ctx, input.warehouseId) // security (#5)
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku].join('|')
   return runIdempotent(deps, claimFor(ctx, 'reservation.create', input, natural), async (trx) => {
     const now = deps.clock.now()
     const product = await lockProduct(trx, deps.store.caps, input.sku)
-    const plan = await planLines(trx, product.sku, input.quantity, input.warehouseId, product.allowsBackorders)
+    const plan = await planLines(trx, product.sku, input.quantity, input.warehouseId, product.allowsBackorders, ctx.allowedWarehouses)
     const id = deps.ids.next('res')
     const meta = { changeType: 'reserve' as const, source: input.source, referenceId: input.referenceId, reservationId: id, actor: ctx.actor, notes: input.notes }
     const t = { ex: trx, caps: deps.store.caps, now, deps }
@@ -105,12 +108,21 @@ async function closeWithLedger(deps: ServiceDeps, trx: Executor, id: string, sta
 
 /** Turn a reservation into a sale: reserved and on hand both fall by its quantity. */
 export async function commitReservation(deps: ServiceDeps, id: string, ctx: RequestContext): Promise<Replayable<Reservation>> {
+  await assertReservationAllowed(deps, id, ctx) // security (#5)
   return runIdempotent(deps, claimFor(ctx, 'reservation.commit', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'committed', ctx.actor, null, true))
 }
 
 /** Give the held units back to available stock. Allowed after expiry too (it then just releases early). */
 export async function releaseReservation(deps: ServiceDeps, id: string, ctx: RequestContext): Promise<Replayable<Reservation>> {
+  await assertReservationAllowed(deps, id, ctx) // security (#5)
   return runIdempotent(deps, claimFor(ctx, 'reservation.release', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'released', ctx.actor, null, false))
+}
+
+/** Security (#5): a restricted credential may close only reservations held wholly in its warehouses (lines never change after creation). */
+async function assertReservationAllowed(deps: ServiceDeps, id: string, ctx: RequestContext): Promise<void> {
+  if (ctx.allowedWarehouses === null || ctx.allowedWarehouses === undefined) return
+  const r = await repo.findReservation(deps.store.db, id)
+  if (r) assertWarehousesAllowed(ctx, ...r.lines.map((l) => l.warehouseId))
 }
 
 /**

@@ -10,6 +10,7 @@ import { findWarehouse, listWarehouses } from '../store/warehouse-repo.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { hashRequest, runIdempotent, type IdempotencyClaim, type Replayable } from './idempotency.js'
 import { lockProduct, writeMovement, type MovementGuard } from './level-writer.js'
+import { assertWarehousesAllowed } from './warehouse-access.js'
 
 /** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
 const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
@@ -113,6 +114,7 @@ export function claimFor(ctx: RequestContext, operation: string, input: object, 
 
 /** Apply one movement: sale, restock, adjustment (absolute) or sync (absolute, observed count). */
 export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestContext): Promise<Replayable<MovementResult>> {
+  assertWarehousesAllowed(ctx, input.warehouseId) // security (#5): the credential's warehouse restriction
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku, input.warehouseId, input.changeType].join('|')
   const claim = claimFor(ctx, 'stock.update', input, natural)
   return runIdempotent(deps, claim, async (trx) => {

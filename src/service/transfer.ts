@@ -5,6 +5,7 @@ import { requireWarehouse } from './catalog.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { lockProduct, writeDelta, type WrittenMovement } from './level-writer.js'
 import { claimFor, toLevelView, type MovementResult } from './stock.js'
+import { assertWarehousesAllowed } from './warehouse-access.js'
 
 export interface TransferInput {
   readonly sku: string
@@ -32,6 +33,7 @@ export async function transferStock(deps: ServiceDeps, input: TransferInput, ctx
       errors: [{ pointer: '/to_warehouse_id', message: 'must differ from from_warehouse_id' }],
     })
   }
+  assertWarehousesAllowed(ctx, input.fromWarehouseId, input.toWarehouseId) // security (#5): both legs must be allowed
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku, input.fromWarehouseId, input.toWarehouseId].join('|')
   return runIdempotent(deps, claimFor(ctx, 'stock.transfer', input, natural), async (trx) => {
     const now = deps.clock.now()

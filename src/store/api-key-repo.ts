@@ -1,4 +1,4 @@
-/** @module store/api-key-repo: API keys, stored only as hashes. */
+/** @module store/api-key-repo: API keys, stored only as hashes (plus the sealed signing secret). */
 import type { ApiKey, Scope } from '../domain/api-key.js'
 import type { Executor } from './db.js'
 
@@ -11,7 +11,20 @@ interface ApiKeyRow {
   created_at: number | string
   revoked_at: number | string | null
   last_used_at: number | string | null
+  warehouses: string | null
+  expires_at: number | string | null
+  require_signature: number
+  signing_secret: string | null
+  rotated_from: string | null
 }
+
+/** A key with its sealed signing secret, for the verifier only; listings never carry it. */
+export interface StoredApiKey {
+  readonly key: ApiKey
+  readonly sealedSigningSecret: string | null
+}
+
+const nullableNumber = (v: number | string | null) => (v === null ? null : Number(v))
 
 function toApiKey(r: ApiKeyRow): ApiKey {
   return {
@@ -19,13 +32,17 @@ function toApiKey(r: ApiKeyRow): ApiKey {
     name: r.name,
     prefix: r.key_prefix,
     scopes: r.scopes.split(',').filter(Boolean) as Scope[],
+    warehouses: r.warehouses === null ? null : r.warehouses.split(',').filter(Boolean).map(Number),
+    requireSignature: Number(r.require_signature) === 1,
+    expiresAt: nullableNumber(r.expires_at),
+    rotatedFrom: r.rotated_from,
     createdAt: Number(r.created_at),
-    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-    lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+    revokedAt: nullableNumber(r.revoked_at),
+    lastUsedAt: nullableNumber(r.last_used_at),
   }
 }
 
-export async function insertApiKey(ex: Executor, k: ApiKey, keyHash: string): Promise<void> {
+export async function insertApiKey(ex: Executor, k: ApiKey, keyHash: string, sealedSigningSecret: string): Promise<void> {
   await ex
     .insertInto('api_key')
     .values({
@@ -37,12 +54,22 @@ export async function insertApiKey(ex: Executor, k: ApiKey, keyHash: string): Pr
       created_at: k.createdAt,
       revoked_at: null,
       last_used_at: null,
+      warehouses: k.warehouses === null ? null : k.warehouses.join(','),
+      expires_at: k.expiresAt,
+      require_signature: k.requireSignature ? 1 : 0,
+      signing_secret: sealedSigningSecret,
+      rotated_from: k.rotatedFrom,
     })
     .execute()
 }
 
-export async function findApiKeyByHash(ex: Executor, keyHash: string): Promise<ApiKey | undefined> {
+export async function findApiKeyByHash(ex: Executor, keyHash: string): Promise<StoredApiKey | undefined> {
   const row = await ex.selectFrom('api_key').selectAll().where('key_hash', '=', keyHash).executeTakeFirst()
+  return row ? { key: toApiKey(row), sealedSigningSecret: row.signing_secret } : undefined
+}
+
+export async function findApiKey(ex: Executor, id: string): Promise<ApiKey | undefined> {
+  const row = await ex.selectFrom('api_key').selectAll().where('id', '=', id).executeTakeFirst()
   return row ? toApiKey(row) : undefined
 }
 
@@ -54,6 +81,16 @@ export async function listApiKeys(ex: Executor): Promise<ApiKey[]> {
 export async function revokeApiKey(ex: Executor, id: string, now: number): Promise<boolean> {
   const res = await ex.updateTable('api_key').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst()
   return Number(res.numUpdatedRows) === 1
+}
+
+/** Bring a key's expiry forward (never later than it already is). */
+export async function expireApiKeyBy(ex: Executor, id: string, at: number): Promise<void> {
+  await ex
+    .updateTable('api_key')
+    .set({ expires_at: at })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+    .execute()
 }
 
 export async function touchApiKey(ex: Executor, id: string, now: number): Promise<void> {
