@@ -1,5 +1,6 @@
 /** @module config: the only reader of process.env. Validated once, every problem reported together. */
 import { z } from 'zod'
+import { loadSecuritySettings, redactSecuritySettings, type SecuritySettings } from './security/settings.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -40,6 +41,8 @@ export interface Config {
   readonly bulkSyncJobThreshold: number
   readonly delivery: { readonly enabled: boolean; readonly maxAttempts: number; readonly timeoutMs: number; readonly pollMs: number }
   readonly retention: { readonly eventsDays: number; readonly deliveryLogDays: number; readonly idempotencyDays: number }
+  /** JWT, signed requests, webhooks, rate limits, CORS (#5): see security/settings.ts and the README. */
+  readonly security: SecuritySettings
   /** The same values with secrets masked: what may be logged. */
   redacted(): Record<string, unknown>
 }
@@ -57,7 +60,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   // Treat empty variables as unset, the way shells and .env files usually mean them.
   const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
   const parsed = Schema.safeParse(clean)
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
+  const security = loadSecuritySettings(clean)
+  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...security.problems]
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   const v = parsed.data
   const config: Config = {
     port: v.PORT,
@@ -73,9 +78,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bulkSyncJobThreshold: v.BULK_SYNC_JOB_THRESHOLD,
     delivery: Object.freeze({ enabled: v.DELIVERY_WORKER === 'on', maxAttempts: v.DELIVERY_MAX_ATTEMPTS, timeoutMs: v.DELIVERY_TIMEOUT_MS, pollMs: v.DELIVERY_POLL_MS }),
     retention: Object.freeze({ eventsDays: v.RETENTION_EVENTS_DAYS, deliveryLogDays: v.RETENTION_DELIVERY_LOG_DAYS, idempotencyDays: v.RETENTION_IDEMPOTENCY_DAYS }),
+    security: Object.freeze(security.settings),
     redacted() {
       const { redacted: _omit, ...rest } = this
-      return { ...rest, databaseUrl: this.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') }
+      return { ...rest, databaseUrl: this.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), security: redactSecuritySettings(this.security) }
     },
   }
   return Object.freeze(config)
