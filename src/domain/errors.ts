@@ -38,6 +38,9 @@ export const ERROR_CATALOG = Object.freeze({
   webhook_not_configured: { status: 401, title: 'No webhook secret is configured for this provider' },
   warehouse_forbidden: { status: 403, title: 'The credential may not write to this warehouse' },
   rate_limited: { status: 429, title: 'Too many requests; slow down' },
+  // WooCommerce connector (#7).
+  store_not_found: { status: 404, title: 'No WooCommerce store has this id or name' },
+  store_request_failed: { status: 502, title: 'The WooCommerce store could not be reached or refused the request' },
   service_unavailable: { status: 503, title: 'The service cannot reach its database' },
   internal_error: { status: 500, title: 'An unexpected error occurred' },
 } as const)
