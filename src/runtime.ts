@@ -6,8 +6,18 @@ import { migrateToLatest } from './store/migrate.js'
 import { systemClock, ulidIds, type ServiceDeps } from './service/deps.js'
 import { EventBus } from './service/event-bus.js'
 
+/** Secrets never reach the logs (#5): credentials in headers, and any field named like a secret, one level deep. */
+const REDACT_PATHS = [
+  'req.headers["x-api-key"]',
+  'req.headers.authorization',
+  'req.headers["x-signature"]',
+  'headers["x-api-key"]',
+  'headers.authorization',
+  ...['key', 'secret', 'signing_secret', 'signingSecret', 'token', 'password', 'hs256Secret', 'keyEncryptionKey'].flatMap((f) => [f, `*.${f}`]),
+]
+
 export function createLogger(config: Config) {
-  return pino({ level: config.logLevel, base: { service: 'stockbridge' }, redact: ['req.headers["x-api-key"]', 'key', 'secret'] })
+  return pino({ level: config.logLevel, base: { service: 'stockbridge' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } })
 }
 
 export interface Runtime {

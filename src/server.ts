@@ -3,6 +3,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { Config } from './config.js'
 import { createApp } from './http/app.js'
 import { ApiKeyVerifier } from './service/api-keys.js'
+import { createSecurityDeps } from './http/security.js'
 import { expireReservations } from './service/reservations.js'
 import type { Runtime } from './runtime.js'
 import { pruneOldRecords } from './service/retention.js'
@@ -22,7 +23,10 @@ export interface RunningServer {
 /** Start serving. Resolves once the port is bound. */
 export async function startServer(config: Config, rt: Runtime): Promise<RunningServer> {
   const { deps } = rt
-  const app = createApp({ ...deps, verifier: new ApiKeyVerifier(deps), limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold } })
+  // JWT, nonce store, rate limits (Redis when REDIS_URL is set), webhook providers, CORS (#5).
+  const security = await createSecurityDeps(config, deps)
+  const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
+  const app = createApp({ ...deps, verifier, security, limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold } })
 
   // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.
   let sweeping: Promise<unknown> = Promise.resolve()
@@ -78,6 +82,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       clearTimeout(timer)
       await sweeping
       await pruning
+      await security.close()
     },
   }
 }

@@ -20,6 +20,10 @@ import { registerStockReadRoute, registerStockRoutes } from './routes/stock.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
+import { allowConfiguredOrigins } from './middleware/cors.js'
+import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
+import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
+import { resolveSecurity } from './security.js'
 
 export const API_BASE = '/inventory/v1'
 const VERSION = '0.1.0'
@@ -35,6 +39,7 @@ function newApi(): App {
 
 export function createApp(deps: AppDeps): App {
   const app = newApi()
+  const security = resolveSecurity(deps, deps.security)
   const onError = errorHandler(deps.log)
   app.onError(onError)
   app.notFound((c) => problem(c, 'route_not_found', `No route ${c.req.method} ${c.req.path}`))
@@ -42,9 +47,12 @@ export function createApp(deps: AppDeps): App {
   // Hono's requestId echoes a caller's id only when it is short and of safe characters.
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 100, generator: () => crypto.randomUUID() }))
   app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } }))
+  // CORS only for the configured origins (#5); before authentication so preflights get their answer.
+  const cors = allowConfiguredOrigins(security.corsOrigins)
+  if (cors) app.use('*', cors)
   app.use('*', logRequests(deps.log))
   app.use('*', limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`]))
-  app.use('*', limitJsonDepth())
+  app.use('*', limitJsonDepth([`${API_BASE}${WEBHOOK_PATH_PREFIX}`]))
 
   app.get('/', (c) => c.json({ name: 'stockbridge', version: VERSION, api: API_BASE, openapi: `${API_BASE}/openapi.json`, docs: '/docs', health: '/healthz' }))
   app.get('/healthz', async (c) => {
@@ -61,6 +69,7 @@ export function createApp(deps: AppDeps): App {
   const api = newApi()
   api.onError(onError)
   api.openAPIRegistry.registerComponent('securitySchemes', 'ApiKey', { type: 'apiKey', in: 'header', name: 'X-API-Key' })
+  api.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -69,10 +78,28 @@ export function createApp(deps: AppDeps): App {
       description: 'One true stock figure per SKU and warehouse. Errors are application/problem+json (RFC 9457) with a stable `code`.',
     },
     servers: [{ url: API_BASE }],
-    security: [{ ApiKey: [] }],
+    security: [{ ApiKey: [] }, { Bearer: [] }],
   })
-  // Everything under the base but the OpenAPI document needs a key.
-  api.use('*', async (c, next) => (c.req.path === `${API_BASE}/openapi.json` ? next() : authenticate(deps.verifier)(c, next)))
+  // Everything under the base but the OpenAPI document and provider webhooks (signed with their own
+  // secrets) needs a credential: an API key (optionally a signed request) or a bearer JWT (#5).
+  const isPublic = (path: string) => path === `${API_BASE}/openapi.json` || path.startsWith(`${API_BASE}${WEBHOOK_PATH_PREFIX}`)
+  const limits = security.rateLimits
+  const auth = authenticate({
+    verifier: deps.verifier,
+    jwt: security.jwt,
+    nonces: security.nonces,
+    signatureToleranceSeconds: security.signatureToleranceSeconds,
+    clock: deps.clock,
+    log: deps.log,
+    ...(limits ? { onRefused: limitRefusedAttempts(limits, security.trustProxyHops, deps.log) } : {}),
+  })
+  api.use('*', async (c, next) => (isPublic(c.req.path) ? next() : auth(c, next)))
+  if (limits) {
+    const byPrincipal = limitByPrincipal(limits, deps.log)
+    const byIp = limitByClientIp(limits, security.trustProxyHops, deps.log)
+    api.use('*', async (c, next) => (isPublic(c.req.path) ? byIp(c, next) : byPrincipal(c, next)))
+  }
+  registerWebhookRoutes(api, deps, security.webhooks)
   registerStockRoutes(api, deps)
   registerHistoryRoutes(api, deps)
   registerStockReadRoute(api, deps)

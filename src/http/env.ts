@@ -1,8 +1,9 @@
 /** @module http/env: what the HTTP layer needs, and what middleware leaves on the context. */
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import type { ApiKey } from '../domain/api-key.js'
+import type { ApiKey, Scope } from '../domain/api-key.js'
 import type { ApiKeyVerifier } from '../service/api-keys.js'
 import type { ServiceDeps } from '../service/deps.js'
+import type { SecurityDeps } from './security.js'
 
 export interface HttpLimits {
   /** Default body limit in bytes for JSON routes. */
@@ -16,12 +17,28 @@ export interface HttpLimits {
 export interface AppDeps extends ServiceDeps {
   readonly verifier: ApiKeyVerifier
   readonly limits: HttpLimits
+  /** JWT, nonces, rate limits, webhooks, CORS (#5); anything absent takes the default of http/security.ts. */
+  readonly security?: Partial<SecurityDeps>
+}
+
+/** Who is calling, however they proved it (#5): an API key, a bearer token, or a signed provider webhook. */
+export interface Principal {
+  readonly kind: 'api_key' | 'jwt' | 'webhook'
+  /** Recorded on every ledger row: the key id, `jwt:<sub>`, or `webhook:<provider>`. */
+  readonly actor: string
+  readonly scopes: ReadonlyArray<Scope>
+  /** Warehouses this caller may move stock in; null: all. */
+  readonly warehouses: ReadonlyArray<number> | null
+  /** The request carried a valid X-Signature. */
+  readonly signed: boolean
 }
 
 export interface AppEnv {
   Variables: {
     requestId: string
+    /** Set only when the caller used an API key. */
     apiKey: ApiKey
+    principal: Principal
   }
 }
 

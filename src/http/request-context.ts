@@ -13,7 +13,9 @@ export function contextOf(c: Context<AppEnv>): RequestContext {
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
     throw invalid('/headers/Idempotency-Key', 'must be 1 to 255 printable ASCII characters')
   }
-  return { actor: c.get('apiKey').id, idempotencyKey: key }
+  // The actor (key id, jwt:<sub>, webhook:<provider>) and the warehouse restriction come from whoever authenticated (#5).
+  const who = c.get('principal')
+  return { actor: who.actor, idempotencyKey: key, allowedWarehouses: who.warehouses }
 }
 
 /** Mark a replayed answer so clients can tell a repeat from a fresh change. */

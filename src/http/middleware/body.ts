@@ -1,5 +1,5 @@
 /** @module http/middleware/body: body size limits, checked before any byte is parsed. */
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { AppEnv, HttpLimits } from '../env.js'
 import { problem } from '../problem.js'
@@ -19,13 +19,17 @@ export function limitBodies(limits: HttpLimits, bulkPaths: ReadonlyArray<string>
 /** Deeper than any real payload; refusing it early keeps recursive code downstream safe. */
 export const MAX_JSON_DEPTH = 32
 
-/** Nesting depth of a JSON text, counted without parsing (brackets inside strings are skipped). */
-export function jsonDepth(text: string): number {
+/**
+ * Nesting depth of a JSON text, counted without parsing (brackets inside strings are skipped).
+ * Works on the raw bytes: UTF-8 never puts an ASCII byte inside a multi-byte character.
+ */
+export function jsonDepth(text: string | Uint8Array): number {
+  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text
   let depth = 0
   let max = 0
   let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i)
+  for (let i = 0; i < bytes.length; i++) {
+    const ch = bytes[i]!
     if (inString) {
       if (ch === 92) i++ // backslash: skip the escaped character
       else if (ch === 34) inString = false
@@ -36,17 +40,25 @@ export function jsonDepth(text: string): number {
   return max
 }
 
-export function limitJsonDepth(): MiddlewareHandler<AppEnv> {
+/**
+ * Refuse JSON nested deeper than MAX_JSON_DEPTH. Reads the body as bytes: Hono caches them, so a
+ * request signature (#5) is checked over exactly the bytes sent and the validator parses the same
+ * bytes afterwards. Paths under `skipPrefixes` (provider webhooks) check depth themselves, after
+ * their signature, since nothing about an unverified body may be acted on.
+ */
+export function limitJsonDepth(skipPrefixes: ReadonlyArray<string> = []): MiddlewareHandler<AppEnv> {
   return async function jsonDepthLimit(c, next) {
     const type = c.req.header('content-type') ?? ''
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || !/^application\/json\b/i.test(type)) return next()
-    // Hono caches the text, so the validator parses the same bytes afterwards without a second read.
-    const depth = jsonDepth(await c.req.text())
-    if (depth > MAX_JSON_DEPTH) {
-      return problem(c, 'validation_failed', `The body is nested ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, {
-        errors: [{ pointer: '', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` }],
-      })
-    }
+    if (skipPrefixes.some((p) => c.req.path.startsWith(p))) return next()
+    const depth = jsonDepth(new Uint8Array(await c.req.arrayBuffer()))
+    if (depth > MAX_JSON_DEPTH) return depthProblem(c, depth)
     return next()
   }
+}
+
+export function depthProblem(c: Context, depth: number): Response {
+  return problem(c, 'validation_failed', `The body is nested ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, {
+    errors: [{ pointer: '', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` }],
+  })
 }

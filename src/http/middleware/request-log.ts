@@ -13,7 +13,7 @@ export function logRequests(log: Logger): MiddlewareHandler<AppEnv> {
       path: c.req.path,
       status: c.res.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
-      key_id: c.get('apiKey')?.id,
+      actor: c.get('principal')?.actor,
     }
     if (c.res.status >= 500) log.warn(entry, 'request failed')
     else log.debug(entry, 'request')
