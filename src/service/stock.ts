@@ -6,11 +6,27 @@ import { availableOf, isLowStock, totalsOf, type StockLevel } from '../domain/st
 import type { Product } from '../domain/product.js'
 import { findProducts } from '../store/product-repo.js'
 import { findLevelsBySkus } from '../store/stock-repo.js'
-import { findWarehouse, listWarehouses } from '../store/warehouse-repo.js'
+import { listWarehouses } from '../store/warehouse-repo.js'
+import type { Warehouse } from '../domain/warehouse.js'
+import type { Executor } from '../store/db.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { hashRequest, runIdempotent, type IdempotencyClaim, type Replayable } from './idempotency.js'
 import { lockProduct, writeMovement, type MovementGuard } from './level-writer.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
+
+// Warehouses change rarely; their code and active flag in a write's answer may be a few seconds old.
+const WAREHOUSE_CACHE_MS = 5000
+const warehouseCache = new WeakMap<object, { at: number; byId: Map<number, Warehouse> }>()
+
+async function cachedWarehouse(deps: ServiceDeps, ex: Executor, id: number): Promise<Warehouse | undefined> {
+  const now = Date.now()
+  let c = warehouseCache.get(deps.store)
+  if (!c || now - c.at > WAREHOUSE_CACHE_MS || !c.byId.has(id)) {
+    c = { at: now, byId: new Map((await listWarehouses(ex)).map((w) => [w.id, w])) }
+    warehouseCache.set(deps.store, c)
+  }
+  return c.byId.get(id)
+}
 
 /** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
 const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
@@ -123,7 +139,7 @@ export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ct
     const guard: MovementGuard = { expectedOnHand: input.expectedOnHand, expectedVersion: input.expectedVersion }
     const meta = { changeType: input.changeType, source: input.source, referenceId: input.referenceId, reservationId: null, actor: ctx.actor, notes: input.notes }
     const written = await writeMovement({ ex: trx, caps: deps.store.caps, now, deps }, product, input.warehouseId, movementOf(input, now), meta, guard)
-    const warehouse = await findWarehouse(trx, input.warehouseId)
+    const warehouse = await cachedWarehouse(deps, trx, input.warehouseId)
     return { entry: written.entry, level: toLevelView(written.level, warehouse) }
   })
 }
