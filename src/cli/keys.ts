@@ -1,26 +1,73 @@
-/** @module cli/keys: create, list and revoke API keys. */
+/** @module cli/keys: create, rotate, list and revoke API keys. */
 import type { Command } from 'commander'
 import type { Config } from '../config.js'
-import { parseScopes } from '../domain/api-key.js'
-import { createApiKey, listApiKeys, revokeApiKey } from '../service/api-keys.js'
+import { parseDuration, parseScopes, parseWarehouseList, type ApiKey } from '../domain/api-key.js'
+import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, type CreatedApiKey } from '../service/api-keys.js'
 import { withRuntime } from './with-runtime.js'
 
+/** `--json`: one object for scripts; otherwise a description, the signing secret, and the key alone on the last line. */
+function printCreated(created: CreatedApiKey, json: boolean | undefined, verb: string): void {
+  const { apiKey: k, secret, signingSecret } = created
+  if (json) {
+    const out = { id: k.id, key: secret, signing_secret: signingSecret, scopes: k.scopes, warehouses: k.warehouses, require_signature: k.requireSignature, expires_at: iso(k.expiresAt), rotated_from: k.rotatedFrom }
+    process.stdout.write(`${JSON.stringify(out)}\n`)
+    return
+  }
+  const limits = [k.warehouses ? `warehouses ${k.warehouses.join(',')}` : 'all warehouses', k.requireSignature ? 'signatures required' : null, k.expiresAt ? `expires ${iso(k.expiresAt)}` : null].filter(Boolean).join('; ')
+  process.stdout.write(
+    `${verb} ${k.id} (${k.name}) with scopes ${k.scopes.join(',')}; ${limits}.${k.rotatedFrom ? ` ${k.rotatedFrom} keeps working until revoked.` : ''}\n` +
+      `Signing secret (for X-Signature; shown once): ${signingSecret}\n` +
+      `Store the key now; it is not shown again:\n${secret}\n`,
+  )
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+function describeKey(k: ApiKey, now: number): string {
+  const state = k.revokedAt !== null ? `revoked ${iso(k.revokedAt)}` : k.expiresAt !== null && k.expiresAt <= now ? `expired ${iso(k.expiresAt)}` : k.expiresAt !== null ? `active until ${iso(k.expiresAt)}` : 'active'
+  const used = k.lastUsedAt === null ? 'never used' : `last used ${iso(k.lastUsedAt)}`
+  const where = k.warehouses ? `warehouses ${k.warehouses.join(',')}` : 'all warehouses'
+  const extra = [k.requireSignature ? 'signed' : null, k.rotatedFrom ? `rotated from ${k.rotatedFrom}` : null].filter(Boolean).join(', ')
+  return [k.id, `${k.prefix}…`, k.scopes.join(','), where, state, used, k.name, extra].join('\t')
+}
+
 export function registerKeys(program: Command, config: Config): void {
+  const sealKey = config.security.keyEncryptionKey
   const keys = program.command('keys').description('Manage API keys')
   keys
     .command('create')
     .description('Create a key; the key itself is printed once, alone on the last line')
     .requiredOption('--name <name>', 'who or what the key is for')
     .option('--scopes <scopes>', 'comma-separated: read, write, admin', 'read')
-    .option('--json', 'print {"id","key","scopes"} as one JSON object')
-    .action((opts: { name: string; scopes: string; json?: boolean }) =>
+    .option('--warehouses <ids>', 'comma-separated warehouse ids the key may move stock in (default: all)')
+    .option('--require-signature', 'refuse requests with this key unless they are signed (X-Timestamp, X-Nonce, X-Signature)')
+    .option('--expires-in <duration>', 'lifetime, e.g. 90d, 12h, 30m')
+    .option('--json', 'print {"id","key","signing_secret","scopes",…} as one JSON object')
+    .action((opts: { name: string; scopes: string; warehouses?: string; requireSignature?: boolean; expiresIn?: string; json?: boolean }) =>
       withRuntime(config, async (rt) => {
-        const { apiKey, secret } = await createApiKey(rt.deps, opts.name.slice(0, 100), parseScopes(opts.scopes))
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ id: apiKey.id, key: secret, scopes: apiKey.scopes })}\n`)
-          return
-        }
-        process.stdout.write(`Created ${apiKey.id} (${apiKey.name}) with scopes ${apiKey.scopes.join(',')}. Store the key now; it is not shown again:\n${secret}\n`)
+        const created = await createApiKey(rt.deps, opts.name.slice(0, 100), parseScopes(opts.scopes), {
+          warehouses: opts.warehouses === undefined ? null : parseWarehouseList(opts.warehouses),
+          requireSignature: opts.requireSignature ?? false,
+          expiresInMs: opts.expiresIn === undefined ? null : parseDuration(opts.expiresIn, '/expires-in'),
+          sealKey,
+        })
+        printCreated(created, opts.json, 'Created')
+      }),
+    )
+  keys
+    .command('rotate <id>')
+    .description('Make a new key with the same name, scopes and limits; the old one works until revoked (or --expire-old-in)')
+    .option('--expire-old-in <duration>', 'let the old key lapse after this long, e.g. 7d')
+    .option('--expires-in <duration>', 'lifetime of the new key')
+    .option('--json', 'print the new key as one JSON object')
+    .action((id: string, opts: { expireOldIn?: string; expiresIn?: string; json?: boolean }) =>
+      withRuntime(config, async (rt) => {
+        const created = await rotateApiKey(rt.deps, id, {
+          expireOldInMs: opts.expireOldIn === undefined ? null : parseDuration(opts.expireOldIn, '/expire-old-in'),
+          expiresInMs: opts.expiresIn === undefined ? null : parseDuration(opts.expiresIn, '/expires-in'),
+          sealKey,
+        })
+        printCreated(created, opts.json, 'Rotated: created')
       }),
     )
   keys
@@ -28,11 +75,8 @@ export function registerKeys(program: Command, config: Config): void {
     .description('List keys (never their secrets)')
     .action(() =>
       withRuntime(config, async (rt) => {
-        for (const k of await listApiKeys(rt.deps)) {
-          const state = k.revokedAt === null ? 'active' : `revoked ${new Date(k.revokedAt).toISOString()}`
-          const used = k.lastUsedAt === null ? 'never used' : `last used ${new Date(k.lastUsedAt).toISOString()}`
-          process.stdout.write(`${k.id}\t${k.prefix}…\t${k.scopes.join(',')}\t${state}\t${used}\t${k.name}\n`)
-        }
+        const now = rt.deps.clock.now()
+        for (const k of await listApiKeys(rt.deps)) process.stdout.write(`${describeKey(k, now)}\n`)
       }),
     )
   keys

@@ -22,7 +22,7 @@ export function registerServe(program: Command, config: Config): void {
         log.info(s, 'loaded demo data')
       }
       // The very first start makes an admin key, so a newcomer can call the API at once.
-      const firstKey = (await countApiKeys(rt.store.db)) === 0 ? await createApiKey(rt.deps, 'admin (first start)', ['admin']) : null
+      const firstKey = (await countApiKeys(rt.store.db)) === 0 ? await createApiKey(rt.deps, 'admin (first start)', ['admin'], { sealKey: config.security.keyEncryptionKey }) : null
       const server = await startServer(config, rt)
       log.info({ url: server.url, database: rt.store.location }, 'stockbridge listening')
       process.stdout.write(`\nstockbridge is running at ${server.url}  (API ${server.url}/inventory/v1, docs ${server.url}/docs)\n`)
