@@ -211,3 +211,24 @@ export async function deliveryBacklog(ex: Executor): Promise<DeliveryBacklog> {
   return { pending: Number(r.n), oldestPendingAt: r.oldest == null ? null : Number(r.oldest) }
 }
 
+
+/**
+ * enqueueDeliveries for a bulk write: point many (target, SKU) slots at their newest event in
+ * one statement per chunk. Callers pass each slot once, with its highest sequence number (one
+ * statement may not touch a row twice through ON CONFLICT).
+ */
+export async function enqueueDeliverySlots(ex: Executor, caps: DialectCaps, slots: ReadonlyArray<{ readonly targetId: string; readonly sku: string; readonly eventSeq: number }>, now: number): Promise<void> {
+  const chunk = Math.floor(caps.maxParams / 10)
+  for (let i = 0; i < slots.length; i += chunk) {
+    await ex
+      .insertInto('delivery')
+      .values(slots.slice(i, i + chunk).map((s) => ({ target_id: s.targetId, sku: s.sku, event_seq: s.eventSeq, attempts: 0, next_attempt_at: now, locked_by: null, locked_until: null, last_error: null, last_status: null, created_at: now })))
+      .onConflict((oc) =>
+        oc
+          .columns(['target_id', 'sku'])
+          .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq') })
+          .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
+      )
+      .execute()
+  }
+}

@@ -15,11 +15,11 @@ export interface DialectCaps {
   /** LISTEN/NOTIFY exists, so other nodes can be woken when events commit. */
   readonly notify: boolean
   /**
-   * A whole array binds as one parameter and `unnest` turns parallel arrays into rows, so a
-   * statement over 10,000 rows needs a handful of parameters and one round trip (PostgreSQL).
-   * Without it, set-based work is chunked into VALUES lists or per-row statements.
+   * A whole batch of rows binds as one JSON parameter (json_to_recordset), so a statement over
+   * 10,000 rows is one round trip with no parameter limit (PostgreSQL). Without it, set-based
+   * statements take VALUES lists chunked under `maxParams` (see store/batch.ts).
    */
-  readonly arrayParams: boolean
+  readonly jsonRowsets: boolean
   /**
    * The collation that sorts text by bytes, which for our ASCII-only SKUs is also JavaScript's
    * string order. Lock ordering uses it, so the order the service sorts in and the order the
@@ -34,7 +34,7 @@ export const SQLITE_CAPS: DialectCaps = Object.freeze({
   rowLocks: false,
   maxParams: 32_000,
   notify: false,
-  arrayParams: false,
+  jsonRowsets: false,
   byteOrderCollation: 'binary',
 })
 
@@ -44,6 +44,6 @@ export const POSTGRES_CAPS: DialectCaps = Object.freeze({
   rowLocks: true,
   maxParams: 65_000,
   notify: true,
-  arrayParams: true,
+  jsonRowsets: true,
   byteOrderCollation: '"C"',
 })

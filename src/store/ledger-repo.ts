@@ -3,10 +3,30 @@ import type { LedgerEntry, LedgerStatus } from '../domain/ledger.js'
 import type { LedgerChangeType } from '../domain/movement.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
+import { batchesOf, rowsTable } from './batch.js'
 
 export type NewLedgerEntry = Omit<LedgerEntry, 'id'>
 
-const COLUMNS_PER_ROW = 18
+const LEDGER_COLUMNS = [
+  ['sku', 'varchar'],
+  ['product_id', 'bigint'],
+  ['warehouse_id', 'integer'],
+  ['change_type', 'varchar'],
+  ['status', 'varchar'],
+  ['quantity', 'integer'],
+  ['on_hand_before', 'integer'],
+  ['on_hand_after', 'integer'],
+  ['reserved_before', 'integer'],
+  ['reserved_after', 'integer'],
+  ['level_version', 'integer'],
+  ['source', 'varchar'],
+  ['reference_id', 'varchar'],
+  ['reservation_id', 'varchar'],
+  ['actor', 'varchar'],
+  ['notes', 'text'],
+  ['observed_at', 'bigint'],
+  ['created_at', 'bigint'],
+] as const
 
 function toRow(e: NewLedgerEntry) {
   return {
@@ -36,19 +56,24 @@ export async function appendLedgerEntry(ex: Executor, e: NewLedgerEntry): Promis
   return Number(row.id)
 }
 
-/** Insert many entries in as few statements as the dialect's parameter limit allows. */
+/**
+ * Insert many entries in as few statements as the dialect allows (store/batch.ts: one statement
+ * with one JSON parameter on PostgreSQL, VALUES chunks on SQLite). Ids come back in the order of
+ * `entries`: ids are drawn in insertion order, so sorting the returned ids restores it whatever
+ * order RETURNING reports them in.
+ */
 export async function appendLedgerEntries(ex: Executor, caps: DialectCaps, entries: ReadonlyArray<NewLedgerEntry>): Promise<number[]> {
   const ids: number[] = []
-  const chunk = Math.max(1, Math.floor(caps.maxParams / COLUMNS_PER_ROW))
-  for (let i = 0; i < entries.length; i += chunk) {
+  for (const batch of batchesOf(caps, entries.map(toRow), LEDGER_COLUMNS.length)) {
     const rows = await ex
       .insertInto('ledger_entry')
-      .values(entries.slice(i, i + chunk).map(toRow))
+      .columns(LEDGER_COLUMNS.map(([c]) => c))
+      .expression(ex.selectFrom(rowsTable(caps, batch, LEDGER_COLUMNS, 'e')).select(LEDGER_COLUMNS.map(([c]) => `e.${c}` as const)))
       .returning('id')
       .execute()
     for (const r of rows) ids.push(Number(r.id))
   }
-  return ids
+  return ids.sort((a, b) => a - b)
 }
 
 interface LedgerRow {

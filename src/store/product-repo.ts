@@ -3,6 +3,7 @@ import type { Product } from '../domain/product.js'
 import { sql } from 'kysely'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
+import { batchesOf, rowsTable } from './batch.js'
 
 interface ProductRow {
   sku: string
@@ -49,14 +50,11 @@ export async function findProducts(ex: Executor, skus: ReadonlyArray<string>): P
 export async function lockProductsInOrder(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Product[]> {
   const sorted = [...new Set(skus)].sort()
   const out: Product[] = []
-  const chunk = caps.arrayParams ? sorted.length : caps.maxParams
-  for (let i = 0; i < sorted.length; i += chunk) {
-    const slice = sorted.slice(i, i + chunk)
+  for (const batch of batchesOf(caps, sorted, 1)) {
     const rows = await ex
       .selectFrom('product')
       .selectAll()
-      .$if(caps.arrayParams, (qb) => qb.where(sql<boolean>`sku = any(${slice}::varchar[])`))
-      .$if(!caps.arrayParams, (qb) => qb.where('sku', 'in', slice))
+      .where('sku', 'in', (eb) => eb.selectFrom(rowsTable(caps, batch.map((sku) => ({ sku })), SKU_COLUMNS, 's')).select('s.sku'))
       .orderBy(sql`sku collate ${sql.raw(caps.byteOrderCollation)}`)
       .$if(caps.rowLocks, (qb) => qb.forUpdate())
       .execute()
@@ -64,6 +62,8 @@ export async function lockProductsInOrder(ex: Executor, caps: DialectCaps, skus:
   }
   return out
 }
+
+const SKU_COLUMNS = [['sku', 'varchar']] as const
 
 export async function productIdExists(ex: Executor, productId: number): Promise<boolean> {
   const row = await ex

@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import type { StockLevel } from '../domain/stock-level.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
+import { batchesOf, rowsTable } from './batch.js'
 
 const LEVEL_COLUMNS = [
   'sku',
@@ -203,56 +204,56 @@ export function levelKeyOf(k: LevelKey): string {
  * emerges, so the ORDER BY is the lock order.
  */
 async function selectPairs(ex: Executor, caps: DialectCaps, pairs: ReadonlyArray<LevelKey>, lock: boolean): Promise<StockLevel[]> {
-  if (pairs.length === 0) return []
-  const query = (match: ReturnType<typeof sql<boolean>>) =>
-    ex
+  const out: StockLevel[] = []
+  for (const batch of batchesOf(caps, pairs, 2)) {
+    const rows = await ex
       .selectFrom('stock_level')
       .select(LEVEL_COLUMNS)
-      .where(match)
+      .where(({ eb, refTuple, selectFrom }) =>
+        eb(
+          refTuple('sku', 'warehouse_id'),
+          'in',
+          selectFrom(rowsTable(caps, batch.map((p) => ({ sku: p.sku, warehouse_id: p.warehouseId })), PAIR_COLUMNS, 'p')).select(['p.sku', 'p.warehouse_id']).$asTuple('sku', 'warehouse_id'),
+        ),
+      )
       .orderBy(sql`sku collate ${sql.raw(caps.byteOrderCollation)}`)
       .orderBy('warehouse_id')
       .$if(lock && caps.rowLocks, (qb) => qb.forUpdate())
       .execute()
-  if (caps.arrayParams) {
-    const rows = await query(
-      sql<boolean>`(sku, warehouse_id) in (select * from unnest(${pairs.map((p) => p.sku)}::varchar[], ${pairs.map((p) => p.warehouseId)}::integer[]))`,
-    )
-    return rows.map(toLevel)
-  }
-  const out: StockLevel[] = []
-  const chunk = Math.floor(caps.maxParams / 2)
-  for (let i = 0; i < pairs.length; i += chunk) {
-    const slice = pairs.slice(i, i + chunk)
-    const rows = await query(sql<boolean>`(sku, warehouse_id) in (values ${sql.join(slice.map((p) => sql`(${p.sku}, ${p.warehouseId})`))})`)
     for (const r of rows) out.push(toLevel(r))
   }
   return out
 }
+
+const PAIR_COLUMNS = [
+  ['sku', 'varchar'],
+  ['warehouse_id', 'integer'],
+] as const
 
 export interface LevelToLock extends LevelKey {
   /** Thresholds a level created here starts with (the product's). */
   readonly defaults: LevelDefaults
 }
 
-const ZERO_LEVEL_COLUMNS = 9
+const NEW_LEVEL_COLUMNS = [
+  ['sku', 'varchar'],
+  ['warehouse_id', 'integer'],
+  ['safety_stock', 'integer'],
+  ['low_stock_threshold', 'integer'],
+] as const
 
 async function insertZeroLevels(ex: Executor, caps: DialectCaps, levels: ReadonlyArray<LevelToLock>, now: number): Promise<void> {
-  const chunk = Math.floor(caps.maxParams / ZERO_LEVEL_COLUMNS)
-  for (let i = 0; i < levels.length; i += chunk) {
+  const rows = levels.map((l) => ({ sku: l.sku, warehouse_id: l.warehouseId, safety_stock: l.defaults.safetyStock, low_stock_threshold: l.defaults.lowStockThreshold }))
+  for (const batch of batchesOf(caps, rows, NEW_LEVEL_COLUMNS.length)) {
     await ex
       .insertInto('stock_level')
-      .values(
-        levels.slice(i, i + chunk).map((l) => ({
-          sku: l.sku,
-          warehouse_id: l.warehouseId,
-          on_hand: 0,
-          reserved: 0,
-          safety_stock: l.defaults.safetyStock,
-          low_stock_threshold: l.defaults.lowStockThreshold,
-          version: 0,
-          last_counted_at: null,
-          updated_at: now,
-        })),
+      .columns(['sku', 'warehouse_id', 'safety_stock', 'low_stock_threshold', 'on_hand', 'reserved', 'version', 'last_counted_at', 'updated_at'])
+      .expression(
+        ex
+          .selectFrom(rowsTable(caps, batch, NEW_LEVEL_COLUMNS, 'n'))
+          .select(['n.sku', 'n.warehouse_id', 'n.safety_stock', 'n.low_stock_threshold', sql<number>`0`.as('on_hand'), sql<number>`0`.as('reserved'), sql<number>`0`.as('version'), sql<null>`null`.as('last_counted_at'), sql<number>`${now}`.as('updated_at')])
+          // SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT, or it parses ON as a join's.
+          .where(sql<boolean>`true`),
       )
       .onConflict((oc) => oc.columns(['sku', 'warehouse_id']).doNothing())
       .execute()
@@ -261,30 +262,22 @@ async function insertZeroLevels(ex: Executor, caps: DialectCaps, levels: Readonl
 
 /**
  * Read, lock and where needed create the levels of many pairs for one multi-row write.
- * `levels` must be unique and sorted by compareLevelKeys; locks are then taken in that order.
+ * `levels` must be unique and sorted by compareLevelKeys.
  *
- * Creating a level locks it too (a concurrent insert of the same key waits for us), so the pairs
- * are walked in runs: a run of existing levels is locked by one ordered SELECT … FOR UPDATE, a
- * run of missing ones is inserted (ON CONFLICT DO NOTHING, in order) and then locked. Both kinds
- * of lock are thus taken in the one global order. The existence check before that is unlocked;
- * a level created by someone else between it and our insert is simply locked after the insert
- * of its neighbours, a narrow window in which a deadlock stays possible and is retried by the
- * transaction (service/transaction.ts). Steady state (every level exists) is two statements.
+ * Writers lock a SKU's product row before any of its levels (lockProductsInOrder, and
+ * lockProduct for single-SKU writers), so two writers never contend for a level to begin with.
+ * The levels are still locked here, in the same (sku, warehouse_id) order, so the figures read
+ * are the ones written over even if some future path skips the product lock. One ordered
+ * SELECT … FOR UPDATE reads the levels that exist; missing ones are inserted as zero levels
+ * (ON CONFLICT DO NOTHING, in order) and then read locked. Steady state is one statement.
  */
 export async function lockLevelsInOrder(ex: Executor, caps: DialectCaps, levels: ReadonlyArray<LevelToLock>, now: number): Promise<Map<string, StockLevel>> {
   const out = new Map<string, StockLevel>()
-  const seen = await selectPairs(ex, caps, levels, false)
-  const exists = new Set(seen.map(levelKeyOf))
-  if (!caps.rowLocks) for (const l of seen) out.set(levelKeyOf(l), l)
-  let runStart = 0
-  for (let i = 1; i <= levels.length; i++) {
-    const runExists = exists.has(levelKeyOf(levels[runStart]!))
-    if (i < levels.length && exists.has(levelKeyOf(levels[i]!)) === runExists) continue
-    const run = levels.slice(runStart, i)
-    runStart = i
-    if (runExists && !caps.rowLocks) continue // already read above; the single writer holds the database
-    if (!runExists) await insertZeroLevels(ex, caps, run, now)
-    for (const l of await selectPairs(ex, caps, run, true)) out.set(levelKeyOf(l), l)
+  for (const l of await selectPairs(ex, caps, levels, true)) out.set(levelKeyOf(l), l)
+  const missing = levels.filter((l) => !out.has(levelKeyOf(l)))
+  if (missing.length > 0) {
+    await insertZeroLevels(ex, caps, missing, now)
+    for (const l of await selectPairs(ex, caps, missing, true)) out.set(levelKeyOf(l), l)
   }
   for (const l of levels) if (!out.has(levelKeyOf(l))) throw new Error(`Stock level ${l.sku}@${l.warehouseId} vanished after creation`)
   return out
@@ -300,44 +293,33 @@ export interface LevelCountWrite extends LevelKey {
   readonly lastCountedAt: number | null
 }
 
+const COUNT_WRITE_COLUMNS = [
+  ['sku', 'varchar'],
+  ['warehouse_id', 'integer'],
+  ['on_hand', 'integer'],
+  ['from_version', 'integer'],
+  ['to_version', 'integer'],
+  ['last_counted_at', 'bigint'],
+] as const
+
 /**
- * Set many levels' on hand, each guarded by its version (compare-and-set). Set-based where the
- * dialect takes arrays: one UPDATE … FROM unnest(…) for the whole batch, one round trip.
- * Elsewhere (SQLite) one small UPDATE per level: inside one transaction on an in-process
- * database these cost microseconds each, about what parsing one huge VALUES list would.
- * Returns how many levels were written; fewer than asked means a guard failed.
+ * Set many levels' on hand, each guarded by its version (compare-and-set), set-based: one
+ * UPDATE … FROM joined to the batch as a derived table (store/batch.ts). Measured on 10,000
+ * levels in SQLite: ~0.1 s this way against ~1.2 s for 10,000 single-row UPDATEs through Kysely,
+ * which compiles and prepares each afresh. Returns how many levels were written; fewer than
+ * asked means a guard failed.
  */
 export async function writeLevelCounts(ex: Executor, caps: DialectCaps, writes: ReadonlyArray<LevelCountWrite>, now: number): Promise<number> {
-  if (writes.length === 0) return 0
-  if (caps.arrayParams) {
-    const v = ex
-      .selectNoFrom([
-        sql<string>`unnest(${writes.map((w) => w.sku)}::varchar[])`.as('sku'),
-        sql<number>`unnest(${writes.map((w) => w.warehouseId)}::integer[])`.as('warehouse_id'),
-        sql<number>`unnest(${writes.map((w) => w.onHand)}::integer[])`.as('on_hand'),
-        sql<number>`unnest(${writes.map((w) => w.fromVersion)}::integer[])`.as('from_version'),
-        sql<number>`unnest(${writes.map((w) => w.toVersion)}::integer[])`.as('to_version'),
-        sql<number | null>`unnest(${writes.map((w) => w.lastCountedAt)}::bigint[])`.as('last_counted_at'),
-      ])
-      .as('v')
-    const res = await ex
-      .updateTable('stock_level')
-      .from(v)
-      .set((eb) => ({ on_hand: eb.ref('v.on_hand'), version: eb.ref('v.to_version'), last_counted_at: eb.ref('v.last_counted_at'), updated_at: now }))
-      .whereRef('stock_level.sku', '=', 'v.sku')
-      .whereRef('stock_level.warehouse_id', '=', 'v.warehouse_id')
-      .whereRef('stock_level.version', '=', 'v.from_version')
-      .executeTakeFirst()
-    return Number(res.numUpdatedRows)
-  }
+  const rows = writes.map((w) => ({ sku: w.sku, warehouse_id: w.warehouseId, on_hand: w.onHand, from_version: w.fromVersion, to_version: w.toVersion, last_counted_at: w.lastCountedAt }))
   let written = 0
-  for (const w of writes) {
+  for (const batch of batchesOf(caps, rows, COUNT_WRITE_COLUMNS.length)) {
     const res = await ex
       .updateTable('stock_level')
-      .set({ on_hand: w.onHand, version: w.toVersion, last_counted_at: w.lastCountedAt, updated_at: now })
-      .where('sku', '=', w.sku)
-      .where('warehouse_id', '=', w.warehouseId)
-      .where('version', '=', w.fromVersion)
+      .from(rowsTable(caps, batch, COUNT_WRITE_COLUMNS, 'w'))
+      .set((eb) => ({ on_hand: eb.ref('w.on_hand'), version: eb.ref('w.to_version'), last_counted_at: eb.ref('w.last_counted_at'), updated_at: now }))
+      .whereRef('stock_level.sku', '=', 'w.sku')
+      .whereRef('stock_level.warehouse_id', '=', 'w.warehouse_id')
+      .whereRef('stock_level.version', '=', 'w.from_version')
       .executeTakeFirst()
     written += Number(res.numUpdatedRows)
   }
