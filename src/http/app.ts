@@ -20,6 +20,8 @@ import { registerStockReadRoute, registerStockRoutes } from './routes/stock.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
+import { registerStoreRoutes } from './routes/stores.js'
+import { registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
@@ -108,6 +110,9 @@ export function createApp(deps: AppDeps): App {
   registerSubscriptionRoutes(api, deps)
   registerEventRoutes(api, deps)
   registerJobRoutes(api, deps)
+  registerStoreRoutes(api, deps)
+  // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
+  registerWooCommerceWebhookRoute(app, deps, API_BASE)
   app.route(API_BASE, api)
   return app
 }

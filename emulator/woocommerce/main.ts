@@ -1,0 +1,54 @@
+/**
+ * Run the WooCommerce emulator: `npx tsx emulator/woocommerce/main.ts [--port 8090] [--simple 50]
+ * [--variable 10] [--stock 20] [--realistic] [--https CERT,KEY] [--webhooks async|sync|manual]`.
+ * Prints the base URL and an API key pair; the shop lives in memory until the process ends.
+ */
+import fs from 'node:fs'
+import { parseArgs } from 'node:util'
+import { seedCatalog } from './seed.js'
+import { WooEmulator } from './server.js'
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8090' },
+    host: { type: 'string', default: '127.0.0.1' },
+    simple: { type: 'string', default: '20' },
+    variable: { type: 'string', default: '5' },
+    stock: { type: 'string', default: '0' },
+    realistic: { type: 'boolean', default: false },
+    https: { type: 'string' },
+    webhooks: { type: 'string', default: 'async' },
+    'webhook-delay-ms': { type: 'string', default: '1000' },
+    'consumer-key': { type: 'string' },
+    'consumer-secret': { type: 'string' },
+  },
+})
+
+const [cert, key] = values.https ? values.https.split(',') : []
+const emu = new WooEmulator({
+  port: Number(values.port),
+  host: values.host,
+  ...(cert && key ? { tls: { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } } : {}),
+  latency: values.realistic ? { perRequestMs: 90, perItemMs: 20 } : { perRequestMs: 0, perItemMs: 0 },
+  webhookMode: values.webhooks as 'async' | 'sync' | 'manual',
+  asyncDelayMs: Number(values['webhook-delay-ms']),
+})
+const apiKey =
+  values['consumer-key'] && values['consumer-secret']
+    ? (emu.keys.push({ consumerKey: values['consumer-key'], consumerSecret: values['consumer-secret'], permission: 'read_write' }), emu.keys[0]!)
+    : emu.addKey('read_write')
+const seeded = seedCatalog(emu.shop, { simple: Number(values.simple), variable: Number(values.variable), stock: Number(values.stock) })
+await emu.start()
+process.stdout.write(
+  [
+    `WooCommerce emulator at ${emu.url}  (REST base ${emu.url}/wp-json/wc/v3/)`,
+    `consumer key:    ${apiKey.consumerKey}`,
+    `consumer secret: ${apiKey.consumerSecret}`,
+    `catalogue: ${seeded.simple.length} simple products, ${seeded.parents.length} variable with ${seeded.variations.length} variations (SKUs like ${seeded.skus.slice(0, 2).join(', ')})`,
+    `latency: ${emu.latency.perRequestMs} ms per request + ${emu.latency.perItemMs} ms per batch item; webhooks ${emu.webhookMode}`,
+    '',
+  ].join('\n'),
+)
+const stop = () => void emu.stop().then(() => process.exit(0))
+process.on('SIGINT', stop)
+process.on('SIGTERM', stop)

@@ -1,0 +1,237 @@
+/**
+ * @module connectors/woocommerce/orders: what an order's state means for the hub's stock.
+ *
+ * Deliveries are late, coalesced, duplicated and reordered, and their body is the order as it is
+ * at delivery time. So the hub acts on the state it sees, per line, exactly once per state:
+ *   pending                          → a reservation (with expiry) across the store's warehouses
+ *   processing / on-hold / completed → a sale (committing the reservation when there is one)
+ *   cancelled / refunded / failed    → release the reservation, or restock what was sold
+ * Each line's record (store, order, line) holds the phase reached; a body in an earlier phase, or
+ * older than the last one applied, changes nothing. A cancelled order that comes back to
+ * processing later (newer modification date) is sold again.
+ */
+import { allocateByPriority, type AllocationCandidate } from '../../domain/allocation.js'
+import { DomainError } from '../../domain/errors.js'
+import type { Product } from '../../domain/product.js'
+import type { Reservation } from '../../domain/reservation.js'
+import { availableOf } from '../../domain/stock-level.js'
+import type { ServiceDeps } from '../../service/deps.js'
+import { lockProduct, writeDelta, type MovementMeta, type WriteTarget } from '../../service/level-writer.js'
+import { inTransaction } from '../../service/transaction.js'
+import { findProduct } from '../../store/product-repo.js'
+import { closeReservation, findReservation, insertReservation } from '../../store/reservation-repo.js'
+import { findLevelsBySkus } from '../../store/stock-repo.js'
+import { listWarehouses } from '../../store/warehouse-repo.js'
+import * as repo from '../../store/woo-repo.js'
+import type { LinePhase, OrderLineRecord, WooStore } from '../../store/woo-repo.js'
+
+type Target = 'reserved' | 'sold' | 'closed'
+
+const TARGET_OF_STATUS: Readonly<Record<string, Target>> = {
+  pending: 'reserved',
+  processing: 'sold',
+  'on-hold': 'sold',
+  completed: 'sold',
+  cancelled: 'closed',
+  refunded: 'closed',
+  failed: 'closed',
+}
+
+const RANK: Readonly<Record<LinePhase, number>> = { none: 0, reserved: 1, sold: 2, released: 3, restocked: 3, closed: 3 }
+const TARGET_RANK: Readonly<Record<Target, number>> = { reserved: 1, sold: 2, closed: 3 }
+
+export interface OrderBody {
+  readonly id: number
+  readonly status: string
+  readonly date_modified_gmt?: string | null
+  readonly line_items?: ReadonlyArray<{ id: number; product_id: number; variation_id: number; quantity: number; sku?: string | null }>
+}
+
+export function isOrderBody(x: unknown): x is OrderBody {
+  const o = x as Partial<OrderBody> | null
+  return typeof o === 'object' && o !== null && Number.isSafeInteger(o.id) && typeof o.status === 'string' && (o.line_items === undefined || Array.isArray(o.line_items))
+}
+
+export interface LineOutcome {
+  readonly lineId: number
+  readonly sku: string | null
+  readonly action: string
+}
+
+/** Apply an order body to the hub, line by line, each line in its own transaction. */
+export async function processOrder(deps: ServiceDeps, store: WooStore, order: OrderBody): Promise<LineOutcome[]> {
+  const target = TARGET_OF_STATUS[order.status]
+  const out: LineOutcome[] = []
+  if (!target) return [{ lineId: 0, sku: null, action: `status ${order.status} moves no stock` }]
+  const modified = order.date_modified_gmt ?? ''
+  for (const line of order.line_items ?? []) {
+    const quantity = Math.trunc(Number(line.quantity))
+    if (!Number.isSafeInteger(line.id) || !(quantity > 0)) {
+      out.push({ lineId: Number(line.id) || 0, sku: null, action: 'skipped: no quantity' })
+      continue
+    }
+    const sku = await hubSkuOf(deps, store, line)
+    if (!sku) {
+      out.push({ lineId: line.id, sku: line.sku ?? null, action: 'skipped: SKU unknown to the hub' })
+      continue
+    }
+    const action = await inTransaction(deps, async (trx) => {
+      const now = deps.clock.now()
+      const rec = await repo.lockOrderLine(trx, deps.store.caps, { storeId: store.id, orderId: order.id, lineId: line.id, sku, quantity }, now)
+      if (rec.modifiedGmt && modified && modified < rec.modifiedGmt) return `stale (${order.status} at ${modified}; already applied ${rec.orderStatus} at ${rec.modifiedGmt})`
+      const cur = RANK[rec.phase]
+      const want = TARGET_RANK[target]
+      const newer = modified !== '' && modified > rec.modifiedGmt
+      const reopen = target === 'sold' && cur === 3 && newer
+      if (!(want > cur) && !reopen) {
+        if (newer) await repo.saveOrderLine(trx, { ...rec, orderStatus: order.status, modifiedGmt: modified }, now)
+        return `unchanged (${rec.phase})`
+      }
+      const product = await lockProduct(trx, deps.store.caps, rec.sku)
+      const t: WriteTarget = { ex: trx, caps: deps.store.caps, now, deps }
+      const meta = (changeType: MovementMeta['changeType'], reservationId: string | null = null): MovementMeta => ({
+        changeType,
+        source: `woocommerce:${store.name}`.slice(0, 100),
+        referenceId: `${order.id}:${line.id}`,
+        reservationId,
+        actor: `system:woocommerce:${store.id}`,
+        notes: `order ${order.id} line ${line.id} ${order.status}`,
+      })
+      const next = { ...rec, quantity, orderStatus: order.status, modifiedGmt: modified || rec.modifiedGmt }
+      let action: string
+      if (target === 'reserved') {
+        const r = await reserve(deps, t, store, product, quantity, order, line.id, meta)
+        Object.assign(next, { phase: 'reserved', reservationId: r?.id ?? null })
+        action = r ? `reserved ${quantity} (${r.id})` : `not reserved: ${quantity} exceed what is available`
+      } else if (target === 'sold') {
+        let committed = false
+        if (rec.phase === 'reserved' && rec.reservationId) committed = await commitOrRelease(t, rec.reservationId, product, meta)
+        if (committed) {
+          const r = await findReservation(trx, rec.reservationId!)
+          Object.assign(next, { phase: 'sold', allocation: r?.lines.map((l) => ({ warehouseId: l.warehouseId, quantity: l.quantity })) ?? null })
+          action = `sold ${quantity} (committed ${rec.reservationId})`
+        } else {
+          const sale = await sell(deps, t, store, product, quantity, meta)
+          Object.assign(next, { phase: 'sold', allocation: sale.lines, oversold: sale.oversold })
+          action = `sold ${quantity}${sale.oversold ? ` (${sale.oversold} beyond available: backordered)` : ''}`
+          if (sale.oversold) deps.log.warn({ store: store.name, order: order.id, sku: rec.sku, oversold: sale.oversold }, 'WooCommerce order sold more than the hub had available')
+        }
+      } else if (rec.phase === 'reserved') {
+        if (rec.reservationId) await releaseIfActive(t, rec.reservationId, product, meta)
+        Object.assign(next, { phase: 'released' })
+        action = `released ${quantity}`
+      } else if (rec.phase === 'sold') {
+        for (const l of rec.allocation ?? []) await writeDelta(t, product, l.warehouseId, { kind: 'restock', quantity: l.quantity }, meta('restock'))
+        Object.assign(next, { phase: 'restocked' })
+        action = `restocked ${quantity}`
+      } else {
+        Object.assign(next, { phase: 'closed' })
+        action = `closed (${order.status}) before any stock moved`
+      }
+      await repo.saveOrderLine(trx, next as OrderLineRecord, now)
+      return action
+    })
+    out.push({ lineId: line.id, sku, action })
+  }
+  deps.events.notify()
+  return out
+}
+
+/** The hub SKU of a line: through the store's mapping of its product id, else its SKU when the hub knows it. */
+async function hubSkuOf(deps: ServiceDeps, store: WooStore, line: { product_id: number; variation_id: number; sku?: string | null }): Promise<string | null> {
+  const storeId = Number(line.variation_id) || Number(line.product_id)
+  if (storeId) {
+    const m = await repo.findMappingByProductId(deps.store.db, store.id, storeId)
+    if (m) return m.sku
+  }
+  if (typeof line.sku === 'string' && line.sku !== '') {
+    const p = await findProduct(deps.store.db, line.sku)
+    if (p) return p.sku
+  }
+  return null
+}
+
+/** The store's active warehouses with this SKU's available units, for allocation by priority. */
+async function candidatesFor(t: WriteTarget, store: WooStore, sku: string): Promise<AllocationCandidate[]> {
+  const [levels, warehouses] = await Promise.all([findLevelsBySkus(t.ex, [sku]), listWarehouses(t.ex)])
+  return warehouses
+    .filter((w) => w.isActive && store.warehouses.includes(w.id))
+    .map((w) => {
+      const level = levels.find((l) => l.warehouseId === w.id)
+      return { warehouseId: w.id, warehouseCode: w.code, priority: w.priority, available: level ? availableOf(level) : 0 }
+    })
+}
+
+async function reserve(deps: ServiceDeps, t: WriteTarget, store: WooStore, product: Product, quantity: number, order: OrderBody, lineId: number, meta: (c: MovementMeta['changeType'], r?: string | null) => MovementMeta): Promise<Reservation | null> {
+  const candidates = await candidatesFor(t, store, product.sku)
+  let lines
+  try {
+    lines = [...allocateByPriority(product.sku, quantity, candidates, product.allowsBackorders).lines].sort((a, b) => a.warehouseId - b.warehouseId)
+  } catch (e) {
+    if (e instanceof DomainError && e.code === 'insufficient_stock') return null
+    throw e
+  }
+  if (lines.length === 0) return null
+  const id = deps.ids.next('res')
+  for (const l of lines) await writeDelta(t, product, l.warehouseId, { kind: 'reserve', quantity: l.quantity }, meta('reserve', id))
+  const r: Reservation = {
+    id,
+    sku: product.sku,
+    quantity,
+    lines,
+    status: 'active',
+    expiresAt: t.now + store.holdMinutes * 60_000,
+    referenceId: `wc:${store.name}:${order.id}:${lineId}`.slice(0, 255),
+    source: `woocommerce:${store.name}`.slice(0, 100),
+    actor: `system:woocommerce:${store.id}`,
+    createdAt: t.now,
+    updatedAt: t.now,
+  }
+  await insertReservation(t.ex, r, `WooCommerce order ${order.id} (pending)`)
+  return r
+}
+
+/** Commit an active, unexpired reservation; an expired one is released instead. True when committed. */
+async function commitOrRelease(t: WriteTarget, reservationId: string, product: Product, meta: (c: MovementMeta['changeType'], r?: string | null) => MovementMeta): Promise<boolean> {
+  const r = await findReservation(t.ex, reservationId)
+  if (!r || r.status !== 'active') return false
+  if (r.expiresAt <= t.now) {
+    await releaseIfActive(t, reservationId, product, meta, 'expired')
+    return false
+  }
+  if (!(await closeReservation(t.ex, reservationId, 'committed', t.now))) return false
+  for (const l of r.lines) await writeDelta(t, product, l.warehouseId, { kind: 'commit', quantity: l.quantity }, meta('commit', reservationId))
+  return true
+}
+
+async function releaseIfActive(t: WriteTarget, reservationId: string, product: Product, meta: (c: MovementMeta['changeType'], r?: string | null) => MovementMeta, status: 'released' | 'expired' = 'released'): Promise<void> {
+  const r = await findReservation(t.ex, reservationId)
+  if (!r || r.status !== 'active') return
+  if (!(await closeReservation(t.ex, reservationId, status, t.now))) return
+  for (const l of r.lines) await writeDelta(t, product, l.warehouseId, { kind: 'release', quantity: l.quantity }, meta('release', reservationId))
+}
+
+/**
+ * A sale across the store's warehouses by priority. The order already happened in the store, so
+ * units beyond what is available are still recorded (as a backorder on the first warehouse,
+ * on hand going negative) and reported, never dropped: the hub's figure then tells the store 0.
+ */
+async function sell(deps: ServiceDeps, t: WriteTarget, store: WooStore, product: Product, quantity: number, meta: (c: MovementMeta['changeType'], r?: string | null) => MovementMeta): Promise<{ lines: Array<{ warehouseId: number; quantity: number }>; oversold: number }> {
+  const candidates = await candidatesFor(t, store, product.sku)
+  if (candidates.length === 0) {
+    const fallback = store.warehouses[0]
+    if (fallback === undefined) throw new Error(`Store ${store.name} sells from no warehouse`)
+    candidates.push({ warehouseId: fallback, warehouseCode: String(fallback), priority: 0, available: 0 })
+  }
+  const { lines } = allocateByPriority(product.sku, quantity, candidates, true)
+  const total = candidates.reduce((s, c) => s + Math.max(0, c.available), 0)
+  const oversold = Math.max(0, quantity - total)
+  const sorted = [...lines].sort((a, b) => a.warehouseId - b.warehouseId)
+  for (const l of sorted) {
+    // The part beyond available goes through as a backorder whatever the SKU's own setting.
+    const lenient = oversold > 0 ? { ...product, allowsBackorders: true } : product
+    await writeDelta(t, lenient, l.warehouseId, { kind: 'sale', quantity: l.quantity }, meta('sale'))
+  }
+  void deps
+  return { lines: sorted.map((l) => ({ warehouseId: l.warehouseId, quantity: l.quantity })), oversold }
+}

@@ -1,0 +1,187 @@
+/**
+ * @module service/woocommerce: the WooCommerce connector's use-cases (mapping, full sync, webhook
+ * registration, reconciliation, receiving deliveries) and its running parts (client pool, the
+ * queue processor of received webhooks, the reconciliation schedule).
+ */
+import { DomainError } from '../domain/errors.js'
+import { WooHttpError, WooTransportError } from '../connectors/woocommerce/client.js'
+import { ClientPool, syncSkus, wooResolver } from '../connectors/woocommerce/destination.js'
+import { mapByScan, mapSkus, type MappingReport } from '../connectors/woocommerce/mapping.js'
+import { isOurWebhook, reconcileStore, type WebhookInfo } from '../connectors/woocommerce/reconcile.js'
+import { HANDLED_TOPICS, receiveWebhook, WebhookProcessor, type ReceiveResult } from '../connectors/woocommerce/webhooks.js'
+import type { DestinationResolver } from '../sync/destination.js'
+import * as repo from '../store/woo-repo.js'
+import type { ReconcileRun, WooStore } from '../store/woo-repo.js'
+import type { ServiceDeps } from './deps.js'
+import { getStore, setWebhookSecret } from './stores.js'
+
+export interface WooSettings {
+  /** Per request to a store. */
+  readonly requestTimeoutMs: number
+  /** How long a surprising product.updated waits for the order that may explain it. */
+  readonly driftGraceMs: number
+  /** Scheduled reconciliation of every live store (0: off). */
+  readonly reconcileMinutes: number
+}
+
+export const DEFAULT_WOO_SETTINGS: WooSettings = Object.freeze({ requestTimeoutMs: 30_000, driftGraceMs: 15_000, reconcileMinutes: 60 })
+
+/** A store's refusal or silence, as the service's error. */
+function storeFailure(store: WooStore, e: unknown): never {
+  if (e instanceof WooHttpError) throw new DomainError('store_request_failed', `${store.name} answered ${e.message}`, { store: store.name, status: e.status, woo_code: e.code }, { cause: e })
+  if (e instanceof WooTransportError) throw new DomainError('store_request_failed', `${store.name} could not be reached: ${e.message}`, { store: store.name, status: null }, { cause: e })
+  throw e
+}
+
+/** The connector's running parts, one per process. */
+export class WooConnector {
+  readonly pool: ClientPool
+  readonly processor: WebhookProcessor
+  readonly settings: WooSettings
+  readonly #deps: ServiceDeps
+  #timer: NodeJS.Timeout | null = null
+  #reconciling: Promise<unknown> = Promise.resolve()
+
+  constructor(deps: ServiceDeps, settings: Partial<WooSettings> = {}) {
+    this.#deps = deps
+    this.settings = { ...DEFAULT_WOO_SETTINGS, ...settings }
+    this.pool = new ClientPool(this.settings.requestTimeoutMs)
+    this.processor = new WebhookProcessor(deps, this.pool, { driftGraceMs: this.settings.driftGraceMs })
+  }
+
+  /** Store targets to their stores, the rest to `fallback`. */
+  resolver(fallback: DestinationResolver): DestinationResolver {
+    return wooResolver(this.#deps, this.pool, fallback)
+  }
+
+  start(): void {
+    this.processor.start()
+    if (this.settings.reconcileMinutes > 0) {
+      this.#timer = setInterval(() => {
+        this.#reconciling = this.reconcileAll().catch((e: unknown) => this.#deps.log.warn({ err: e }, 'scheduled reconciliation failed'))
+      }, this.settings.reconcileMinutes * 60_000)
+      this.#timer.unref()
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer)
+    await this.processor.stop()
+    await this.#reconciling
+    this.pool.closeAll()
+  }
+
+  /** Reconcile (and repair) every live store; observe-mode stores get a dry run. */
+  async reconcileAll(): Promise<ReconcileRun[]> {
+    const out: ReconcileRun[] = []
+    for (const s of await repo.listStores(this.#deps.store.db)) {
+      if (s.mode === 'paused') continue
+      out.push(await reconcileStore(this.#deps, s, this.pool.get(s), { dryRun: s.mode !== 'live' }))
+    }
+    return out
+  }
+
+  async receive(storeRef: string, headers: { get(name: string): string | undefined | null }, raw: Uint8Array): Promise<ReceiveResult> {
+    const r = await receiveWebhook(this.#deps, storeRef, headers, raw)
+    if (r.kind === 'stored') this.processor.wake()
+    return r
+  }
+
+  async map(ref: string, o: { scan?: boolean; skus?: string[]; onProgress?: (done: number, total: number) => void } = {}): Promise<MappingReport> {
+    const store = await getStore(this.#deps, ref)
+    try {
+      return o.scan ? await mapByScan(this.#deps, store, this.pool.get(store)) : await mapSkus(this.#deps, store, this.pool.get(store), o.skus, o.onProgress)
+    } catch (e) {
+      return storeFailure(store, e)
+    }
+  }
+
+  /** Push every mapped SKU's figure (mapping first when nothing is mapped yet). */
+  async sync(ref: string, o: { onProgress?: (done: number, total: number) => void; force?: boolean } = {}): Promise<{ skus: number; pushed: number; unchanged: number; failed: Array<{ sku: string; reason: string }>; requests: number }> {
+    const store = await getStore(this.#deps, ref)
+    const db = this.#deps.store.db
+    const client = this.pool.get(store)
+    try {
+      if ((await repo.countMappings(db, store.id)) === 0) await mapSkus(this.#deps, store, client)
+      const skus: string[] = []
+      for (let after: string | null = null; ; ) {
+        const page = await repo.listMappings(db, store.id, after, 1000)
+        skus.push(...page.map((m) => m.sku))
+        if (page.length < 1000) break
+        after = page[page.length - 1]!.sku
+      }
+      const { results, requests } = await syncSkus(this.#deps, store, client, skus, { force: o.force ?? true, ...(o.onProgress ? { onBatch: o.onProgress } : {}) })
+      const failed: Array<{ sku: string; reason: string }> = []
+      let pushed = 0
+      let unchanged = 0
+      for (const [sku, r] of results) {
+        if (r.kind === 'ok') pushed++
+        else if (r.kind === 'skipped') unchanged++
+        else failed.push({ sku, reason: r.reason })
+      }
+      return { skus: skus.length, pushed, unchanged, failed, requests }
+    } catch (e) {
+      return storeFailure(store, e)
+    }
+  }
+
+  /**
+   * Create (or find, re-enable and re-key) order.created, order.updated and product.updated
+   * webhooks on the store, delivering to `callbackUrl` and signed with a secret the hub keeps.
+   */
+  async registerWebhooks(ref: string, callbackUrl: string): Promise<{ callbackUrl: string; webhooks: Array<{ id: number; topic: string; action: 'created' | 'updated' }> }> {
+    let store = await getStore(this.#deps, ref)
+    const url = webhookUrlFor(store, callbackUrl)
+    store = await setWebhookSecret(this.#deps, store, url)
+    const client = this.pool.get(store)
+    const out: Array<{ id: number; topic: string; action: 'created' | 'updated' }> = []
+    try {
+      const existing = await client.getAll<WebhookInfo>('/webhooks', { status: 'all' })
+      for (const topic of HANDLED_TOPICS) {
+        const found = existing.find((w) => w.topic === topic && (w.delivery_url === url || isOurWebhook(store, w)))
+        const body = { name: `stockbridge ${topic}`, topic, delivery_url: url, secret: store.webhookSecret, status: 'active' }
+        const res = found ? await client.request<WebhookInfo>('PUT', `/webhooks/${found.id}`, { body }) : await client.request<WebhookInfo>('POST', '/webhooks', { body })
+        if (res.status !== 200 && res.status !== 201) throw new WooHttpError(res)
+        out.push({ id: res.body.id, topic, action: found ? 'updated' : 'created' })
+      }
+    } catch (e) {
+      return storeFailure(store, e)
+    }
+    return { callbackUrl: url, webhooks: out }
+  }
+
+  async reconcile(ref: string, o: { dryRun: boolean; onProgress?: (done: number, total: number) => void }): Promise<ReconcileRun> {
+    const store = await getStore(this.#deps, ref)
+    return reconcileStore(this.#deps, store, this.pool.get(store), o)
+  }
+}
+
+/** A full callback URL is kept as given; a bare origin gets this store's webhook path appended. */
+export function webhookUrlFor(store: WooStore, callbackUrl: string): string {
+  let u: URL
+  try {
+    u = new URL(callbackUrl)
+  } catch {
+    throw new DomainError('validation_failed', 'The callback URL must be absolute, e.g. https://hub.example', { errors: [{ pointer: '/callback_url', message: 'must be an absolute http(s) URL' }] })
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new DomainError('validation_failed', 'The callback URL must use http or https', { errors: [{ pointer: '/callback_url', message: 'must use http or https' }] })
+  if (u.pathname.includes('/woocommerce/')) return u.toString()
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/inventory/v1/woocommerce/${store.id}/webhook`
+  return u.toString()
+}
+
+export async function listRuns(deps: ServiceDeps, ref: string, limit = 20): Promise<ReconcileRun[]> {
+  return repo.listRuns(deps.store.db, (await getStore(deps, ref)).id, limit)
+}
+
+export async function listDrift(deps: ServiceDeps, ref: string, o: { runId?: string; limit?: number } = {}): Promise<repo.DriftRow[]> {
+  return repo.listDrift(deps.store.db, (await getStore(deps, ref)).id, { runId: o.runId, limit: o.limit ?? 100 })
+}
+
+export async function listProblems(deps: ServiceDeps, ref: string, limit = 500): Promise<repo.MappingProblem[]> {
+  return repo.listProblems(deps.store.db, (await getStore(deps, ref)).id, limit)
+}
+
+export async function listReceived(deps: ServiceDeps, ref: string, limit = 50): Promise<repo.StoredDelivery[]> {
+  return repo.listWebhookDeliveries(deps.store.db, (await getStore(deps, ref)).id, limit)
+}
