@@ -28,6 +28,7 @@ import { listWarehouses } from '../store/warehouse-repo.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { claimFor } from './stock.js'
+import { assertBulkItemsAllowed } from './warehouse-access.js'
 
 export const MAX_BULK_ITEMS = 10_000
 
@@ -143,6 +144,7 @@ export async function bulkSync(deps: ServiceDeps, input: BulkSyncInput, ctx: Req
   if (input.items.length > MAX_BULK_ITEMS) {
     throw new ValidationError([{ pointer: '/items', message: `must hold at most ${MAX_BULK_ITEMS} items` }])
   }
+  assertBulkItemsAllowed(ctx, input.items) // security (#5): the credential's warehouse restriction
   const caps = deps.store.caps
   return runIdempotent(deps, claimFor(ctx, 'stock.bulk-sync', input, null), async (trx) => {
     const now = deps.clock.now()
