@@ -138,7 +138,7 @@ export function registerWebhookRoutes(app: App, deps: AppDeps, providers: Readon
     async (c: Context<AppEnv>) => {
       const name = c.req.param('provider') ?? ''
       const provider = Object.hasOwn(providers, name) ? providers[name] : undefined
-      if (!provider) return problem(c, 'webhook_not_configured', `No webhook secret is configured for provider "${name}"`)
+      if (!provider) return problem(c, 'webhook_not_configured', `No webhook secret is configured for provider "${name}"`, {}, { 'www-authenticate': 'Signature algorithm="hmac-sha256"' })
       const raw = new Uint8Array(await c.req.arrayBuffer())
       const check = verifyProviderSignature(provider, raw, c.req.header(provider.header))
       if (check !== 'ok') return refuseSignature(c, provider, check)
