@@ -4,7 +4,8 @@ import type { Config } from './config.js'
 import { openStore, type Store } from './store/db.js'
 import { migrateToLatest } from './store/migrate.js'
 import { systemClock, ulidIds, type ServiceDeps } from './service/deps.js'
-import { EventBus } from './service/event-bus.js'
+import { EventBus, subscriptionTargets } from './service/event-bus.js'
+import { storeTargets } from './service/stores.js'
 
 /** Secrets never reach the logs (#5): credentials in headers, and any field named like a secret, one level deep. */
 const REDACT_PATHS = [
@@ -32,7 +33,7 @@ export async function openRuntime(config: Config, log = createLogger(config)): P
   const store = openStore(config.databaseUrl, { poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs })
   try {
     const { applied } = await migrateToLatest(store.db, store.caps)
-    const deps: ServiceDeps = { store, clock: systemClock, ids: ulidIds(), log, events: new EventBus() }
+    const deps: ServiceDeps = { store, clock: systemClock, ids: ulidIds(), log, events: new EventBus([subscriptionTargets, storeTargets]) }
     return { deps, store, migrated: applied, close: () => store.close() }
   } catch (e) {
     await store.close()

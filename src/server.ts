@@ -11,6 +11,7 @@ import { listenForOutbox } from './store/listen.js'
 import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
+import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -39,14 +40,20 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
 
   // Commits on other nodes wake this node's worker and live streams (PostgreSQL NOTIFY).
   const listener = listenForOutbox(config.databaseUrl, () => deps.events.notify(), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'))
+  // WooCommerce stores (#7): `sto_` targets go to their store, the rest to subscriptions; received
+  // webhooks are worked off from a queue; drift is reconciled on a schedule.
+  const woo = connectorFor(deps, config.woocommerce)
   const worker = config.delivery.enabled
-    ? new DeliveryWorker(deps, subscriptionResolver(deps.store.db, config.delivery.timeoutMs), {
+    ? new DeliveryWorker(deps, woo.resolver(subscriptionResolver(deps.store.db, config.delivery.timeoutMs)), {
         workerId: `${process.pid}-${deps.ids.next('wrk')}`,
         maxAttempts: config.delivery.maxAttempts,
         pollMs: config.delivery.pollMs,
+        // A round fills a store's 4 parallel batch requests of 100 items (#7).
+        batchSize: 400,
       })
     : null
   worker?.start()
+  woo.start()
   const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`)
   jobs.start()
 
@@ -72,6 +79,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       clearInterval(sweep)
       clearInterval(prune)
       await worker?.stop()
+      await woo.stop()
+      dropConnector(deps)
       await jobs.stop()
       await listener.close()
       // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
