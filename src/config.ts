@@ -6,6 +6,19 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 
+/** A sslmode in a PostgreSQL URL that store/db.ts would refuse at open, reported with the rest. */
+function urlSslModeProblem(url: string | undefined): string | null {
+  if (url === undefined || !/^postgres(ql)?:\/\//i.test(url)) return null
+  let mode: string | null
+  try {
+    mode = new URL(url).searchParams.get('sslmode')
+  } catch {
+    return 'DATABASE_URL: is not a valid URL'
+  }
+  if (mode === null || ['disable', 'require', 'verify-ca', 'verify-full', 'no-verify'].includes(mode)) return null
+  return `DATABASE_URL: sslmode=${mode} is not supported; use disable, require, verify-ca or verify-full`
+}
+
 const Schema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -16,6 +29,11 @@ const Schema = z.object({
   RESERVATION_SWEEP_SECONDS: int(1, 3600).default(5),
   DATABASE_POOL_SIZE: int(1, 200).default(8),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  // How long a query waits for a database connection before answering 503 (PostgreSQL).
+  DATABASE_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5000),
+  // TLS to PostgreSQL; overrides the URL's sslmode. See store/db.ts for what each mode checks.
+  DATABASE_SSL: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+  DATABASE_SSL_ROOT_CERT: z.string().min(1).optional(),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   DELIVERY_WORKER: z.enum(['on', 'off']).default('on'),
   BULK_SYNC_JOB_THRESHOLD: int(1, 10_000).default(2000),
@@ -41,6 +59,11 @@ export interface Config {
   readonly reservationSweepSeconds: number
   readonly databasePoolSize: number
   readonly databaseStatementTimeoutMs: number
+  readonly databaseConnectTimeoutMs: number
+  /** undefined: as the URL's sslmode says (absent there too: no TLS). */
+  readonly databaseSsl: 'disable' | 'require' | 'verify-ca' | 'verify-full' | undefined
+  /** A PEM file of trusted certificate authorities for verify-ca / verify-full. */
+  readonly databaseSslRootCert: string | undefined
   readonly shutdownTimeoutMs: number
   readonly bulkSyncJobThreshold: number
   readonly delivery: { readonly enabled: boolean; readonly maxAttempts: number; readonly timeoutMs: number; readonly pollMs: number }
@@ -68,6 +91,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const parsed = Schema.safeParse(clean)
   const security = loadSecuritySettings(clean)
   const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)), ...security.problems]
+  const sslProblem = urlSslModeProblem(clean.DATABASE_URL)
+  if (sslProblem !== null) problems.push(sslProblem)
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems)
   const v = parsed.data
   const config: Config = {
@@ -80,6 +105,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     reservationSweepSeconds: v.RESERVATION_SWEEP_SECONDS,
     databasePoolSize: v.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
+    databaseConnectTimeoutMs: v.DATABASE_CONNECT_TIMEOUT_MS,
+    databaseSsl: v.DATABASE_SSL,
+    databaseSslRootCert: v.DATABASE_SSL_ROOT_CERT,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     bulkSyncJobThreshold: v.BULK_SYNC_JOB_THRESHOLD,
     delivery: Object.freeze({ enabled: v.DELIVERY_WORKER === 'on', maxAttempts: v.DELIVERY_MAX_ATTEMPTS, timeoutMs: v.DELIVERY_TIMEOUT_MS, pollMs: v.DELIVERY_POLL_MS }),

@@ -30,7 +30,13 @@ export interface Runtime {
 
 /** Open the configured database and bring its schema up to date. */
 export async function openRuntime(config: Config, log = createLogger(config)): Promise<Runtime> {
-  const store = openStore(config.databaseUrl, { poolSize: config.databasePoolSize, statementTimeoutMs: config.databaseStatementTimeoutMs })
+  const store = openStore(config.databaseUrl, {
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    sslMode: config.databaseSsl,
+    sslRootCertFile: config.databaseSslRootCert,
+  })
   try {
     const { applied } = await migrateToLatest(store.db, store.caps)
     const deps: ServiceDeps = { store, clock: systemClock, ids: ulidIds(), log, events: new EventBus([subscriptionTargets, storeTargets]) }

@@ -6,6 +6,7 @@ import { DomainError } from '../domain/errors.js'
 import { registerServe } from './serve.js'
 import { registerKeys } from './keys.js'
 import { registerStock } from './stock.js'
+import { registerStores } from './stores.js'
 import { registerEvents } from './events.js'
 import { loadDemoData } from '../service/demo.js'
 
@@ -41,6 +42,7 @@ function main(argv: ReadonlyArray<string>): Promise<unknown> {
     )
   registerKeys(program, config)
   registerStock(program, config)
+  registerStores(program, config)
   registerEvents(program, config)
   program.addOption(new Option('--no-color').hideHelp())
   return program.parseAsync(argv as string[])

@@ -1,0 +1,186 @@
+/** @module cli/stores: connect and operate WooCommerce stores from the command line. */
+import type { Command } from 'commander'
+import type { Config } from '../config.js'
+import type { Runtime } from '../runtime.js'
+import { addStore, changeStore, listStores, removeStore, storeView } from '../service/stores.js'
+import { connectorFor, dropConnector } from '../service/woocommerce-runtime.js'
+import type { WooConnector } from '../service/woocommerce.js'
+import { withRuntime } from './with-runtime.js'
+
+const out = (s: string) => process.stdout.write(`${s}\n`)
+
+/** A one-line progress bar on stderr (only when stderr is a terminal, else a line per 10%). */
+function progress(label: string): (done: number, total: number) => void {
+  let lastDecile = -1
+  return (done, total) => {
+    const frac = total === 0 ? 1 : done / total
+    if (process.stderr.isTTY) {
+      const width = 30
+      const fill = Math.round(frac * width)
+      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`)
+    } else {
+      const decile = Math.floor(frac * 10)
+      if (decile !== lastDecile) process.stderr.write(`${label}: ${done}/${total}\n`)
+      lastDecile = decile
+    }
+  }
+}
+
+async function withConnector<T>(config: Config, work: (rt: Runtime, woo: WooConnector) => Promise<T>): Promise<T> {
+  return withRuntime(config, async (rt) => {
+    const woo = connectorFor(rt.deps, config.woocommerce)
+    try {
+      return await work(rt, woo)
+    } finally {
+      woo.pool.closeAll()
+      dropConnector(rt.deps)
+    }
+  })
+}
+
+const int = (v: string) => {
+  const n = Number(v)
+  if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${v}`)
+  return n
+}
+
+export function registerStores(program: Command, config: Config): void {
+  const stores = program.command('stores').description('Connect and operate WooCommerce stores')
+  stores
+    .command('add')
+    .description('Connect a store (https: Basic auth; http: OAuth 1.0a)')
+    .requiredOption('--name <name>', 'a short name, used in commands and the webhook URL')
+    .requiredOption('--url <url>', 'the site URL, e.g. https://shop.example')
+    .requiredOption('--consumer-key <ck>', 'WooCommerce REST API consumer key (read/write)')
+    .requiredOption('--consumer-secret <cs>', 'its consumer secret')
+    .requiredOption('--warehouses <codes>', 'comma-separated warehouse codes (or ids) whose stock the store sells')
+    .option('--buffer <n>', 'units held back from the store', int)
+    .option('--mode <mode>', 'live (push and take orders), observe (take orders, report drift) or paused', 'live')
+    .option('--concurrency <n>', 'requests to the store at once (default 4)', int)
+    .option('--hold-minutes <n>', 'expiry of the reservation a pending order makes (default 60)', int)
+    .option('--ca-file <pem>', 'CA certificate to trust for a self-signed https store')
+    .option('--json', 'print the store as JSON')
+    .action((o: { name: string; url: string; consumerKey: string; consumerSecret: string; warehouses: string; buffer?: number; mode: string; concurrency?: number; holdMinutes?: number; caFile?: string; json?: boolean }) =>
+      withRuntime(config, async (rt) => {
+        const s = await addStore(rt.deps, {
+          name: o.name,
+          url: o.url,
+          consumerKey: o.consumerKey,
+          consumerSecret: o.consumerSecret,
+          warehouses: o.warehouses.split(',').map((w) => w.trim()).filter(Boolean),
+          buffer: o.buffer,
+          mode: o.mode,
+          concurrency: o.concurrency,
+          holdMinutes: o.holdMinutes,
+          caFile: o.caFile ?? null,
+        })
+        if (o.json) return out(JSON.stringify(storeView(s)))
+        out(`Added store ${s.name} (${s.id}), ${s.baseUrl.startsWith('https:') ? 'Basic auth over https' : 'OAuth 1.0a over http'}, warehouses ${s.warehouses.join(',')}, mode ${s.mode}.`)
+        out(`Next: stockbridge stores map ${s.name}; stockbridge stores webhooks ${s.name} --callback-url https://<this hub>; stockbridge stores sync ${s.name}`)
+      }),
+    )
+  stores
+    .command('list')
+    .description('List stores with mode and health (never their secrets)')
+    .option('--json', 'one JSON array')
+    .action((o: { json?: boolean }) =>
+      withRuntime(config, async (rt) => {
+        const all = (await listStores(rt.deps)).map(storeView)
+        if (o.json) return out(JSON.stringify(all))
+        if (all.length === 0) return out('No stores. Add one with: stockbridge stores add --name N --url URL --consumer-key CK --consumer-secret CS --warehouses CODE')
+        for (const s of all) out(`${s.id}\t${s.name}\t${s.url}\t${s.mode}\twarehouses=${s.warehouses.join(',')}\tbuffer=${s.buffer}\thealth=${s.health}${s.health_reason ? ` (${s.health_reason})` : ''}\twebhooks=${s.webhooks_configured ? 'yes' : 'no'}`)
+      }),
+    )
+  stores
+    .command('set <store>')
+    .description('Change a store: mode, buffer, warehouses, credentials, concurrency')
+    .option('--url <url>')
+    .option('--consumer-key <ck>')
+    .option('--consumer-secret <cs>')
+    .option('--warehouses <codes>')
+    .option('--buffer <n>', 'units held back', int)
+    .option('--mode <mode>', 'live, observe or paused')
+    .option('--concurrency <n>', 'requests at once', int)
+    .option('--hold-minutes <n>', 'pending-order reservation expiry', int)
+    .option('--ca-file <pem>', 'CA to trust ("" to clear)')
+    .action((ref: string, o: { url?: string; consumerKey?: string; consumerSecret?: string; warehouses?: string; buffer?: number; mode?: string; concurrency?: number; holdMinutes?: number; caFile?: string }) =>
+      withRuntime(config, async (rt) => {
+        const s = await changeStore(rt.deps, ref, {
+          url: o.url,
+          consumerKey: o.consumerKey,
+          consumerSecret: o.consumerSecret,
+          warehouses: o.warehouses?.split(',').map((w) => w.trim()).filter(Boolean),
+          buffer: o.buffer,
+          mode: o.mode,
+          concurrency: o.concurrency,
+          holdMinutes: o.holdMinutes,
+          caFile: o.caFile,
+        })
+        out(`Updated ${s.name}: mode ${s.mode}, buffer ${s.buffer}, warehouses ${s.warehouses.join(',')}`)
+      }),
+    )
+  stores
+    .command('remove <store>')
+    .description('Disconnect a store (its mappings, queued pushes and records go too)')
+    .action((ref: string) =>
+      withRuntime(config, async (rt) => {
+        const s = await removeStore(rt.deps, ref)
+        out(`Removed ${s.name} (${s.id})`)
+      }),
+    )
+  stores
+    .command('map <store>')
+    .description('Map hub SKUs to store products and variations (GET /products?sku= in lists of 100, or --scan the catalogue)')
+    .option('--scan', 'page through the whole catalogue instead (also finds store SKUs the hub lacks)')
+    .option('--json', 'print the report as JSON')
+    .action((ref: string, o: { scan?: boolean; json?: boolean }) =>
+      withConnector(config, async (_rt, woo) => {
+        const r = await woo.map(ref, { ...(o.scan ? { scan: true } : { onProgress: progress('looking up SKUs') }) })
+        if (o.json) return out(JSON.stringify(r))
+        out(`Mapped ${r.mapped} SKUs. Unknown in the store: ${r.unknown.length}. Duplicated in the store: ${r.duplicated.length}.${o.scan ? ` In the store only: ${r.notInHub.length}.` : ''}`)
+        for (const s of r.unknown.slice(0, 20)) out(`  unknown    ${s}`)
+        for (const d of r.duplicated.slice(0, 20)) out(`  duplicated ${d.sku} (products ${d.productIds.join(', ')})`)
+        for (const s of r.notInHub.slice(0, 20)) out(`  store only ${s}`)
+      }),
+    )
+  stores
+    .command('sync <store>')
+    .description("Push every mapped SKU's figure now (batches of 100, with a progress bar)")
+    .option('--json', 'print the result as JSON')
+    .action((ref: string, o: { json?: boolean }) =>
+      withConnector(config, async (_rt, woo) => {
+        const r = await woo.sync(ref, { onProgress: progress('pushing batches') })
+        if (o.json) return out(JSON.stringify(r))
+        out(`${r.skus} mapped SKUs: ${r.pushed} pushed, ${r.unchanged} skipped, ${r.failed.length} failed, in ${r.requests} requests`)
+        for (const f of r.failed.slice(0, 20)) out(`  failed ${f.sku}: ${f.reason}`)
+        if (r.failed.length) process.exitCode = 1
+      }),
+    )
+  stores
+    .command('webhooks <store>')
+    .description('Create (or find and re-enable) order.created, order.updated and product.updated webhooks, signed with a secret the hub keeps')
+    .requiredOption('--callback-url <url>', "this hub's public URL (the store's webhook path is appended) or the full webhook URL")
+    .action((ref: string, o: { callbackUrl: string }) =>
+      withConnector(config, async (_rt, woo) => {
+        const r = await woo.registerWebhooks(ref, o.callbackUrl)
+        out(`Deliveries go to ${r.callbackUrl}`)
+        for (const w of r.webhooks) out(`  ${w.action} webhook ${w.id} ${w.topic}`)
+      }),
+    )
+  stores
+    .command('reconcile <store>')
+    .description('Compare store and hub figures for every mapped SKU; repair drift and re-enable disabled webhooks unless --dry-run')
+    .option('--dry-run', 'report only: change nothing in the store')
+    .option('--json', 'print the run as JSON')
+    .action((ref: string, o: { dryRun?: boolean; json?: boolean }) =>
+      withConnector(config, async (_rt, woo) => {
+        const run = await woo.reconcile(ref, { dryRun: o.dryRun === true, onProgress: progress('reading store figures') })
+        if (o.json) return out(JSON.stringify(run))
+        out(`Run ${run.id} (${run.dryRun ? 'dry run' : 'repair'}): ${run.status}; ${run.checked} SKUs checked, ${run.drift} drifted, ${run.repaired} repaired, ${run.webhooksReenabled} webhooks re-enabled${run.error ? `; error: ${run.error}` : ''}`)
+        const report = run.report as { drift?: Array<{ sku: string; store_figure: number | null; hub_figure: number; repaired: boolean }>; webhooks?: Array<{ id: number; topic: string; status: string; reenabled: boolean }> } | null
+        for (const d of report?.drift?.slice(0, 50) ?? []) out(`  ${d.sku}\tstore ${d.store_figure ?? '—'}\thub ${d.hub_figure}${d.repaired ? '\trepaired' : ''}`)
+        for (const w of report?.webhooks ?? []) out(`  webhook ${w.id} ${w.topic} was ${w.status}${w.reenabled ? ', re-enabled' : ''}`)
+        if (run.status === 'failed') process.exitCode = 1
+      }),
+    )
+}
