@@ -1,6 +1,7 @@
 /** @module store/db: open the database named by a URL, with the right driver and settings. */
 import fs from 'node:fs'
 import path from 'node:path'
+import type { ConnectionOptions } from 'node:tls'
 import SQLite from 'better-sqlite3'
 import { Kysely, SqliteDialect, PostgresDialect, type SqliteDatabase, type Transaction } from 'kysely'
 import pg from 'pg'
@@ -27,9 +28,31 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   return { kind: 'sqlite', path: url }
 }
 
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const
+/**
+ * libpq's sslmode, minus `allow` and `prefer`: node-postgres cannot fall back from TLS to plain
+ * text, so those would silently mean something else. `require` encrypts without checking the
+ * certificate (as libpq does, unless a root certificate is given: then it checks the chain, as
+ * verify-ca); `verify-ca` checks the chain; `verify-full` checks the chain and the host name.
+ */
+export type SslMode = (typeof SSL_MODES)[number]
+
 export interface PostgresOptions {
+  /** Connections per process. Default 8: on 2 cores throughput stopped growing past ~8. */
   readonly poolSize?: number
+  /** Server-side statement_timeout; 0 or absent: none. A timed-out statement answers 503. */
   readonly statementTimeoutMs?: number
+  /**
+   * How long a query waits for a connection (a new one, or a free one of a busy pool) before it
+   * fails, and so answers 503 instead of hanging while the database is unreachable. Default 5 s.
+   */
+  readonly connectTimeoutMs?: number
+  /** Overrides the URL's `sslmode`. Absent both: disable (node-postgres' default). */
+  readonly sslMode?: SslMode
+  /** A PEM file of the certificate authorities to trust; overrides the URL's `sslrootcert`. */
+  readonly sslRootCertFile?: string
+  /** Shown in pg_stat_activity, so operators can tell the service's sessions apart. */
+  readonly applicationName?: string
 }
 
 export function openStore(url: string, options: PostgresOptions = {}): Store {
@@ -52,6 +75,7 @@ function openSqlite(file: string): Store {
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */
 const STATEMENT_CACHE_SIZE = 500
+const MAX_CACHED_STATEMENT_CHARS = 4096
 
 /**
  * Kysely's SQLite driver prepares every statement anew, which profiling showed as about a quarter
@@ -69,6 +93,9 @@ function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
         cache.delete(text)
       } else {
         stmt = sqlite.prepare(text)
+        // Batch statements (bulk sync's VALUES lists) are long and differ with every batch size:
+        // caching them would only pin large compiled statements in memory.
+        if (text.length > MAX_CACHED_STATEMENT_CHARS) return stmt
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string)
       }
       cache.set(text, stmt)
@@ -77,18 +104,69 @@ function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
   }
 }
 
+export interface PostgresConnection {
+  /** The URL without its TLS parameters, which `ssl` now carries. */
+  readonly connectionString: string
+  readonly ssl: false | ConnectionOptions
+}
+
+const URL_SSL_PARAMS = ['sslmode', 'sslrootcert', 'ssl', 'uselibpqcompat'] as const
+
+/**
+ * TLS settings from the options and the URL (`?sslmode=…&sslrootcert=…`), with libpq's meaning.
+ * The TLS parameters are taken out of the URL because node-postgres would otherwise apply its
+ * own reading of them over ours (it treats `require` as `verify-full`).
+ */
+export function resolvePostgresConnection(url: string, options: Pick<PostgresOptions, 'sslMode' | 'sslRootCertFile'> = {}): PostgresConnection {
+  const u = new URL(url)
+  const urlMode = u.searchParams.get('sslmode') ?? (u.searchParams.get('ssl') === 'true' ? 'require' : null)
+  const urlRootCert = u.searchParams.get('sslrootcert')
+  for (const p of URL_SSL_PARAMS) u.searchParams.delete(p)
+  const connectionString = u.toString()
+  const raw = options.sslMode ?? urlMode ?? 'disable'
+  const mode = raw === 'no-verify' ? 'require' : raw
+  if (!(SSL_MODES as ReadonlyArray<string>).includes(mode)) {
+    throw new Error(`Unsupported sslmode "${raw}": use one of ${SSL_MODES.join(', ')} (node-postgres cannot fall back between TLS and plain text, so allow and prefer are refused)`)
+  }
+  if (mode === 'disable') return { connectionString, ssl: false }
+  const caFile = options.sslRootCertFile ?? urlRootCert ?? undefined
+  const ca = caFile ? fs.readFileSync(caFile, 'utf8') : undefined
+  const verifyChain = mode !== 'require' || ca !== undefined
+  const ssl: ConnectionOptions = {
+    rejectUnauthorized: verifyChain,
+    ...(ca !== undefined ? { ca } : {}),
+    // verify-ca (and require with a root certificate) trusts the chain but not the host name.
+    ...(verifyChain && mode !== 'verify-full' ? { checkServerIdentity: () => undefined } : {}),
+  }
+  return { connectionString, ssl }
+}
+
+/** A Postgres URL with its password masked: safe to log. */
+export function redactDatabaseUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+}
+
 function openPostgres(url: string, options: PostgresOptions): Store {
   // BIGINT (int8) arrives as a string by default; our bigints are epoch-ms and ids, all far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v))
+  const { connectionString, ssl } = resolvePostgresConnection(url, options)
+  const statementTimeout = options.statementTimeoutMs ?? 0
   const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolSize ?? 10,
-    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    connectionString,
+    ssl,
+    max: options.poolSize ?? 8,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    // Notice a dead peer (a cut network, a failed-over server) on idle connections.
+    keepAlive: true,
+    application_name: options.applicationName ?? 'stockbridge',
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+    // Our transactions never wait on anything but the database, so one left idle for a minute
+    // belongs to a node that froze or lost its network: end it and free its row locks.
+    idle_in_transaction_session_timeout: 60_000,
   })
-  // An idle client losing its connection (server restart, failover) must not crash the process;
-  // the pool discards it and the next query connects afresh.
+  // An idle client losing its connection (server restart, pg_terminate_backend, failover) must not
+  // crash the process: the pool drops it and the next query connects afresh.
   pool.on('error', () => {})
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  const safe = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
-  return { db, caps: POSTGRES_CAPS, location: safe, close: () => db.destroy() }
+  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), close: () => db.destroy() }
 }
