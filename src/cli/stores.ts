@@ -7,7 +7,7 @@ import { connectorFor, dropConnector } from '../service/woocommerce-runtime.js'
 import type { WooConnector } from '../service/woocommerce.js'
 import { withRuntime } from './with-runtime.js'
 
-const out = (s: string) => process.stdout.write(`${s}\n`)
+const out = (s: string): void => void process.stdout.write(`${s}\n`)
 
 /** A one-line progress bar on stderr (only when stderr is a terminal, else a line per 10%). */
 function progress(label: string): (done: number, total: number) => void {
