@@ -55,6 +55,13 @@ export function createApp(deps: AppDeps): App {
   app.use('*', logRequests(deps.log))
   app.use('*', limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`]))
   app.use('*', limitJsonDepth([`${API_BASE}${WEBHOOK_PATH_PREFIX}`]))
+  // Routes without a credential draw on the client IP's budget (#5); /healthz stays unlimited for probes.
+  const isPublic = (path: string) => path === `${API_BASE}/openapi.json` || path.startsWith(`${API_BASE}${WEBHOOK_PATH_PREFIX}`)
+  const limits = security.rateLimits
+  if (limits) {
+    const byIp = limitByClientIp(limits, security.trustProxyHops, deps.log)
+    app.use('*', async (c, next) => (isPublic(c.req.path) || c.req.path === '/' || c.req.path === '/docs' || c.req.path.startsWith('/docs/') ? byIp(c, next) : next()))
+  }
 
   app.get('/', (c) => c.json({ name: 'stockbridge', version: VERSION, api: API_BASE, openapi: `${API_BASE}/openapi.json`, docs: '/docs', health: '/healthz' }))
   app.get('/healthz', async (c) => {
@@ -84,8 +91,6 @@ export function createApp(deps: AppDeps): App {
   })
   // Everything under the base but the OpenAPI document and provider webhooks (signed with their own
   // secrets) needs a credential: an API key (optionally a signed request) or a bearer JWT (#5).
-  const isPublic = (path: string) => path === `${API_BASE}/openapi.json` || path.startsWith(`${API_BASE}${WEBHOOK_PATH_PREFIX}`)
-  const limits = security.rateLimits
   const auth = authenticate({
     verifier: deps.verifier,
     jwt: security.jwt,
@@ -98,8 +103,7 @@ export function createApp(deps: AppDeps): App {
   api.use('*', async (c, next) => (isPublic(c.req.path) ? next() : auth(c, next)))
   if (limits) {
     const byPrincipal = limitByPrincipal(limits, deps.log)
-    const byIp = limitByClientIp(limits, security.trustProxyHops, deps.log)
-    api.use('*', async (c, next) => (isPublic(c.req.path) ? byIp(c, next) : byPrincipal(c, next)))
+    api.use('*', async (c, next) => (isPublic(c.req.path) ? next() : byPrincipal(c, next)))
   }
   registerWebhookRoutes(api, deps, security.webhooks)
   registerStockRoutes(api, deps)
