@@ -414,7 +414,7 @@ for (const db of DATABASES) {
         resW2: resW2.value.reservation.id,
         saved: new Map(),
         token: (spec) => makeToken(tk, clock.now(), spec),
-        send: (req) => {
+        send: async (req) => {
           const node = req.node === 'other' ? other : req.node === 'small' ? small : main
           const key = req.key ?? (req.bearer === undefined && !req.path.startsWith('/') && !req.headers?.authorization ? keys.admin.secret : undefined)
           return node.call(req.method, req.path, { key, bearer: req.bearer, body: req.body, raw: req.raw, headers: req.headers, sign: req.sign })
