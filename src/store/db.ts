@@ -164,9 +164,13 @@ function openPostgres(url: string, options: PostgresOptions): Store {
     // belongs to a node that froze or lost its network: end it and free its row locks.
     idle_in_transaction_session_timeout: 60_000,
   })
-  // An idle client losing its connection (server restart, pg_terminate_backend, failover) must not
-  // crash the process: the pool drops it and the next query connects afresh.
+  // A connection that dies (server restart, pg_terminate_backend, failover, a cut network) must
+  // not crash the process. Idle in the pool, the pool reports it here and drops it. Checked out,
+  // node-postgres emits 'error' on the client itself, which nobody else listens to (Kysely does
+  // not), and an unhandled 'error' event would kill the process: the query in flight fails with
+  // that error instead (answered 503), and the pool drops the client when it comes back.
   pool.on('error', () => {})
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), close: () => db.destroy() }
 }
