@@ -1,6 +1,7 @@
 /** @module store/stock-repo: stock levels. Every change is one conditional UPDATE, never read-modify-write. */
 import { sql } from 'kysely'
 import type { StockLevel } from '../domain/stock-level.js'
+import { MAX_QUANTITY } from '../domain/quantity.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { batchesOf, rowsTable } from './batch.js'
@@ -129,6 +130,10 @@ export async function applyDelta(ex: Executor, c: DeltaChange): Promise<StockLev
       qb.where(sql<boolean>`on_hand - reserved - safety_stock >= ${c.requireAvailable}`),
     )
     .$if(c.requireReserved !== null, (qb) => qb.where('reserved', '>=', c.requireReserved as number))
+    // Levels stay within ±MAX_QUANTITY: far inside a 32-bit column, so no sum of movements overflows.
+    .$if(c.onHandDelta > 0, (qb) => qb.where('on_hand', '<=', MAX_QUANTITY - c.onHandDelta))
+    .$if(c.onHandDelta < 0, (qb) => qb.where('on_hand', '>=', -MAX_QUANTITY - c.onHandDelta))
+    .$if(c.reservedDelta > 0, (qb) => qb.where('reserved', '<=', MAX_QUANTITY - c.reservedDelta))
     .$if(c.expectedOnHand !== undefined, (qb) => qb.where('on_hand', '=', c.expectedOnHand as number))
     .$if(c.expectedVersion !== undefined, (qb) => qb.where('version', '=', c.expectedVersion as number))
     .returning(LEVEL_COLUMNS)
