@@ -129,6 +129,9 @@ export async function processOrder(deps: ServiceDeps, store: WooStore, order: Or
         action = `closed (${order.status}) before any stock moved`
       }
       await repo.saveOrderLine(trx, next as OrderLineRecord, now)
+      // Entering processing/on-hold/completed, or cancelled, WooCommerce moves its own stock: what
+      // we last pushed is no longer what it shows, so the push this movement triggers must go out.
+      if (target !== 'reserved') await repo.forgetPushed(trx, store.id, [rec.sku])
       return action
     })
     out.push({ lineId: line.id, sku, action })
