@@ -26,6 +26,8 @@ export interface DialectCaps {
    * database locks in are the same whatever the database's default collation.
    */
   readonly byteOrderCollation: string
+  /** Sessions have a statement_timeout that can be lifted for long work (migrations). */
+  readonly statementTimeouts: boolean
 }
 
 export const SQLITE_CAPS: DialectCaps = Object.freeze({
@@ -36,6 +38,7 @@ export const SQLITE_CAPS: DialectCaps = Object.freeze({
   notify: false,
   jsonRowsets: false,
   byteOrderCollation: 'binary',
+  statementTimeouts: false,
 })
 
 export const POSTGRES_CAPS: DialectCaps = Object.freeze({
@@ -46,4 +49,5 @@ export const POSTGRES_CAPS: DialectCaps = Object.freeze({
   notify: true,
   jsonRowsets: true,
   byteOrderCollation: '"C"',
+  statementTimeouts: true,
 })

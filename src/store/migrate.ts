@@ -1,5 +1,5 @@
 /** @module store/migrate: bring a database's schema up to date. Forward only. */
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import type { Database } from './schema.js'
 import type { DialectCaps } from './dialect.js'
 import * as m0001 from './migrations/0001-create-core-tables.js'
@@ -24,10 +24,26 @@ export interface MigrationReport {
   readonly applied: ReadonlyArray<string>
 }
 
-/** Apply every pending migration. Kysely's Migrator takes a lock, so concurrent starts migrate once. */
+/**
+ * Apply every pending migration. Kysely's Migrator holds a session advisory lock on PostgreSQL
+ * (pg_advisory_lock) for the whole run and reads what is applied only once it has the lock, so
+ * nodes starting together migrate once: one applies, the others wait and find nothing to do.
+ * SQLite serialises the run through its write lock.
+ *
+ * The run gets one connection with the statement timeout lifted: a node waiting for another's
+ * migration, or a long migration itself, would otherwise be cancelled after the 30 s meant for
+ * requests. The timeout is restored before the connection goes back to the pool.
+ */
 export async function migrateToLatest(db: Kysely<Database>, caps: DialectCaps): Promise<MigrationReport> {
-  const migrator = new Migrator({ db, provider: providerFor(caps) })
-  const { error, results } = await migrator.migrateToLatest()
-  if (error) throw new Error('Database migration failed', { cause: error })
-  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+  return db.connection().execute(async (conn) => {
+    if (caps.statementTimeouts) await sql`set statement_timeout = 0`.execute(conn)
+    try {
+      const migrator = new Migrator({ db: conn, provider: providerFor(caps) })
+      const { error, results } = await migrator.migrateToLatest()
+      if (error) throw new Error('Database migration failed', { cause: error })
+      return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+    } finally {
+      if (caps.statementTimeouts) await sql`reset statement_timeout`.execute(conn)
+    }
+  })
 }

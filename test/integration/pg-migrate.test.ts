@@ -73,4 +73,28 @@ describe.skipIf(!pgDb || pgDb.skipReason !== null)('postgres: migrations with se
     const after = await holder.query(`select count(*)::int as n from kysely_migration`)
     expect((after.rows[0] as { n: number }).n).toBe(report.applied.length)
   })
+
+  it('waits longer than the statement timeout for another node, and leaves the timeout in place afterwards', async () => {
+    const db = await createEmptyPgDatabase()
+    cleanup.push(() => db.drop())
+    const store = openStore(db.url, { poolSize: 1, statementTimeoutMs: 200 })
+    cleanup.push(() => store.close())
+    const holder = await adminSession(db.url)
+    cleanup.push(() => holder.end())
+    await holder.query(`select pg_advisory_lock(${KYSELY_MIGRATION_LOCK_ID})`)
+    const migrating = migrateToLatest(store.db, store.caps)
+    // Wait until the server reports the node has been waiting for the lock for well over 200 ms.
+    await waitUntil('the migrating node to wait past its statement timeout', async () => {
+      const r = await holder.query(
+        `select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
+          where l.locktype = 'advisory' and not l.granted and a.datname = $1 and now() - a.query_start > interval '1 second'`,
+        [databaseOf(db.url)],
+      )
+      return (r.rows[0] as { n: number }).n === 1
+    })
+    await holder.query(`select pg_advisory_unlock(${KYSELY_MIGRATION_LOCK_ID})`)
+    expect((await migrating).applied.length).toBeGreaterThan(0)
+    // The pooled connection the migration used is back to the configured timeout.
+    expect((await sql<{ statement_timeout: string }>`show statement_timeout`.execute(store.db)).rows[0]!.statement_timeout).toBe('200ms')
+  })
 })
