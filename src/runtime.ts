@@ -17,8 +17,8 @@ const REDACT_PATHS = [
   ...['key', 'secret', 'signing_secret', 'signingSecret', 'token', 'password', 'hs256Secret', 'keyEncryptionKey'].flatMap((f) => [f, `*.${f}`]),
 ]
 
-export function createLogger(config: Config) {
-  return pino({ level: config.logLevel, base: { service: 'stockbridge' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } })
+export function createLogger(config: Config, destination?: pino.DestinationStream) {
+  return pino({ level: config.logLevel, base: { service: 'stockbridge' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination)
 }
 
 export interface Runtime {

@@ -127,7 +127,7 @@ describe.skipIf(redisSkipReason !== null || target === undefined)(`two server pr
       seen.push([res.status, res.headers.get('ratelimit-remaining')])
       if (res.status === 429) {
         expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
-        expect((await res.json()).code).toBe('rate_limited')
+        expect(((await res.json()) as { code: string }).code).toBe('rate_limited')
       } else await res.arrayBuffer()
     }
     expect(seen).toEqual([
@@ -151,7 +151,7 @@ describe.skipIf(redisSkipReason !== null || target === undefined)(`two server pr
     expect((await fetch(`${a!.url}/inventory/v1/warehouses`, { headers })).status).toBe(200)
     const replay = await fetch(`${b!.url}/inventory/v1/warehouses`, { headers })
     expect(replay.status).toBe(401)
-    expect((await replay.json()).code).toBe('nonce_reused')
+    expect(((await replay.json()) as { code: string }).code).toBe('nonce_reused')
   })
 
   it("the README's curl + openssl example signs a sale the server accepts", async () => {
