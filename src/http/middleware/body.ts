@@ -21,15 +21,15 @@ export const MAX_JSON_DEPTH = 32
 
 /**
  * Nesting depth of a JSON text, counted without parsing (brackets inside strings are skipped).
- * Works on the raw bytes: UTF-8 never puts an ASCII byte inside a multi-byte character.
+ * Works on text or on raw bytes (UTF-8 never puts an ASCII byte inside a multi-byte character).
  */
 export function jsonDepth(text: string | Uint8Array): number {
-  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text
+  const isText = typeof text === 'string'
   let depth = 0
   let max = 0
   let inString = false
-  for (let i = 0; i < bytes.length; i++) {
-    const ch = bytes[i]!
+  for (let i = 0; i < text.length; i++) {
+    const ch = isText ? text.charCodeAt(i) : text[i]!
     if (inString) {
       if (ch === 92) i++ // backslash: skip the escaped character
       else if (ch === 34) inString = false
@@ -41,17 +41,18 @@ export function jsonDepth(text: string | Uint8Array): number {
 }
 
 /**
- * Refuse JSON nested deeper than MAX_JSON_DEPTH. Reads the body as bytes: Hono caches them, so a
- * request signature (#5) is checked over exactly the bytes sent and the validator parses the same
- * bytes afterwards. Paths under `skipPrefixes` (provider webhooks) check depth themselves, after
- * their signature, since nothing about an unverified body may be acted on.
+ * Refuse JSON nested deeper than MAX_JSON_DEPTH. Hono caches the body, so the validator parses the
+ * same bytes afterwards. Paths under `skipPrefixes` (provider webhooks) check depth themselves,
+ * after their signature, since nothing about an unverified body may be acted on.
  */
 export function limitJsonDepth(skipPrefixes: ReadonlyArray<string> = []): MiddlewareHandler<AppEnv> {
   return async function jsonDepthLimit(c, next) {
     const type = c.req.header('content-type') ?? ''
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || !/^application\/json\b/i.test(type)) return next()
     if (skipPrefixes.some((p) => c.req.path.startsWith(p))) return next()
-    const depth = jsonDepth(new Uint8Array(await c.req.arrayBuffer()))
+    // A signed request (#5) is read as bytes, so its HMAC covers exactly what was sent; others as
+    // text, which the validator then parses from Hono's cache without another copy.
+    const depth = c.req.header('x-signature') !== undefined ? jsonDepth(new Uint8Array(await c.req.arrayBuffer())) : jsonDepth(await c.req.text())
     if (depth > MAX_JSON_DEPTH) return depthProblem(c, depth)
     return next()
   }
