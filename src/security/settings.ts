@@ -99,7 +99,10 @@ function webhookProviders(env: Env, problems: string[]): Record<string, WebhookP
           if (!PROVIDER_NAME.test(name)) problems.push(`WEBHOOK_PROVIDERS: "${name.slice(0, 40)}" is not a provider name (a-z 0-9 _ -)`)
           else if (parts === null || typeof parts !== 'object') problems.push(`WEBHOOK_PROVIDERS.${name}: must be an object with a secret`)
           else {
-            const p = providerFromParts(name, parts as Record<string, unknown>, `WEBHOOK_PROVIDERS.${name}`, problems)
+            // The secret may come from WEBHOOK_SECRET_<NAME> instead, keeping it out of the JSON.
+            const envSecret = env[`WEBHOOK_SECRET_${name.toUpperCase().replaceAll('-', '_')}`]
+            const withSecret = { ...(parts as Record<string, unknown>), secret: (parts as { secret?: unknown }).secret ?? envSecret }
+            const p = providerFromParts(name, withSecret, `WEBHOOK_PROVIDERS.${name}`, problems)
             if (p) out[name] = p
           }
         }
@@ -111,6 +114,8 @@ function webhookProviders(env: Env, problems: string[]): Record<string, WebhookP
     if (!m || secret === undefined) continue
     const suffix = m[1]!
     const name = suffix.toLowerCase()
+    // Already used as the secret of a JSON provider whose name has dashes (acme-wms ← WEBHOOK_SECRET_ACME_WMS).
+    if (Object.keys(out).some((k) => k !== name && k.replaceAll('-', '_') === name)) continue
     const p = providerFromParts(name, { ...(out[name] ?? {}), secret, header: env[`WEBHOOK_HEADER_${suffix}`] ?? out[name]?.header, encoding: env[`WEBHOOK_ENCODING_${suffix}`] ?? out[name]?.encoding }, variable, problems)
     if (p) out[name] = p
   }

@@ -49,6 +49,12 @@ describe('security configuration', () => {
     for (const secret of ['x'.repeat(32), 'hunter2', 'a'.repeat(20), 'b'.repeat(20), 'c'.repeat(20), 'ab'.repeat(32)]) expect(shown).not.toContain(secret)
   })
 
+  it('a provider may take its settings from WEBHOOK_PROVIDERS and its secret from WEBHOOK_SECRET_<NAME>', () => {
+    const s = loadConfig({ WEBHOOK_PROVIDERS: '{"acme-wms":{"header":"X-Acme-Signature","encoding":"base64"}}', WEBHOOK_SECRET_ACME_WMS: 's'.repeat(24) }).security
+    expect(s.webhooks['acme-wms']).toMatchObject({ secret: 's'.repeat(24), header: 'X-Acme-Signature', encoding: 'base64' })
+    expect(Object.keys(s.webhooks)).toEqual(['acme-wms'])
+  })
+
   it('defaults: no JWT, nonces in the database, rate limits off, no providers, no CORS', () => {
     const s = loadConfig({}).security
     expect(s).toMatchObject({ jwt: null, redisUrl: null, nonceStore: 'database', signatureToleranceSeconds: 300, rateLimits: { read: null, write: null, anon: null, store: 'memory' }, corsOrigins: [], webhooks: {}, keyEncryptionKey: null })
