@@ -12,7 +12,7 @@ import { WooTransportError, type WooClient, type WooErrorBody } from './client.j
 
 export const BATCH_LIMIT = 100
 /** Smallest share worth a request of its own when a small round is spread over parallel requests. */
-const MIN_SPLIT = 10
+const MIN_SPLIT = 4
 
 export interface PushItem {
   readonly sku: string
