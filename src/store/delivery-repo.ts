@@ -83,6 +83,21 @@ export async function retryDelivery(ex: Executor, slot: DeliverySlot, workerId: 
     .execute()
 }
 
+/**
+ * The attempt was cut short by this worker stopping, not by the target: hand the slot back, due
+ * at once and without charging the attempt (so a shutdown never dead-letters a delivery).
+ */
+export async function releaseDelivery(ex: Executor, slot: DeliverySlot, workerId: string, now: number): Promise<void> {
+  await ex
+    .updateTable('delivery')
+    .set((eb) => ({ locked_by: null, locked_until: null, next_attempt_at: now, attempts: eb('attempts', '-', 1) }))
+    .where('target_id', '=', slot.targetId)
+    .where('sku', '=', slot.sku)
+    .where('locked_by', '=', workerId)
+    .where('attempts', '>', 0)
+    .execute()
+}
+
 /** Given up: record a dead letter; the slot is freed, or kept for a newer event that arrived. */
 export async function deadLetterDelivery(ex: Executor, slot: DeliverySlot, workerId: string, deadLetterId: string, now: number, error: string, status: number | null): Promise<void> {
   await ex

@@ -14,6 +14,7 @@ import {
   completeDelivery,
   deadLetterDelivery,
   recordAttempts,
+  releaseDelivery,
   retryDelivery,
   type AttemptRecord,
   type DeliverySlot,
@@ -109,6 +110,10 @@ export class DeliveryWorker {
           await completeDelivery(trx, slot, this.#o.workerId, now)
           attempts.push({ ...base, outcome: 'ok', statusCode: outcome.status, error: null })
           this.#count(slot.targetId, 'ok')
+        } else if (outcome.kind === 'retry' && outcome.status === null && this.#abort.signal.aborted) {
+          // Aborted by stop(), not failed by the target: the attempt does not count.
+          await releaseDelivery(trx, slot, this.#o.workerId, now)
+          attempts.push({ ...base, outcome: 'retry', statusCode: null, error: `aborted: worker stopping (${outcome.error})` })
         } else if (outcome.kind === 'retry' && slot.attempts < this.#o.maxAttempts) {
           const delay = backoffMs(slot.attempts, this.#o.random, this.#o.backoff, outcome.retryAfterMs)
           await retryDelivery(trx, slot, this.#o.workerId, now + delay, outcome.error, outcome.status)
@@ -168,7 +173,7 @@ export class DeliveryWorker {
     this.#woken = false
   }
 
-  /** Stop taking work; deliveries in flight are aborted and their slots retried after the lease. */
+  /** Stop taking work; deliveries in flight are aborted and handed back, due at once, the attempt not counted. */
   async stop(): Promise<void> {
     this.#unsubscribe?.()
     this.#abort.abort()

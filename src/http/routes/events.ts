@@ -7,7 +7,8 @@ import { streamSSE } from 'hono/streaming'
 import { invalid } from '../../domain/errors.js'
 import { eventEnvelope } from '../../domain/events.js'
 import { isSku } from '../../domain/sku.js'
-import { currentEventSeq, readEventsAfter } from '../../service/event-stream.js'
+import { readEventsAfter } from '../../service/event-stream.js'
+import { streamStartSeq } from '../../store/outbox-repo.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { PROBLEMS } from '../responses.js'
@@ -49,7 +50,7 @@ export function registerEventRoutes(app: App, deps: AppDeps): void {
         return Number(s)
       })
       const resumeFrom = parseSeq(c.req.header('last-event-id'), '/headers/Last-Event-ID') ?? parseSeq(q.last_event_id, '/last_event_id')
-      let cursor = resumeFrom ?? (await currentEventSeq(deps))
+      let cursor = resumeFrom ?? (await streamStartSeq(deps.store.db, deps.store.caps))
       const filter = { skus: skus?.length ? skus : null, warehouses: warehouses?.length ? warehouses : null }
 
       c.header('x-accel-buffering', 'no')

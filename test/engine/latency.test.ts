@@ -1,0 +1,66 @@
+/**
+ * Commit-to-webhook latency for a local subscriber, measured (not asserted tightly): the worker
+ * runs as in production (start(), woken by the commit), the subscriber is a real HTTP server on
+ * 127.0.0.1. Each change waits for its delivery, so every sample is one change's own latency.
+ */
+import { performance } from 'node:perf_hooks'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { systemClock, type ServiceDeps } from '../../src/service/deps.js'
+import { updateStock } from '../../src/service/stock.js'
+import { createSubscription } from '../../src/service/subscriptions.js'
+import { subscriptionResolver } from '../../src/sync/subscription-destinations.js'
+import { DeliveryWorker } from '../../src/sync/worker.js'
+import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
+import { makeProduct, makeWarehouse, testDeps } from '../support/fixtures.js'
+import { latencySummary, Subscriber, versionRegressions } from './support-engine.js'
+
+const GENEROUS_MS = 2000
+const N = 200
+
+for (const db of DATABASES) {
+  describe.skipIf(db.skipReason !== null)(`${db.name}: commit → webhook latency (local subscriber)`, () => {
+    let ts: TestStore
+    let deps: ServiceDeps
+    let sub: Subscriber
+    let worker: DeliveryWorker
+
+    beforeAll(async () => {
+      ts = await createTestStore(db.name)
+      deps = testDeps(ts.store, systemClock)
+      sub = await Subscriber.start(() => ({ status: 200 }))
+    })
+    afterAll(async () => {
+      await worker?.stop()
+      await sub?.close()
+      await ts?.drop()
+    })
+
+    it(`delivers each of ${N} changes within a generous bound, and reports p50/p99`, async () => {
+      const wh = await makeWarehouse(deps, { code: 'LAT-W1' })
+      const p = await makeProduct(deps, { sku: 'LAT-A' })
+      await createSubscription(deps, { url: sub.url })
+      // the poll is slow on purpose: a delivery within milliseconds comes from the commit's wake-up
+      worker = new DeliveryWorker(deps, subscriptionResolver(ts.store.db, 5000), { workerId: 'lat', pollMs: 10_000 })
+      worker.start()
+
+      const fromCommit: number[] = []
+      const fromCall: number[] = []
+      for (let i = 1; i <= N; i++) {
+        const called = performance.now()
+        await updateStock(deps, { sku: p.sku, warehouseId: wh.id, changeType: 'restock', quantity: 1, source: 'test', referenceId: null, notes: null }, { actor: 'test:latency' })
+        const committed = performance.now()
+        await sub.waitFor(() => sub.received.length > 0 && sub.received.at(-1)!.body.data.version === i, GENEROUS_MS, `version ${i}`)
+        const got = sub.received.at(-1)!
+        fromCommit.push(got.at - committed)
+        fromCall.push(got.at - called)
+      }
+      expect(sub.received).toHaveLength(N)
+      expect(sub.received.map((r) => r.body.data.version)).toEqual(Array.from({ length: N }, (_, i) => i + 1))
+      expect(versionRegressions(sub.received)).toEqual([])
+      const c = latencySummary(fromCommit)
+      const k = latencySummary(fromCall)
+      console.log(`[latency ${db.name}] commit→webhook received: p50 ${c.p50} ms, p99 ${c.p99} ms, max ${c.max} ms (n=${c.n}); call start→received: p50 ${k.p50} ms, p99 ${k.p99} ms`)
+      expect(c.p99).toBeLessThan(GENEROUS_MS)
+    })
+  })
+}
