@@ -63,9 +63,10 @@ export async function completeDelivery(ex: Executor, slot: DeliverySlot, workerI
     .where('locked_by', '=', workerId)
     .executeTakeFirst()
   if (Number(del.numDeletedRows) === 1) return
+  // What waits now is what arrived during this delivery: its lag counts from (about) now.
   await ex
     .updateTable('delivery')
-    .set({ locked_by: null, locked_until: null, attempts: 0, next_attempt_at: now, last_error: null, last_status: null })
+    .set({ locked_by: null, locked_until: null, attempts: 0, next_attempt_at: now, last_error: null, last_status: null, created_at: now })
     .where('target_id', '=', slot.targetId)
     .where('sku', '=', slot.sku)
     .where('locked_by', '=', workerId)
@@ -213,15 +214,18 @@ export async function markDeadLetterReplayed(ex: Executor, id: string, now: numb
 
 export interface DeliveryBacklog {
   readonly pending: number
-  /** Creation time of the oldest event still waiting for any target (null: nothing waits). */
+  /** Creation time of the oldest change still waiting for any target (null: nothing waits). */
   readonly oldestPendingAt: number | null
 }
 
+/**
+ * A slot's created_at is when its oldest undelivered change was written: newer events coalescing
+ * into the slot do not move it (the event the slot points at is the newest, and would hide the lag).
+ */
 export async function deliveryBacklog(ex: Executor): Promise<DeliveryBacklog> {
   const r = await ex
     .selectFrom('delivery')
-    .leftJoin('outbox_event', 'outbox_event.seq', 'delivery.event_seq')
-    .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.min<number | string | null>('outbox_event.created_at').as('oldest')])
+    .select((eb) => [eb.fn.countAll<number | string>().as('n'), eb.fn.min<number | string | null>('delivery.created_at').as('oldest')])
     .executeTakeFirstOrThrow()
   return { pending: Number(r.n), oldestPendingAt: r.oldest == null ? null : Number(r.oldest) }
 }

@@ -307,12 +307,15 @@ for (const db of DATABASES) {
       await s.change(1)
       const round = s.worker.runOnce()
       await s.sub.waitFor(() => s.sub.received.length === 1, 5000)
+      clock.advance(5000)
       await s.change(1)
       release()
       expect(await round).toBe(1)
       // the slot was not freed: it now holds the newer event, due at once
       const [row] = await deliveryRows(ts, s.id)
       expect(row).toMatchObject({ eventSeq: await latestSeq(ts, s.product.sku), attempts: 0, nextAttemptAt: clock.now(), lockedBy: null })
+      // the lag of what waits now counts from now, not from the slot's first change
+      expect(Number((await ts.store.db.selectFrom('delivery').select('created_at').where('target_id', '=', s.id).executeTakeFirstOrThrow()).created_at)).toBe(clock.now())
       expect(await s.worker.runOnce()).toBe(1)
       expect(s.sub.received.map((r) => [r.body.data.version, r.status])).toEqual([
         [1, 200],
