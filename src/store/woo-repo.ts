@@ -400,6 +400,18 @@ export async function listWebhookDeliveries(ex: Executor, storeId: string, limit
   return rows.map(toDelivery)
 }
 
+/** Forget deliveries processed before the cutoff (they are kept for inspection until then). */
+export async function pruneWebhookDeliveries(ex: Executor, cutoff: number, batch = 1000): Promise<number> {
+  let total = 0
+  for (;;) {
+    const ids = await ex.selectFrom('woo_webhook_delivery').select('id').where('status', '!=', 'pending').where('processed_at', '<', cutoff).orderBy('id').limit(batch).execute()
+    if (ids.length === 0) return total
+    const res = await ex.deleteFrom('woo_webhook_delivery').where('id', 'in', ids.map((r) => r.id)).executeTakeFirst()
+    total += Number(res.numDeletedRows)
+    if (ids.length < batch) return total
+  }
+}
+
 export async function countPendingWebhookDeliveries(ex: Executor, storeId?: string): Promise<number> {
   const r = await ex
     .selectFrom('woo_webhook_delivery')

@@ -83,7 +83,8 @@ await new Promise<void>((resolve) => {
   const inFlight = new Set<Promise<unknown>>()
   const tick = setInterval(() => {
     const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate))
-    while (sent < due) {
+    // At most 16 writes in flight (a server's connection pool bounds them the same way).
+    while (sent < due && inFlight.size < 16) {
       sent++
       const sku = loadSkus[Math.floor(Math.random() * loadSkus.length)]!
       const p = updateStock(hub.deps, { sku, warehouseId: wh, changeType: 'sale', quantity: 1, source: 'bench', referenceId: null, notes: null }, { actor: 'bench' }).then((r) => {

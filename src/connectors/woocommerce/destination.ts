@@ -111,7 +111,7 @@ export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooCl
       }
     }
     const ok = items.filter((i) => pushed.get(i.sku)?.kind === 'ok')
-    if (ok.length) await repo.markPushed(db, store.id, ok.map((i) => ({ sku: i.sku, figure: (items.find((x) => x.sku === i.sku) ?? i).figure })), deps.clock.now())
+    if (ok.length) await repo.markPushed(db, store.id, ok.map((i) => ({ sku: i.sku, figure: i.figure })), deps.clock.now())
     for (const [sku, r] of pushed) results.set(sku, r)
     await recordHealth(deps, store, [...pushed.values()])
   }
