@@ -16,12 +16,11 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import SQLite from 'better-sqlite3'
-import pg from 'pg'
 import { Api, skuAt } from './lib/api.js'
 import { measure, runLoad, unexpected, type LoadResult, type LoadSpec } from './lib/load.js'
-import { killAll, killAllSync, ROOT, rssOf, runCli, SERVICE_ROOT, startBare, startServer, startSink, type BareHandle, type ServerHandle } from './lib/procs.js'
+import { killAll, killAllSync, ROOT, rssOf, runCli, serverPostMortem, SERVICE_ROOT, startBare, startedServers, startServer, startSink, type BareHandle, type ServerHandle } from './lib/procs.js'
 import { renderProfile, summarizeProfile } from './lib/profile.js'
-import { createDatabase, pgUnavailable, rawPgBulk, rawPgMovements } from './lib/raw-pg.js'
+import { createDatabase, newClient, pgUnavailable, rawPgBulk, rawPgMovements } from './lib/raw-pg.js'
 import { openRaw, rawSqliteBulk, rawSqliteMovements } from './lib/raw-sqlite.js'
 import { atLeast, below, exactly, renderTable, row, type Row } from './lib/table.js'
 
@@ -385,7 +384,7 @@ async function benchPostgres(): Promise<void> {
   const srv = await startServer({ databaseUrl: database.url, env: { DATABASE_POOL_SIZE: '32' } })
   if (!srv.adminKey) throw new Error('the first start printed no admin key')
   const api = new Api(srv.url, srv.adminKey)
-  const client = new pg.Client({ connectionString: database.url })
+  const client = newClient(database.url)
   await client.connect()
   cleanups.push(() => client.end())
   const { whs, firstCountSeconds, bulkPairs } = await seed(api, 'postgres', async (ps) => {
@@ -408,7 +407,10 @@ async function benchPostgres(): Promise<void> {
   let outboxDelta = 0
   for (const c of [1, 8, 32]) {
     log(`postgres: raw pg, ${c} clients`)
-    const raw = await rawPgMovements(database.url, c, SKU_PREFIX, S.skus, wh, S.rawSeconds, hasOutbox)
+    const raw = await rawPgMovements(database.url, c, SKU_PREFIX, S.skus, wh, S.rawSeconds, hasOutbox).catch((e: unknown) => {
+      log(`postgres: raw run with ${c} clients failed: ${String(e)}`)
+      return { perSec: null, p99: null }
+    })
     log(`postgres: writes, ${c} connections`)
     const before = await counts()
     const r = await measure({ ...base, url: srv.url, scenario: 'update', connections: c }, srv.pid)
@@ -427,7 +429,11 @@ async function benchPostgres(): Promise<void> {
   }
 
   log('postgres: one hot SKU, 64 writers')
-  const rawHot = await rawPgMovements(database.url, 64, HOT_PREFIX, 1, wh, Math.min(2, S.rawSeconds), hasOutbox)
+  // As many clients as the server's pool: the 64 HTTP writers share 32 connections there too.
+  const rawHot = await rawPgMovements(database.url, 32, HOT_PREFIX, 1, wh, Math.min(2, S.rawSeconds), hasOutbox).catch((e: unknown) => {
+    log(`postgres: raw hot-SKU run failed: ${String(e)}`)
+    return null
+  })
   const hot = await measure({ ...base, url: srv.url, scenario: 'hot', connections: 64, hotSku: HOT_SKU }, srv.pid)
   const sales = async () => Number((await client.query("SELECT count(*) AS n FROM ledger_entry WHERE sku = $1 AND change_type = 'sale' AND status = 'applied'", [LIMITED_SKU])).rows[0].n)
   const check = await limitedStockCheck(srv, api, wh, S.limitedStock, sales)
@@ -516,9 +522,12 @@ async function phase(name: string, enabled: boolean, fn: () => Promise<void>): P
     await fn()
   } catch (e) {
     log(`${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+    const pm = serverPostMortem()
+    if (pm) log(pm)
     rows.push(row(`${name} phase`, null, '', null, { note: `FAILED: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` }))
   } finally {
     await killAll().catch(() => {})
+    startedServers.length = 0
     bare = null
     log(`${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   }

@@ -131,7 +131,7 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
       reject(new Error(`server exited early (code ${code}, signal ${sig}); stderr:\n${err.slice(-2000)}`))
     })
   })
-  return {
+  const handle: ServerHandle = {
     child,
     pid: child.pid!,
     url: ready.url,
@@ -139,6 +139,23 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
     stderr: () => err,
     stop: () => stopChild(child, 15_000),
   }
+  startedServers.push(handle)
+  return handle
+}
+
+/** Every server started, for post-mortems when a phase fails. */
+export const startedServers: ServerHandle[] = []
+
+/** What the servers said on stderr, and whether they died: for a phase's failure report. */
+export function serverPostMortem(): string {
+  return startedServers
+    .map((s) => {
+      const died = s.child.exitCode !== null || s.child.signalCode !== null
+      const tail = s.stderr().trim().slice(-3000)
+      return died || tail ? `server ${s.pid}${died ? ` exited (code ${s.child.exitCode}, signal ${s.child.signalCode})` : ' alive'}${tail ? `; stderr:\n${tail}` : ''}` : ''
+    })
+    .filter(Boolean)
+    .join('\n')
 }
 
 /** Run the CLI to completion (migrate, keys create …) and return stdout. */

@@ -11,6 +11,13 @@ const LEVEL_COLS = 'sku, warehouse_id, on_hand, reserved, safety_stock, low_stoc
 const LEDGER_COLS =
   'sku, product_id, warehouse_id, change_type, status, quantity, on_hand_before, on_hand_after, reserved_before, reserved_after, level_version, source, reference_id, reservation_id, actor, notes, observed_at, created_at'
 
+/** A client whose connection errors (e.g. the database being dropped under it) never crash the bench. */
+export function newClient(url: string): pg.Client {
+  const c = new pg.Client({ connectionString: url })
+  c.on('error', () => {})
+  return c
+}
+
 export interface PgAdmin {
   readonly url: string
   drop(): Promise<void>
@@ -19,6 +26,7 @@ export interface PgAdmin {
 /** Is PostgreSQL reachable at all? Returns the reason when it is not. */
 export async function pgUnavailable(adminUrl: string): Promise<string | null> {
   const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 })
+  c.on('error', () => {})
   try {
     await c.connect()
     await c.query('select 1')
@@ -33,7 +41,7 @@ export async function pgUnavailable(adminUrl: string): Promise<string | null> {
 /** Create a fresh database (sb_bench_<pid>_<tag>) and return its URL, with a way to drop it. */
 export async function createDatabase(adminUrl: string, tag: string): Promise<PgAdmin> {
   const name = `sb_bench_${process.pid}_${tag}`
-  const admin = new pg.Client({ connectionString: adminUrl })
+  const admin = newClient(adminUrl)
   await admin.connect()
   try {
     await admin.query(`DROP DATABASE IF EXISTS ${name}`)
@@ -46,7 +54,7 @@ export async function createDatabase(adminUrl: string, tag: string): Promise<PgA
   return {
     url: u.toString(),
     async drop() {
-      const c = new pg.Client({ connectionString: adminUrl })
+      const c = newClient(adminUrl)
       await c.connect()
       try {
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
@@ -59,13 +67,15 @@ export async function createDatabase(adminUrl: string, tag: string): Promise<PgA
 
 /** Transactions per second and their p99 latency (ms); with `withOutbox`, each also appends its outbox row. */
 export async function rawPgMovements(url: string, clients: number, skuPrefix: string, skuCount: number, warehouseId: number, seconds: number, withOutbox = false): Promise<{ perSec: number; count: number; p99: number }> {
-  const conns = await Promise.all(
-    Array.from({ length: clients }, async () => {
-      const c = new pg.Client({ connectionString: url })
-      await c.connect()
-      return c
-    }),
-  )
+  // Connect them all before starting; on any failure, close those that did connect.
+  const made = Array.from({ length: clients }, () => newClient(url))
+  const connected = await Promise.allSettled(made.map((c) => c.connect()))
+  const failed = connected.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) {
+    await Promise.all(made.map((c) => c.end().catch(() => {})))
+    throw failed.reason
+  }
+  const conns = made
   try {
     let count = 0
     const latencies: number[] = []
@@ -125,7 +135,7 @@ export async function rawPgMovements(url: string, clients: number, skuPrefix: st
  * every ledger row (unnest arrays → UPDATE … FROM → INSERT … SELECT). Returns seconds for all batches.
  */
 export async function rawPgBulk(url: string, batches: ReadonlyArray<ReadonlyArray<{ sku: string; warehouse_id: number; quantity: number }>>, withOutbox = false): Promise<number> {
-  const c = new pg.Client({ connectionString: url })
+  const c = newClient(url)
   await c.connect()
   try {
     const started = performance.now()
