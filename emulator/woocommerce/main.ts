@@ -1,11 +1,12 @@
 /**
  * Run the WooCommerce emulator: `npx tsx emulator/woocommerce/main.ts [--port 8090] [--simple 50]
- * [--variable 10] [--stock 20] [--realistic] [--https CERT,KEY] [--webhooks async|sync|manual]`.
+ * [--variable 10] [--stock 20] [--catalog numbered|demo] [--realistic] [--https CERT,KEY]
+ * [--webhooks async|sync|manual]`. `--catalog demo` carries the SKUs of the hub's demo data set.
  * Prints the base URL and an API key pair; the shop lives in memory until the process ends.
  */
 import fs from 'node:fs'
 import { parseArgs } from 'node:util'
-import { seedCatalog } from './seed.js'
+import { seedCatalog, seedDemoCatalog } from './seed.js'
 import { WooEmulator } from './server.js'
 
 const { values } = parseArgs({
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     variable: { type: 'string', default: '5' },
     stock: { type: 'string', default: '0' },
     realistic: { type: 'boolean', default: false },
+    catalog: { type: 'string', default: 'numbered' },
     https: { type: 'string' },
     webhooks: { type: 'string', default: 'async' },
     'webhook-delay-ms': { type: 'string', default: '1000' },
@@ -37,7 +39,7 @@ const apiKey =
   values['consumer-key'] && values['consumer-secret']
     ? (emu.keys.push({ consumerKey: values['consumer-key'], consumerSecret: values['consumer-secret'], permission: 'read_write' }), emu.keys[0]!)
     : emu.addKey('read_write')
-const seeded = seedCatalog(emu.shop, { simple: Number(values.simple), variable: Number(values.variable), stock: Number(values.stock) })
+const seeded = values.catalog === 'demo' ? seedDemoCatalog(emu.shop, Number(values.stock)) : seedCatalog(emu.shop, { simple: Number(values.simple), variable: Number(values.variable), stock: Number(values.stock) })
 await emu.start()
 process.stdout.write(
   [

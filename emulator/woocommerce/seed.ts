@@ -40,3 +40,33 @@ export function seedCatalog(shop: Shop, o: SeedOptions = {}): Seeded {
   }
   return { simple, parents, variations, skus: [...simple, ...variations].map((p) => p.sku) }
 }
+
+/**
+ * The catalogue of the hub's demo data set (`stockbridge demo`): 1,000 SKUs, T-shirts, hoodies and
+ * socks as variable products with S/M/L/XL variations (`TEE-001-M`), the rest simple (`MUG-004`).
+ * Lets the demo hub push to the emulator without any mapping problem.
+ */
+export function seedDemoCatalog(shop: Shop, stock = 0): Seeded {
+  const CATEGORIES = ['TEE', 'HOOD', 'CAP', 'MUG', 'BAG', 'SOCK', 'POST', 'BOOK'] as const
+  const SIZES = ['S', 'M', 'L', 'XL']
+  const simple: ProductRecord[] = []
+  const parents: ProductRecord[] = []
+  const variations: ProductRecord[] = []
+  let count = 0
+  for (let i = 0; count < 1000; i++) {
+    const cat = CATEGORIES[i % CATEGORIES.length]!
+    const model = String(Math.floor(i / CATEGORIES.length) + 1).padStart(3, '0')
+    if (cat !== 'TEE' && cat !== 'HOOD' && cat !== 'SOCK') {
+      simple.push(shop.addProduct({ name: `${cat} ${model}`, sku: `${cat}-${model}`, manageStock: true, stockQuantity: stock, regularPrice: '12.00' }))
+      count++
+      continue
+    }
+    const parent = shop.addProduct({ name: `${cat} ${model}`, sku: `${cat}-${model}`, type: 'variable', manageStock: false, attributes: [{ name: 'Size', options: SIZES }] })
+    parents.push(parent)
+    for (const size of SIZES) {
+      variations.push(shop.addProduct({ name: size, sku: `${cat}-${model}-${size}`, type: 'variation', parentId: parent.id, manageStock: true, stockQuantity: stock, regularPrice: '19.00', attributes: [{ name: 'Size', option: size }] }))
+      count++
+    }
+  }
+  return { simple, parents, variations, skus: [...simple, ...variations].map((p) => p.sku) }
+}
