@@ -42,7 +42,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   const listener = listenForOutbox(config.databaseUrl, () => deps.events.notify(), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'))
   // WooCommerce stores (#7): `sto_` targets go to their store, the rest to subscriptions; received
   // webhooks are worked off from a queue; drift is reconciled on a schedule.
-  const woo = connectorFor(deps, config.woocommerce)
+  const woo = connectorFor(deps, { ...config.woocommerce, sealKey: config.security.keyEncryptionKey })
   const worker = config.delivery.enabled
     ? new DeliveryWorker(deps, woo.resolver(subscriptionResolver(deps.store.db, config.delivery.timeoutMs)), {
         workerId: `${process.pid}-${deps.ids.next('wrk')}`,

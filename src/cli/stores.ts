@@ -6,6 +6,7 @@ import { addStore, changeStore, listStores, removeStore, storeView } from '../se
 import { connectorFor, dropConnector } from '../service/woocommerce-runtime.js'
 import type { WooConnector } from '../service/woocommerce.js'
 import { withRuntime } from './with-runtime.js'
+import { useStoreSealKey } from '../store/woo-repo.js'
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`)
 
@@ -45,6 +46,8 @@ const int = (v: string) => {
 }
 
 export function registerStores(program: Command, config: Config): void {
+  // Store secrets are sealed with KEY_ENCRYPTION_KEY when it is set.
+  useStoreSealKey(config.security.keyEncryptionKey)
   const stores = program.command('stores').description('Connect and operate WooCommerce stores')
   stores
     .command('add')

@@ -5,13 +5,15 @@
  */
 import type { ServiceDeps } from './deps.js'
 import type { EventBus } from './event-bus.js'
+import { useStoreSealKey } from '../store/woo-repo.js'
 import { WooConnector, type WooSettings } from './woocommerce.js'
 
 const connectors = new WeakMap<EventBus, WooConnector>()
 
 /** The connector of this hub; `settings` apply when it is first made (the server makes it first). */
-export function connectorFor(deps: ServiceDeps, settings?: Partial<WooSettings>): WooConnector {
+export function connectorFor(deps: ServiceDeps, settings?: Partial<WooSettings> & { readonly sealKey?: Buffer | null }): WooConnector {
   let c = connectors.get(deps.events)
+  if (settings?.sealKey !== undefined) useStoreSealKey(settings.sealKey)
   if (!c) {
     c = new WooConnector(deps, settings)
     connectors.set(deps.events, c)

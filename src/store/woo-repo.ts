@@ -3,8 +3,20 @@
  * problems, received webhook deliveries (a queue), order-line records, drift and reconciliation runs.
  */
 import { sql } from 'kysely'
+import { openSecret, sealSecret } from '../security/secret-box.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
+
+/**
+ * Consumer secrets and webhook secrets are sealed with KEY_ENCRYPTION_KEY when it is set (as the
+ * API keys' signing secrets are, #5), and stored `plain:` otherwise. Set once at start.
+ */
+let sealKey: Buffer | null = null
+export function useStoreSealKey(key: Buffer | null): void {
+  sealKey = key
+}
+const seal = (v: string) => sealSecret(v, sealKey)
+const unseal = (v: string) => (v.startsWith('plain:') || v.startsWith('aesgcm:') ? openSecret(v, sealKey) : v)
 
 export const STORE_MODES = ['live', 'observe', 'paused'] as const
 export type StoreMode = (typeof STORE_MODES)[number]
@@ -59,14 +71,14 @@ function toStore(r: Row): WooStore {
     name: r.name,
     baseUrl: r.base_url,
     consumerKey: r.consumer_key,
-    consumerSecret: r.consumer_secret,
+    consumerSecret: unseal(r.consumer_secret),
     warehouses: JSON.parse(r.warehouses) as number[],
     buffer: Number(r.buffer),
     mode: r.mode as StoreMode,
     concurrency: Number(r.concurrency),
     holdMinutes: Number(r.hold_minutes),
     caFile: r.ca_file,
-    webhookSecret: r.webhook_secret,
+    webhookSecret: r.webhook_secret === null ? null : unseal(r.webhook_secret),
     callbackUrl: r.callback_url,
     health: r.health as StoreHealth,
     healthReason: r.health_reason,
@@ -84,14 +96,14 @@ export async function insertStore(ex: Executor, s: WooStore): Promise<void> {
       name: s.name,
       base_url: s.baseUrl,
       consumer_key: s.consumerKey,
-      consumer_secret: s.consumerSecret,
+      consumer_secret: seal(s.consumerSecret),
       warehouses: JSON.stringify(s.warehouses),
       buffer: s.buffer,
       mode: s.mode,
       concurrency: s.concurrency,
       hold_minutes: s.holdMinutes,
       ca_file: s.caFile,
-      webhook_secret: s.webhookSecret,
+      webhook_secret: s.webhookSecret === null ? null : seal(s.webhookSecret),
       callback_url: s.callbackUrl,
       health: s.health,
       health_reason: s.healthReason,
@@ -125,14 +137,14 @@ export async function updateStore(ex: Executor, id: string, p: StorePatch, now: 
       ...(p.name !== undefined ? { name: p.name } : {}),
       ...(p.baseUrl !== undefined ? { base_url: p.baseUrl } : {}),
       ...(p.consumerKey !== undefined ? { consumer_key: p.consumerKey } : {}),
-      ...(p.consumerSecret !== undefined ? { consumer_secret: p.consumerSecret } : {}),
+      ...(p.consumerSecret !== undefined ? { consumer_secret: seal(p.consumerSecret) } : {}),
       ...(p.warehouses !== undefined ? { warehouses: JSON.stringify(p.warehouses) } : {}),
       ...(p.buffer !== undefined ? { buffer: p.buffer } : {}),
       ...(p.mode !== undefined ? { mode: p.mode } : {}),
       ...(p.concurrency !== undefined ? { concurrency: p.concurrency } : {}),
       ...(p.holdMinutes !== undefined ? { hold_minutes: p.holdMinutes } : {}),
       ...(p.caFile !== undefined ? { ca_file: p.caFile } : {}),
-      ...(p.webhookSecret !== undefined ? { webhook_secret: p.webhookSecret } : {}),
+      ...(p.webhookSecret !== undefined ? { webhook_secret: p.webhookSecret === null ? null : seal(p.webhookSecret) } : {}),
       ...(p.callbackUrl !== undefined ? { callback_url: p.callbackUrl } : {}),
       updated_at: now,
     })
