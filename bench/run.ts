@@ -34,7 +34,7 @@ const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='
 const PG_ADMIN = process.env.STOCKBRIDGE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 const S = QUICK
-  ? { seconds: 2, warmup: 1, rawSeconds: 1, skus: 1_000, bulkRows: 5_000, limitedStock: 50, memRows: 1_000_000, propagationSeconds: 3 }
+  ? { seconds: 2, warmup: 0.5, rawSeconds: 1, skus: 1_000, bulkRows: 5_000, limitedStock: 50, memRows: 1_000_000, propagationSeconds: 3 }
   : { seconds: 10, warmup: 2, rawSeconds: 5, skus: 10_000, bulkRows: 100_000, limitedStock: 500, memRows: 1_000_000, propagationSeconds: 10 }
 const WAREHOUSES = 11 // warehouse 1 for the write tests, 2…11 for the 100,000-row bulk sync
 const BULK_BATCH = 10_000
