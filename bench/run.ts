@@ -63,6 +63,13 @@ async function cleanup(): Promise<void> {
   return cleaning
 }
 process.on('exit', killAllSync)
+// Whatever escapes (a driver's stray 'error' event, say) still ends in the same clean-up.
+for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(ev, (e: unknown) => {
+    log(`${ev}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`)
+    void cleanup().finally(() => process.exit(1))
+  })
+}
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     log(`${sig}: stopping`)
