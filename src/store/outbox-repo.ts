@@ -94,27 +94,40 @@ function toEvent(r: EventRow): OutboxEvent {
   }
 }
 
+export interface EventPage {
+  readonly events: OutboxEvent[]
+  /** PostgreSQL: a matching event exists that must wait for older transactions to finish first. */
+  readonly heldBack: boolean
+}
+
 /**
  * Events after a sequence number, oldest first, with no gaps: on PostgreSQL only events of
- * transactions older than every running one, so a slower transaction's lower number is never skipped.
+ * transactions older than every running one, and never one past an event that must still wait
+ * (stopping there, rather than skipping it, so a slower transaction's lower number is not passed).
  * Caveat (known, see test/engine/sse.test.ts): a transaction's id is assigned at its first write,
  * its sequence number later; a transaction with the lower id can hold the higher number, commit
- * first and pass this filter while one with a higher id and a lower number is still open; the
- * reader then moves past that lower number for good.
+ * first and pass this check while one with a higher id and a lower number is still open and not
+ * yet visible; the reader then moves past that lower number for good.
  */
-export async function listEventsAfter(ex: Executor, caps: DialectCaps, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<OutboxEvent[]> {
+export async function readEventPage(ex: Executor, caps: DialectCaps, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<EventPage> {
   const rows = await ex
     .selectFrom('outbox_event')
     .selectAll()
+    .select(caps.notify ? sql<boolean>`coalesce(tx_id < ${OLDEST_RUNNING_TX}, true)`.as('ready') : sql<boolean>`1 = 1`.as('ready'))
     .where('seq', '>', afterSeq)
-    .$if(caps.notify, (qb) => qb.where('tx_id', '<', OLDEST_RUNNING_TX))
     .$if(filter.skus != null, (qb) => qb.where('sku', 'in', filter.skus as string[]))
     .$if(filter.warehouses != null, (qb) => qb.where('warehouse_id', 'in', filter.warehouses as number[]))
     .$if(filter.events != null, (qb) => qb.where('type', 'in', filter.events as string[]))
     .orderBy('seq')
     .limit(limit)
     .execute()
-  return rows.map(toEvent)
+  const waiting = rows.findIndex((r) => !r.ready)
+  const ready = waiting === -1 ? rows : rows.slice(0, waiting)
+  return { events: ready.map(toEvent), heldBack: waiting !== -1 }
+}
+
+export async function listEventsAfter(ex: Executor, caps: DialectCaps, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<OutboxEvent[]> {
+  return (await readEventPage(ex, caps, afterSeq, filter, limit)).events
 }
 
 export async function findEventsBySeq(ex: Executor, seqs: ReadonlyArray<number>): Promise<Map<number, OutboxEvent>> {
@@ -140,7 +153,7 @@ export async function lastEventSeq(ex: Executor): Promise<number> {
  * connected, and a stream starting above it would never send that event. Start instead after
  * the newest event every running transaction is younger than (the bound listEventsAfter reads
  * up to), so such an event is still ahead of the stream. A few events committed just before the
- * connect may be sent as well. (The ordering caveat of listEventsAfter applies here too.)
+ * connect may be sent as well. (The ordering caveat of readEventPage applies here too.)
  */
 export async function streamStartSeq(ex: Executor, caps: DialectCaps): Promise<number> {
   if (!caps.notify) return lastEventSeq(ex)

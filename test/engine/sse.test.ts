@@ -16,7 +16,7 @@ import { sql } from 'kysely'
 import { updateStock } from '../../src/service/stock.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
 import { makeProduct, makeWarehouse, testApp, testDeps } from '../support/fixtures.js'
-import { latencySummary, SseClient } from './support-engine.js'
+import { latencySummary, percentile, SseClient } from './support-engine.js'
 
 const ctx = { actor: 'test:sse' }
 
@@ -52,6 +52,12 @@ class CountingBus extends EventBus {
 }
 /** The issue's 100 ms is a benchmark figure; the test only refuses what is clearly broken. */
 const GENEROUS_MS = 2000
+/**
+ * How long a test waits for a message. Longer than GENEROUS_MS: on PostgreSQL an event waits for
+ * every older transaction in the whole cluster (other databases included) to end, and tests of
+ * other suites sharing the server can hold one open for seconds.
+ */
+const WAIT_MS = 15_000
 
 for (const db of DATABASES) {
   describe.skipIf(db.skipReason !== null)(`${db.name}: live event stream (SSE) over a real socket`, () => {
@@ -117,7 +123,7 @@ for (const db of DATABASES) {
         const called = performance.now()
         const r = await move(a, i % 2 === 0 ? w1 : w2)
         const committed = performance.now()
-        await c.waitFor(() => c.events().length === i + 1, GENEROUS_MS, `change ${i + 1} on the stream`)
+        await c.waitFor(() => c.events().length === i + 1, WAIT_MS, `change ${i + 1} on the stream`)
         const got = c.events()[i]!
         expect(got.body.data.movement_id).toBe(r.value.entry.id)
         latencies.push(got.at - committed)
@@ -130,8 +136,9 @@ for (const db of DATABASES) {
       expect(events.map((e) => e.id)).toEqual(events.map((e) => e.body.sequence))
       expect(events.map((e) => e.id)).toEqual(await storedSeqs(a.sku, 0))
       const s = latencySummary(latencies)
-      console.log(`[sse ${db.name}] commit→SSE message: p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms over ${s.n} changes; call start→message p50 ${latencySummary(fromCall).p50} ms, p99 ${latencySummary(fromCall).p99} ms`)
-      expect(s.p99).toBeLessThan(GENEROUS_MS)
+      console.log(`[sse ${db.name}] commit→SSE message: p50 ${s.p50} ms, p99 ${s.p99} ms, max ${s.max} ms over ${s.n} changes (${latencies.filter((x) => x > 100).length} over 100 ms); call start→message p50 ${latencySummary(fromCall).p50} ms, p99 ${latencySummary(fromCall).p99} ms`)
+      // a generous bound, and not on the very tail (another suite's long transaction can hold it)
+      expect(percentile(latencies, 90)).toBeLessThan(GENEROUS_MS)
     })
 
     it('after a disconnect, Last-Event-ID resumes with exactly the stored events after that id, without gaps', async () => {
@@ -139,7 +146,7 @@ for (const db of DATABASES) {
       await ready(c1)
       for (let i = 0; i < 10; i++) await move(i % 2 ? a : b, i % 3 ? w1 : w2)
       const seen = await storedSeqsFiltered(0)
-      await c1.waitFor(() => c1.events().length > 0 && c1.events().at(-1)!.id === seen.at(-1), GENEROUS_MS, 'the first changes')
+      await c1.waitFor(() => c1.events().length > 0 && c1.events().at(-1)!.id === seen.at(-1), WAIT_MS, 'the first changes')
       const lastId = c1.events().at(-1)!.id
       await c1.close()
 
@@ -149,7 +156,7 @@ for (const db of DATABASES) {
       expect(missed.length).toBeGreaterThan(20)
 
       const c2 = await open(`?skus=${a.sku},${b.sku}&warehouse_id=${w1.id}`, { 'last-event-id': String(lastId) })
-      await c2.waitFor(() => c2.events().length === missed.length, GENEROUS_MS, 'the missed events')
+      await c2.waitFor(() => c2.events().length === missed.length, WAIT_MS, 'the missed events')
       expect(c2.events().map((e) => e.id)).toEqual(missed)
       expect(c2.events().every((e) => e.body.data.warehouse_id === w1.id)).toBe(true)
       // and then it is live again, still without gaps
@@ -157,12 +164,12 @@ for (const db of DATABASES) {
       await move(a, w2)
       await move(b, w1)
       const all = await storedSeqsFiltered(lastId)
-      await c2.waitFor(() => c2.events().length === all.length, GENEROUS_MS, 'the live events after the resume')
+      await c2.waitFor(() => c2.events().length === all.length, WAIT_MS, 'the live events after the resume')
       expect(c2.events().map((e) => e.id)).toEqual(all)
 
       // the query parameter resumes the same way
       const c3 = await open(`?skus=${a.sku},${b.sku}&warehouse_id=${w1.id}&last_event_id=${lastId}`)
-      await c3.waitFor(() => c3.events().length === all.length, GENEROUS_MS, 'the resume by query parameter')
+      await c3.waitFor(() => c3.events().length === all.length, WAIT_MS, 'the resume by query parameter')
       expect(c3.events().map((e) => e.id)).toEqual(all)
 
       async function storedSeqsFiltered(after: number) {
@@ -231,16 +238,73 @@ for (const db of DATABASES) {
       const slow = (await ts.store.db.selectFrom('outbox_event').select('seq').where('sku', '=', a.sku).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq
       expect(w.entry.sku).toBe(a.sku)
       // T1 committed after the client connected: the client must see it
-      await c.waitFor(() => c.events().some((e) => e.id === Number(slow)), GENEROUS_MS, `the event of the transaction that committed after the connect (seq ${slow})`)
+      await c.waitFor(() => c.events().some((e) => e.id === Number(slow)), WAIT_MS, `the event of the transaction that committed after the connect (seq ${slow})`)
+    })
+
+    it.skipIf(db.name !== 'postgres')('PostgreSQL: an event waiting for an older transaction is sent once it ends, in order, soon, and none after it is sent first', async () => {
+      const meta = { changeType: 'restock' as const, source: 'test', referenceId: null, reservationId: null, actor: 'test', notes: null }
+      const c = await open(`?skus=${a.sku},${b.sku}`)
+      await ready(c)
+      const before = c.events().length
+      let go0!: () => void
+      const gate0 = new Promise<void>((r) => (go0 = r))
+      let endBlocker!: () => void
+      const blockerGate = new Promise<void>((r) => (endBlocker = r))
+      let locked0!: () => void
+      const t0Locked = new Promise<void>((r) => (locked0 = r))
+      let blocking!: () => void
+      const blockerUp = new Promise<void>((r) => (blocking = r))
+      // T0 takes the oldest transaction id (locks A) and writes its event last
+      const t0 = ts.store.db.transaction().execute(async (trx) => {
+        const p = await lockProduct(trx, ts.store.caps, a.sku)
+        locked0()
+        await gate0
+        return writeMovement({ ex: trx, caps: ts.store.caps, now: Date.now(), deps }, p, w1.id, { kind: 'restock', quantity: 1 }, meta)
+      })
+      await t0Locked
+      try {
+        // a blocker: a transaction with an id, open, writing no event (think: a long bulk job elsewhere)
+        const blocker = ts.store.db.transaction().execute(async (trx) => {
+          await sql`select pg_current_xact_id()`.execute(trx)
+          blocking()
+          await blockerGate
+        })
+        await blockerUp
+        // B commits (a younger id than the blocker: held back), then T0 commits (older id: ready)
+        await move(b, w1)
+        go0()
+        await t0
+        deps.events.notify()
+        const seqB = Number((await ts.store.db.selectFrom('outbox_event').select('seq').where('sku', '=', b.sku).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq)
+        const seqA = Number((await ts.store.db.selectFrom('outbox_event').select('seq').where('sku', '=', a.sku).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq)
+        expect(seqB).toBeLessThan(seqA)
+        // while the blocker is open, neither goes out: A may not overtake B
+        await c.waitFor(() => c.events().length > before, 300, 'nothing').then(
+          () => expect.fail(`sent while an older transaction was open: ${JSON.stringify(c.events().slice(before).map((e) => e.id))}`),
+          () => undefined,
+        )
+        const released = performance.now()
+        endBlocker()
+        await blocker
+        // no commit wakes the stream now: it must look again by itself
+        await c.waitFor(() => c.events().some((e) => e.id === seqA), WAIT_MS, 'both events after the blocker ended')
+        expect(c.events().slice(before).map((e) => e.id)).toEqual([seqB, seqA])
+        console.log(`[sse ${db.name}] held back behind an open transaction: sent ${Math.round(c.events().find((e) => e.id === seqA)!.at - released)} ms after it ended`)
+      } finally {
+        // on a failure, let the open transactions end so the store can close
+        go0()
+        endBlocker()
+      }
     })
 
     /**
-     * KNOWN GAP (reported, not fixed here): the stream reads events of transactions older than
-     * every running one (tx_id < xmin), in sequence order. A transaction's id is assigned at its
-     * first write (the product lock), its sequence number later, at the outbox insert; so T0 can
-     * hold the lower transaction id and the higher sequence number. When T0 commits while T1
-     * (higher id, lower sequence) is still open, T0's event passes the filter, the stream moves
-     * past it, and T1's event, committed next, lies behind the cursor for good.
+     * KNOWN GAP (reported, not fixed here): the stream sends, in sequence order, events of
+     * transactions older than every running one (tx_id < xmin), stopping at a visible event that
+     * must wait. A transaction's id is assigned at its first write (the product lock), its
+     * sequence number later, at the outbox insert; so T0 can hold the lower transaction id and the
+     * higher sequence number. When T0 commits while T1 (higher id, lower sequence) is still open,
+     * T1's event is not visible yet, T0's passes, the stream moves past it, and T1's event,
+     * committed next, lies behind the cursor for good.
      */
     const inversion = { reproduced: false, slowSeen: false }
     it.skipIf(db.name !== 'postgres')('PostgreSQL: transaction-id order and sequence order can disagree (the scenario is set up)', async () => {
@@ -280,24 +344,29 @@ for (const db of DATABASES) {
         return w
       })
       await t1Took
-      go0()
-      await t0
-      deps.events.notify()
-      const s0 = Number((await ts.store.db.selectFrom('outbox_event').select('seq').where('sku', '=', a.sku).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq)
-      expect(x0).toBeLessThan(x1)
-      expect(s1).toBeLessThan(s0)
-      // T0's event reaches the client while T1 is still open …
-      await c.waitFor(() => c.events().some((e) => e.id === s0), GENEROUS_MS, 'T0’s event')
-      go1()
-      await t1
-      deps.events.notify()
-      // … then T1 commits; the stream's safety poll runs every second: allow two rounds
-      inversion.reproduced = true
-      inversion.slowSeen = await c.waitFor(() => c.events().some((e) => e.id === s1), 2500, 'T1’s event').then(
-        () => true,
-        () => false,
-      )
-      console.log(`[sse ${db.name}] inversion: T0 xid ${x0} seq ${s0} committed first, T1 xid ${x1} seq ${s1} committed later → T1's event ${inversion.slowSeen ? 'delivered' : 'NEVER delivered (known gap)'}`)
+      try {
+        go0()
+        await t0
+        deps.events.notify()
+        const s0 = Number((await ts.store.db.selectFrom('outbox_event').select('seq').where('sku', '=', a.sku).orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow()).seq)
+        expect(x0).toBeLessThan(x1)
+        expect(s1).toBeLessThan(s0)
+        // T0's event reaches the client while T1 is still open …
+        await c.waitFor(() => c.events().some((e) => e.id === s0), WAIT_MS, 'T0’s event')
+        go1()
+        await t1
+        deps.events.notify()
+        // … then T1 commits; the stream's safety poll runs every second: allow two rounds
+        inversion.reproduced = true
+        inversion.slowSeen = await c.waitFor(() => c.events().some((e) => e.id === s1), 2500, 'T1’s event').then(
+          () => true,
+          () => false,
+        )
+        console.log(`[sse ${db.name}] inversion: T0 xid ${x0} seq ${s0} committed first, T1 xid ${x1} seq ${s1} committed later → T1's event ${inversion.slowSeen ? 'delivered' : 'NEVER delivered (known gap)'}`)
+      } finally {
+        go0()
+        go1()
+      }
     })
     it.skipIf(db.name !== 'postgres').fails('KNOWN GAP: … and then the stream never sends the event of the transaction with the lower sequence number', () => {
       expect(inversion.reproduced).toBe(true)

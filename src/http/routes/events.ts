@@ -7,8 +7,7 @@ import { streamSSE } from 'hono/streaming'
 import { invalid } from '../../domain/errors.js'
 import { eventEnvelope } from '../../domain/events.js'
 import { isSku } from '../../domain/sku.js'
-import { readEventsAfter } from '../../service/event-stream.js'
-import { streamStartSeq } from '../../store/outbox-repo.js'
+import { readEventPage, streamStartSeq } from '../../store/outbox-repo.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { PROBLEMS } from '../responses.js'
@@ -21,6 +20,8 @@ const EventsQuery = z.strictObject({
 
 const HEARTBEAT_MS = 15_000
 const SAFETY_POLL_MS = 1000
+/** An event held back for an older transaction (PostgreSQL) is looked for again after this, doubling. */
+const HELD_BACK_FIRST_MS = 10
 const PAGE = 500
 
 function parseSeq(v: string | undefined, pointer: string): number | undefined {
@@ -63,19 +64,23 @@ export function registerEventRoutes(app: App, deps: AppDeps): void {
         })
         stream.onAbort(() => wake?.())
         let lastWrite = Date.now()
+        // Nothing wakes the stream when the older transaction an event waits for ends (it may
+        // write no event); rather than waiting for the safety poll, look again soon.
+        let heldBackMs = 0
         try {
           await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after: cursor }) })
           while (!stream.aborted && !stream.closed) {
             if (pending) {
               pending = false
               for (;;) {
-                const events = await readEventsAfter(deps, cursor, filter, PAGE)
+                const { events, heldBack } = await readEventPage(deps.store.db, deps.store.caps, cursor, filter, PAGE)
                 for (const e of events) {
                   await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(eventEnvelope(e)) })
                   cursor = e.seq
                 }
                 if (events.length > 0) lastWrite = Date.now()
-                if (events.length < PAGE) break
+                heldBackMs = heldBack ? Math.min(SAFETY_POLL_MS, heldBackMs === 0 ? HELD_BACK_FIRST_MS : heldBackMs * 2) : 0
+                if (heldBack || events.length < PAGE) break
               }
             }
             if (Date.now() - lastWrite >= HEARTBEAT_MS) {
@@ -83,7 +88,7 @@ export function registerEventRoutes(app: App, deps: AppDeps): void {
               lastWrite = Date.now()
             }
             await new Promise<void>((resolve) => {
-              const timer = setTimeout(done, SAFETY_POLL_MS)
+              const timer = setTimeout(done, heldBackMs || SAFETY_POLL_MS)
               wake = done
               function done() {
                 clearTimeout(timer)
