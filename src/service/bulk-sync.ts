@@ -134,6 +134,7 @@ async function recordStockChangedBatch(
     }
   }
   await enqueueDeliverySlots(ex, caps, [...slots.values()], now)
+  if (slots.size > 0) deps.events.expect('deliveries')
   await notifyOutbox(ex, caps)
 }
 

@@ -42,6 +42,7 @@ export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput,
     // A fixed observation time for the whole job: chunks applied later are still the same count.
     const stored: StoredInput = { items: input.items, source: input.source, referenceId: input.referenceId, observedAt: input.observedAt ?? now }
     await repo.insertJob(trx, { id, type: 'bulk-sync', input: JSON.stringify(stored), actor: ctx.actor, total: input.items.length, now })
+    deps.events.expect('jobs')
     return { jobId: id }
   })
   return { value: await getJob(deps, submitted.value.jobId), replayed: submitted.replayed }
@@ -105,7 +106,7 @@ export class JobRunner {
   }
 
   start(): void {
-    this.#unsubscribe = this.#deps.events.subscribe(() => this.#wake?.())
+    this.#unsubscribe = this.#deps.events.subscribe(() => this.#wake?.(), 'jobs')
     this.#loop = (async () => {
       while (!this.#stopped) {
         let ran = false

@@ -36,6 +36,7 @@ export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: 
   const seq = await insertOutboxEvent(ex, caps, event)
   const targets = await deps.events.targetsFor(ex, event, now)
   await enqueueDeliveries(ex, targets, product.sku, seq, now)
+  if (targets.length > 0) deps.events.expect('deliveries')
   await notifyOutbox(ex, caps)
   return seq
 }

@@ -91,6 +91,7 @@ export async function replayDeadLetter(deps: ServiceDeps, id: string): Promise<{
     const latest = await findLatestEventForSku(trx, dl.sku)
     const seq = Math.max(dl.eventSeq, latest?.seq ?? 0)
     await deliveries.enqueueDeliveries(trx, [dl.targetId], dl.sku, seq, deps.clock.now())
+    deps.events.expect('deliveries')
     return { eventSeq: seq }
   })
   deps.events.notify()

@@ -138,7 +138,7 @@ export class DeliveryWorker {
 
   start(): void {
     if (this.#loop) return
-    this.#unsubscribe = this.#deps.events.subscribe(() => this.wake())
+    this.#unsubscribe = this.#deps.events.subscribe(() => this.wake(), 'deliveries')
     this.#loop = (async () => {
       while (!this.#abort.signal.aborted) {
         let handled = 0
