@@ -1,13 +1,16 @@
 /** @module service/event-stream: reading the outbox in order, for live streams (SSE). */
-import type { EventFilter, OutboxEvent } from '../domain/events.js'
-import { lastEventSeq, listEventsAfter } from '../store/outbox-repo.js'
+import type { EventFilter } from '../domain/events.js'
+import { cursorAfter, readEventPage, streamStart, type EventPage, type StreamCursor } from '../store/outbox-repo.js'
 import type { ServiceDeps } from './deps.js'
 
-export function readEventsAfter(deps: ServiceDeps, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<OutboxEvent[]> {
-  return listEventsAfter(deps.store.db, deps.store.caps, afterSeq, filter, limit)
+export type { StreamCursor }
+
+/** The next events after the cursor, gap-free (see StreamCursor). */
+export function readStream(deps: ServiceDeps, after: StreamCursor, filter: Partial<EventFilter>, limit: number): Promise<EventPage> {
+  return readEventPage(deps.store.db, deps.store.caps, after, filter, limit)
 }
 
-/** The sequence a new stream without Last-Event-ID starts after: only events from now on. */
-export function currentEventSeq(deps: ServiceDeps): Promise<number> {
-  return lastEventSeq(deps.store.db)
+/** Where a stream starts: after `lastEventId` when resuming, else after everything already final. */
+export function openStream(deps: ServiceDeps, lastEventId: number | undefined): Promise<StreamCursor> {
+  return lastEventId === undefined ? streamStart(deps.store.db, deps.store.caps) : cursorAfter(deps.store.db, deps.store.caps, lastEventId)
 }

@@ -94,40 +94,70 @@ function toEvent(r: EventRow): OutboxEvent {
   }
 }
 
+/**
+ * Where a live stream stands. On PostgreSQL a sequence number is taken before commit, so a later
+ * number can commit first; streams therefore walk events in (transaction id, sequence) order and
+ * only take transactions older than every one still running. Any event that appears later belongs
+ * to a younger transaction and so sorts after the cursor: nothing is ever skipped. On SQLite
+ * (one writer, numbers in commit order) the transaction id is 0 and the order is the sequence.
+ */
+export interface StreamCursor {
+  readonly txId: number
+  readonly seq: number
+}
+
 export interface EventPage {
-  readonly events: OutboxEvent[]
-  /** PostgreSQL: a matching event exists that must wait for older transactions to finish first. */
+  readonly events: ReadonlyArray<OutboxEvent>
+  /** The cursor after the last event returned (unchanged when none). */
+  readonly cursor: StreamCursor
+  /** Committed-looking events wait for an older transaction still running: look again soon. */
   readonly heldBack: boolean
 }
 
-/**
- * Events after a sequence number, oldest first, with no gaps: on PostgreSQL only events of
- * transactions older than every running one, and never one past an event that must still wait
- * (stopping there, rather than skipping it, so a slower transaction's lower number is not passed).
- * Caveat (known, see test/engine/sse.test.ts): a transaction's id is assigned at its first write,
- * its sequence number later; a transaction with the lower id can hold the higher number, commit
- * first and pass this check while one with a higher id and a lower number is still open and not
- * yet visible; the reader then moves past that lower number for good.
- */
-export async function readEventPage(ex: Executor, caps: DialectCaps, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<EventPage> {
+export async function readEventPage(ex: Executor, caps: DialectCaps, after: StreamCursor, filter: Partial<EventFilter>, limit: number): Promise<EventPage> {
   const rows = await ex
     .selectFrom('outbox_event')
     .selectAll()
-    .select(caps.notify ? sql<boolean>`coalesce(tx_id < ${OLDEST_RUNNING_TX}, true)`.as('ready') : sql<boolean>`1 = 1`.as('ready'))
-    .where('seq', '>', afterSeq)
+    .$if(caps.notify, (qb) =>
+      qb.where(sql<boolean>`(tx_id, seq) > (${after.txId}, ${after.seq})`).where('tx_id', '<', OLDEST_RUNNING_TX).orderBy('tx_id').orderBy('seq'),
+    )
+    .$if(!caps.notify, (qb) => qb.where('seq', '>', after.seq).orderBy('seq'))
     .$if(filter.skus != null, (qb) => qb.where('sku', 'in', filter.skus as string[]))
     .$if(filter.warehouses != null, (qb) => qb.where('warehouse_id', 'in', filter.warehouses as number[]))
     .$if(filter.events != null, (qb) => qb.where('type', 'in', filter.events as string[]))
-    .orderBy('seq')
     .limit(limit)
     .execute()
-  const waiting = rows.findIndex((r) => !r.ready)
-  const ready = waiting === -1 ? rows : rows.slice(0, waiting)
-  return { events: ready.map(toEvent), heldBack: waiting !== -1 }
+  const last = rows[rows.length - 1]
+  const cursor = last ? { txId: last.tx_id == null ? 0 : Number(last.tx_id), seq: Number(last.seq) } : after
+  let heldBack = false
+  if (caps.notify && rows.length < limit) {
+    const waiting = await ex
+      .selectFrom('outbox_event')
+      .select('seq')
+      .where(sql<boolean>`(tx_id, seq) > (${cursor.txId}, ${cursor.seq})`)
+      .where('tx_id', '>=', OLDEST_RUNNING_TX)
+      .limit(1)
+      .executeTakeFirst()
+    heldBack = waiting !== undefined
+  }
+  return { events: rows.map(toEvent), cursor, heldBack }
 }
 
-export async function listEventsAfter(ex: Executor, caps: DialectCaps, afterSeq: number, filter: Partial<EventFilter>, limit: number): Promise<OutboxEvent[]> {
-  return (await readEventPage(ex, caps, afterSeq, filter, limit)).events
+/** A stream resuming after event `seq` (its Last-Event-ID). */
+export async function cursorAfter(ex: Executor, caps: DialectCaps, seq: number): Promise<StreamCursor> {
+  if (!caps.notify) return { txId: 0, seq }
+  const r = await ex.selectFrom('outbox_event').select('tx_id').where('seq', '=', seq).executeTakeFirst()
+  if (r?.tx_id != null) return { txId: Number(r.tx_id), seq }
+  // The event is gone (pruned): resume before the oldest later event that remains.
+  const next = await ex.selectFrom('outbox_event').select((eb) => eb.fn.min<number | string | null>('tx_id').as('t')).where('seq', '>', seq).executeTakeFirst()
+  return next?.t == null ? await streamStart(ex, caps) : { txId: Number(next.t) - 1, seq: Number.MAX_SAFE_INTEGER }
+}
+
+/** Where a new stream (no Last-Event-ID) starts: after everything already final, so nothing still running is missed. */
+export async function streamStart(ex: Executor, caps: DialectCaps): Promise<StreamCursor> {
+  if (!caps.notify) return { txId: 0, seq: await lastEventSeq(ex) }
+  const r = await ex.selectFrom('outbox_event').select(['tx_id', 'seq']).where('tx_id', '<', OLDEST_RUNNING_TX).orderBy('tx_id', 'desc').orderBy('seq', 'desc').limit(1).executeTakeFirst()
+  return r ? { txId: Number(r.tx_id), seq: Number(r.seq) } : { txId: 0, seq: 0 }
 }
 
 export async function findEventsBySeq(ex: Executor, seqs: ReadonlyArray<number>): Promise<Map<number, OutboxEvent>> {
@@ -144,24 +174,6 @@ export async function findLatestEventForSku(ex: Executor, sku: string): Promise<
 
 export async function lastEventSeq(ex: Executor): Promise<number> {
   const r = await ex.selectFrom('outbox_event').select((eb) => eb.fn.max<number | string | null>('seq').as('m')).executeTakeFirst()
-  return r?.m == null ? 0 : Number(r.m)
-}
-
-/**
- * Where a new live stream (no Last-Event-ID) starts. Not simply the highest visible sequence: on
- * PostgreSQL a transaction still running may hold a lower number and commit after the client
- * connected, and a stream starting above it would never send that event. Start instead after
- * the newest event every running transaction is younger than (the bound listEventsAfter reads
- * up to), so such an event is still ahead of the stream. A few events committed just before the
- * connect may be sent as well. (The ordering caveat of readEventPage applies here too.)
- */
-export async function streamStartSeq(ex: Executor, caps: DialectCaps): Promise<number> {
-  if (!caps.notify) return lastEventSeq(ex)
-  const r = await ex
-    .selectFrom('outbox_event')
-    .select((eb) => eb.fn.max<number | string | null>('seq').as('m'))
-    .where('tx_id', '<', OLDEST_RUNNING_TX)
-    .executeTakeFirst()
   return r?.m == null ? 0 : Number(r.m)
 }
 

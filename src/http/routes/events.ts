@@ -7,7 +7,7 @@ import { streamSSE } from 'hono/streaming'
 import { invalid } from '../../domain/errors.js'
 import { eventEnvelope } from '../../domain/events.js'
 import { isSku } from '../../domain/sku.js'
-import { readEventPage, streamStartSeq } from '../../store/outbox-repo.js'
+import { openStream, readStream } from '../../service/event-stream.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { PROBLEMS } from '../responses.js'
@@ -51,7 +51,7 @@ export function registerEventRoutes(app: App, deps: AppDeps): void {
         return Number(s)
       })
       const resumeFrom = parseSeq(c.req.header('last-event-id'), '/headers/Last-Event-ID') ?? parseSeq(q.last_event_id, '/last_event_id')
-      let cursor = resumeFrom ?? (await streamStartSeq(deps.store.db, deps.store.caps))
+      let cursor = await openStream(deps, resumeFrom)
       const filter = { skus: skus?.length ? skus : null, warehouses: warehouses?.length ? warehouses : null }
 
       c.header('x-accel-buffering', 'no')
@@ -68,16 +68,15 @@ export function registerEventRoutes(app: App, deps: AppDeps): void {
         // write no event); rather than waiting for the safety poll, look again soon.
         let heldBackMs = 0
         try {
-          await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after: cursor }) })
+          await stream.writeSSE({ event: 'ready', data: JSON.stringify({ after: cursor.seq }) })
           while (!stream.aborted && !stream.closed) {
             if (pending) {
               pending = false
               for (;;) {
-                const { events, heldBack } = await readEventPage(deps.store.db, deps.store.caps, cursor, filter, PAGE)
-                for (const e of events) {
-                  await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(eventEnvelope(e)) })
-                  cursor = e.seq
-                }
+                const page = await readStream(deps, cursor, filter, PAGE)
+                const { events, heldBack } = page
+                for (const e of events) await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(eventEnvelope(e)) })
+                cursor = page.cursor
                 if (events.length > 0) lastWrite = Date.now()
                 heldBackMs = heldBack ? Math.min(SAFETY_POLL_MS, heldBackMs === 0 ? HELD_BACK_FIRST_MS : heldBackMs * 2) : 0
                 if (heldBack || events.length < PAGE) break

@@ -26,6 +26,8 @@ export async function up(db: Kysely<any>, caps: DialectCaps): Promise<void> {
     .execute()
   await db.schema.createIndex('outbox_event_sku_idx').on('outbox_event').columns(['sku', 'seq']).execute()
   await db.schema.createIndex('outbox_event_created_idx').on('outbox_event').column('created_at').execute()
+  // Live streams on PostgreSQL walk events in (transaction, sequence) order.
+  await db.schema.createIndex('outbox_event_tx_idx').on('outbox_event').columns(['tx_id', 'seq']).execute()
 
   await db.schema
     .createTable('subscription')
