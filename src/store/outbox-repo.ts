@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import type { EventFilter, EventType, OutboxEvent, StockChangedData } from '../domain/events.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { batchesOf, rowsTable } from './batch.js'
+import { rowsTable } from './batch.js'
 
 export const OUTBOX_CHANNEL = 'stockbridge_outbox'
 
@@ -207,17 +207,15 @@ export async function pruneOutbox(ex: Executor, cutoff: number, batch = 1000): P
  */
 export async function bumpSkuVersions(ex: Executor, caps: DialectCaps, counts: ReadonlyMap<string, number>): Promise<Map<string, number>> {
   const out = new Map<string, number>()
-  const rows = [...counts].map(([sku, n]) => ({ sku, n }))
-  for (const batch of batchesOf(caps, rows, 2)) {
-    const updated = await ex
-      .updateTable('product')
-      .from(rowsTable(caps, batch, BUMP_COLUMNS, 'v'))
-      .set((eb) => ({ stock_version: eb('product.stock_version', '+', eb.ref('v.n')) }))
-      .whereRef('product.sku', '=', 'v.sku')
-      .returning(['product.sku', 'product.stock_version'])
-      .execute()
-    for (const r of updated) out.set(r.sku, Number(r.stock_version))
-  }
+  if (counts.size === 0) return out
+  const updated = await ex
+    .updateTable('product')
+    .from(rowsTable(caps, [...counts].map(([sku, n]) => ({ sku, n })), BUMP_COLUMNS, 'v'))
+    .set((eb) => ({ stock_version: eb('product.stock_version', '+', eb.ref('v.n')) }))
+    .whereRef('product.sku', '=', 'v.sku')
+    .returning(['product.sku', 'product.stock_version'])
+    .execute()
+  for (const r of updated) out.set(r.sku, Number(r.stock_version))
   return out
 }
 
@@ -229,15 +227,14 @@ const BUMP_COLUMNS = [
 /** Every warehouse's figures summed per SKU, for many SKUs (inside the writer's transaction). */
 export async function sumLevelsBySku(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Map<string, { onHand: number; reserved: number; safety: number }>> {
   const out = new Map<string, { onHand: number; reserved: number; safety: number }>()
-  for (const batch of batchesOf(caps, skus, 1)) {
-    const rows = await ex
-      .selectFrom('stock_level')
-      .select((eb) => ['sku', eb.fn.sum<number | string>('on_hand').as('on_hand'), eb.fn.sum<number | string>('reserved').as('reserved'), eb.fn.sum<number | string>('safety_stock').as('safety')])
-      .where('sku', 'in', (eb) => eb.selectFrom(rowsTable(caps, batch.map((sku) => ({ sku })), [['sku', 'varchar']] as const, 's')).select('s.sku'))
-      .groupBy('sku')
-      .execute()
-    for (const r of rows) out.set(r.sku, { onHand: Number(r.on_hand), reserved: Number(r.reserved), safety: Number(r.safety) })
-  }
+  if (skus.length === 0) return out
+  const rows = await ex
+    .selectFrom('stock_level')
+    .select((eb) => ['sku', eb.fn.sum<number | string>('on_hand').as('on_hand'), eb.fn.sum<number | string>('reserved').as('reserved'), eb.fn.sum<number | string>('safety_stock').as('safety')])
+    .where('sku', 'in', (eb) => eb.selectFrom(rowsTable(caps, skus.map((sku) => ({ sku })), [['sku', 'varchar']] as const, 's')).select('s.sku'))
+    .groupBy('sku')
+    .execute()
+  for (const r of rows) out.set(r.sku, { onHand: Number(r.on_hand), reserved: Number(r.reserved), safety: Number(r.safety) })
   return out
 }
 
@@ -252,24 +249,22 @@ const EVENT_COLUMNS = [
 ] as const
 
 /**
- * Insert many events (a bulk write's) in as few statements as the dialect allows, in the given
- * order; returns their sequence numbers in that order (drawn in insertion order, so sorted).
+ * Insert many events (a bulk write's) in one statement, in the given order; returns their
+ * sequence numbers in that order (drawn in insertion order, so sorted).
  */
 export async function insertOutboxEvents(ex: Executor, caps: DialectCaps, events: ReadonlyArray<NewOutboxEvent>): Promise<number[]> {
-  const seqs: number[] = []
+  if (events.length === 0) return []
   const rows = events.map((e) => ({ id: e.id, type: e.type, sku: e.sku, warehouse_id: e.warehouseId, sku_version: e.skuVersion, payload: JSON.stringify(e.data), created_at: e.createdAt }))
-  for (const batch of batchesOf(caps, rows, EVENT_COLUMNS.length)) {
-    const inserted = await ex
-      .insertInto('outbox_event')
-      .columns(['id', 'type', 'sku', 'warehouse_id', 'sku_version', 'payload', 'tx_id', 'created_at'])
-      .expression(
-        ex
-          .selectFrom(rowsTable(caps, batch, EVENT_COLUMNS, 'e'))
-          .select(['e.id', 'e.type', 'e.sku', 'e.warehouse_id', 'e.sku_version', 'e.payload', (caps.notify ? CURRENT_TX : sql<number | null>`null`).as('tx_id'), 'e.created_at']),
-      )
-      .returning('seq')
-      .execute()
-    for (const r of inserted) seqs.push(Number(r.seq))
-  }
+  const inserted = await ex
+    .insertInto('outbox_event')
+    .columns(['id', 'type', 'sku', 'warehouse_id', 'sku_version', 'payload', 'tx_id', 'created_at'])
+    .expression(
+      ex
+        .selectFrom(rowsTable(caps, rows, EVENT_COLUMNS, 'e'))
+        .select(['e.id', 'e.type', 'e.sku', 'e.warehouse_id', 'e.sku_version', 'e.payload', (caps.notify ? CURRENT_TX : sql<number | null>`null`).as('tx_id'), 'e.created_at']),
+    )
+    .returning('seq')
+    .execute()
+  const seqs = inserted.map((r) => Number(r.seq))
   return seqs.sort((a, b) => a - b)
 }
