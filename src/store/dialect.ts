@@ -15,11 +15,10 @@ export interface DialectCaps {
   /** LISTEN/NOTIFY exists, so other nodes can be woken when events commit. */
   readonly notify: boolean
   /**
-   * A whole batch of rows binds as one JSON parameter (json_to_recordset), so a statement over
-   * 10,000 rows is one round trip with no parameter limit (PostgreSQL). Without it, set-based
-   * statements take VALUES lists chunked under `maxParams` (see store/batch.ts).
+   * How a batch of rows bound as one JSON parameter becomes a table (store/batch.ts):
+   * PostgreSQL's json_to_recordset with a column list, SQLite's json_each with ->> per column.
    */
-  readonly jsonRowsets: boolean
+  readonly jsonRowset: 'json_to_recordset' | 'json_each'
   /**
    * The collation that sorts text by bytes, which for our ASCII-only SKUs is also JavaScript's
    * string order. Lock ordering uses it, so the order the service sorts in and the order the
@@ -36,7 +35,7 @@ export const SQLITE_CAPS: DialectCaps = Object.freeze({
   rowLocks: false,
   maxParams: 32_000,
   notify: false,
-  jsonRowsets: false,
+  jsonRowset: 'json_each',
   byteOrderCollation: 'binary',
   statementTimeouts: false,
 })
@@ -47,7 +46,7 @@ export const POSTGRES_CAPS: DialectCaps = Object.freeze({
   rowLocks: true,
   maxParams: 65_000,
   notify: true,
-  jsonRowsets: true,
+  jsonRowset: 'json_to_recordset',
   byteOrderCollation: '"C"',
   statementTimeouts: true,
 })

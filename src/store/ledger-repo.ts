@@ -3,7 +3,7 @@ import type { LedgerEntry, LedgerStatus } from '../domain/ledger.js'
 import type { LedgerChangeType } from '../domain/movement.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { batchesOf, rowsTable } from './batch.js'
+import { rowsTable } from './batch.js'
 
 export type NewLedgerEntry = Omit<LedgerEntry, 'id'>
 
@@ -57,22 +57,19 @@ export async function appendLedgerEntry(ex: Executor, e: NewLedgerEntry): Promis
 }
 
 /**
- * Insert many entries in as few statements as the dialect allows (store/batch.ts: one statement
- * with one JSON parameter on PostgreSQL, VALUES chunks on SQLite). Ids come back in the order of
+ * Insert many entries in one statement (store/batch.ts: the rows as one JSON parameter). Ids come back in the order of
  * `entries`: ids are drawn in insertion order, so sorting the returned ids restores it whatever
  * order RETURNING reports them in.
  */
 export async function appendLedgerEntries(ex: Executor, caps: DialectCaps, entries: ReadonlyArray<NewLedgerEntry>): Promise<number[]> {
-  const ids: number[] = []
-  for (const batch of batchesOf(caps, entries.map(toRow), LEDGER_COLUMNS.length)) {
-    const rows = await ex
-      .insertInto('ledger_entry')
-      .columns(LEDGER_COLUMNS.map(([c]) => c))
-      .expression(ex.selectFrom(rowsTable(caps, batch, LEDGER_COLUMNS, 'e')).select(LEDGER_COLUMNS.map(([c]) => `e.${c}` as const)))
-      .returning('id')
-      .execute()
-    for (const r of rows) ids.push(Number(r.id))
-  }
+  if (entries.length === 0) return []
+  const rows = await ex
+    .insertInto('ledger_entry')
+    .columns(LEDGER_COLUMNS.map(([c]) => c))
+    .expression(ex.selectFrom(rowsTable(caps, entries.map(toRow), LEDGER_COLUMNS, 'e')).select(LEDGER_COLUMNS.map(([c]) => `e.${c}` as const)))
+    .returning('id')
+    .execute()
+  const ids = rows.map((r) => Number(r.id))
   return ids.sort((a, b) => a - b)
 }
 

@@ -3,7 +3,7 @@ import type { Product } from '../domain/product.js'
 import { sql } from 'kysely'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { batchesOf, rowsTable } from './batch.js'
+import { rowsTable } from './batch.js'
 
 interface ProductRow {
   sku: string
@@ -49,18 +49,15 @@ export async function findProducts(ex: Executor, skus: ReadonlyArray<string>): P
  */
 export async function lockProductsInOrder(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Product[]> {
   const sorted = [...new Set(skus)].sort()
-  const out: Product[] = []
-  for (const batch of batchesOf(caps, sorted, 1)) {
-    const rows = await ex
-      .selectFrom('product')
-      .selectAll()
-      .where('sku', 'in', (eb) => eb.selectFrom(rowsTable(caps, batch.map((sku) => ({ sku })), SKU_COLUMNS, 's')).select('s.sku'))
-      .orderBy(sql`sku collate ${sql.raw(caps.byteOrderCollation)}`)
-      .$if(caps.rowLocks, (qb) => qb.forUpdate())
-      .execute()
-    for (const r of rows) out.push(toProduct(r))
-  }
-  return out
+  if (sorted.length === 0) return []
+  const rows = await ex
+    .selectFrom('product')
+    .selectAll()
+    .where('sku', 'in', (eb) => eb.selectFrom(rowsTable(caps, sorted.map((sku) => ({ sku })), SKU_COLUMNS, 's')).select('s.sku'))
+    .orderBy(sql`sku collate ${sql.raw(caps.byteOrderCollation)}`)
+    .$if(caps.rowLocks, (qb) => qb.forUpdate())
+    .execute()
+  return rows.map(toProduct)
 }
 
 const SKU_COLUMNS = [['sku', 'varchar']] as const
