@@ -39,7 +39,11 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   sweep.unref()
 
   // Commits on other nodes wake this node's worker and live streams (PostgreSQL NOTIFY).
-  const listener = listenForOutbox(config.databaseUrl, () => deps.events.notify(true), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'))
+  const listener = listenForOutbox(config.databaseUrl, () => deps.events.notify(true), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'), {
+    sslMode: config.databaseSsl,
+    sslRootCertFile: config.databaseSslRootCert,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+  })
   // WooCommerce stores (#7): `sto_` targets go to their store, the rest to subscriptions; received
   // webhooks are worked off from a queue; drift is reconciled on a schedule.
   const woo = connectorFor(deps, { ...config.woocommerce, sealKey: config.security.keyEncryptionKey })

@@ -1,7 +1,7 @@
 /** @module store/listen: LISTEN for outbox notifications from other nodes (PostgreSQL only). */
 import pg from 'pg'
 import { OUTBOX_CHANNEL } from './outbox-repo.js'
-import { parseDatabaseUrl } from './db.js'
+import { parseDatabaseUrl, resolvePostgresConnection, type PostgresOptions } from './db.js'
 
 export interface Listener {
   close(): Promise<void>
@@ -10,9 +10,15 @@ export interface Listener {
 /**
  * Hold one dedicated connection that LISTENs and calls `onNotify` for each notification; it
  * reconnects after a lost connection (calling `onNotify` once, since events may have been missed).
- * On SQLite there is no other node to hear from, so this does nothing.
+ * On SQLite there is no other node to hear from, so this does nothing. The connection uses the
+ * same TLS settings as the pool (`options`), and TCP keepalive, so a cut network is noticed.
  */
-export function listenForOutbox(url: string, onNotify: () => void, onError: (e: unknown) => void = () => {}): Listener {
+export function listenForOutbox(
+  url: string,
+  onNotify: () => void,
+  onError: (e: unknown) => void = () => {},
+  options: Pick<PostgresOptions, 'sslMode' | 'sslRootCertFile' | 'connectTimeoutMs'> = {},
+): Listener {
   if (parseDatabaseUrl(url).kind !== 'postgres') return { close: async () => {} }
   let client: pg.Client | null = null
   let closed = false
@@ -20,7 +26,8 @@ export function listenForOutbox(url: string, onNotify: () => void, onError: (e: 
 
   const connect = async () => {
     if (closed) return
-    const c = new pg.Client({ connectionString: url })
+    const { connectionString, ssl } = resolvePostgresConnection(url, options)
+    const c = new pg.Client({ connectionString, ssl, keepAlive: true, application_name: 'stockbridge-listen', connectionTimeoutMillis: options.connectTimeoutMs ?? 5000 })
     c.on('error', (e) => {
       onError(e)
       c.end().catch(() => {})
