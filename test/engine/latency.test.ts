@@ -73,7 +73,7 @@ for (const db of DATABASES) {
       const p = await makeProduct(deps, { sku: 'LAT-NODE' })
       // node B: its own event bus (no in-process signal from node A's writes), woken only by LISTEN
       const nodeB: ServiceDeps = { ...deps, events: new EventBus() }
-      const listener = listenForOutbox(ts.url, () => nodeB.events.notify())
+      const listener = listenForOutbox(ts.url, () => nodeB.events.notify(true))
       const other = new DeliveryWorker(nodeB, subscriptionResolver(ts.store.db, 5000), { workerId: 'node-b', pollMs: 30_000 })
       try {
         // the listener connects asynchronously; its first notification is the sign it is up
