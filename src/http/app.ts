@@ -5,8 +5,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { requestId } from 'hono/request-id'
 import { secureHeaders } from 'hono/secure-headers'
-import { sql } from 'kysely'
 import { ValidationError } from '../domain/errors.js'
+import { isDatabaseReachable } from '../service/catalog.js'
 import type { App, AppDeps, AppEnv } from './env.js'
 import { authenticate } from './middleware/api-key.js'
 import { limitBodies, limitJsonDepth } from './middleware/body.js'
@@ -64,15 +64,11 @@ export function createApp(deps: AppDeps): App {
   }
 
   app.get('/', (c) => c.json({ name: 'stockbridge', version: VERSION, api: API_BASE, openapi: `${API_BASE}/openapi.json`, docs: '/docs', health: '/healthz' }))
-  app.get('/healthz', async (c) => {
-    try {
-      await sql`select 1`.execute(deps.store.db)
-      return c.json({ status: 'ok', database: 'ok', version: VERSION })
-    } catch (e) {
-      deps.log.warn({ err: e }, 'health check failed')
-      return c.json({ status: 'unavailable', database: 'unreachable', version: VERSION }, 503)
-    }
-  })
+  app.get('/healthz', async (c) =>
+    (await isDatabaseReachable(deps))
+      ? c.json({ status: 'ok', database: 'ok', version: VERSION })
+      : c.json({ status: 'unavailable', database: 'unreachable', version: VERSION }, 503),
+  )
   registerDocsRoutes(app)
 
   const api = newApi()

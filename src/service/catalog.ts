@@ -10,6 +10,7 @@ import * as warehouses from '../store/warehouse-repo.js'
 import { updateLevelSettings } from '../store/stock-repo.js'
 import type { ServiceDeps } from './deps.js'
 import { inTransaction } from './transaction.js'
+import { pingDatabase } from '../store/health.js'
 
 export async function requireProduct(ex: Executor, sku: string): Promise<Product> {
   const p = await products.findProduct(ex, sku)
@@ -83,4 +84,15 @@ export function updateProduct(deps: ServiceDeps, sku: string, patch: products.Pr
     }
     return p
   })
+}
+
+/** True when the database answers a trivial query (health checks). */
+export async function isDatabaseReachable(deps: ServiceDeps): Promise<boolean> {
+  try {
+    await pingDatabase(deps.store.db)
+    return true
+  } catch (e) {
+    deps.log.warn({ err: e }, 'health check failed')
+    return false
+  }
 }

@@ -139,7 +139,8 @@ export async function expireReservations(deps: ServiceDeps, batchSize = 100): Pr
         deps.events.notify()
         expired++
       } catch (e) {
-        if (e instanceof DomainError && e.code === 'reservation_not_active') continue // another node or a commit got there first
+        // Another node, a commit or a release got there first.
+        if (e instanceof DomainError && (e.code === 'reservation_not_active' || e.code === 'reservation_expired')) continue
         throw e
       }
     }
