@@ -14,10 +14,10 @@ import { DomainError, ValidationError, type ErrorCode } from '../domain/errors.j
 import { applyMovement } from '../domain/movement.js'
 import { parseCount } from '../domain/quantity.js'
 import { parseSku } from '../domain/sku.js'
-import type { Figures, StockChangedData } from '../domain/events.js'
 import type { LedgerEntry } from '../domain/ledger.js'
 import type { Product } from '../domain/product.js'
-import { availableOf, type StockLevel } from '../domain/stock-level.js'
+import type { StockLevel } from '../domain/stock-level.js'
+import { stockChangedData } from './stock-events.js'
 import type { Executor } from '../store/db.js'
 import { enqueueDeliverySlots } from '../store/delivery-repo.js'
 import { appendLedgerEntries, type NewLedgerEntry } from '../store/ledger-repo.js'
@@ -79,7 +79,6 @@ function validateItem(raw: unknown, index: number): ValidItem | BulkItemOutcome 
   }
 }
 
-const figures = (onHand: number, reserved: number, safety: number): Figures => ({ on_hand: onHand, reserved, available: onHand - reserved - safety })
 
 /**
  * The `stock.changed` event of every applied item, written with the batch (transactional
@@ -109,19 +108,7 @@ async function recordStockChangedBatch(
     totals.onHand += entry.onHandAfter - entry.onHandBefore
     totals.reserved += entry.reservedAfter - entry.reservedBefore
     running.set(product.sku, totals)
-    const data: StockChangedData = {
-      sku: product.sku,
-      product_id: product.productId,
-      parent_id: product.parentId,
-      warehouse_id: entry.warehouseId,
-      movement_id: entry.id,
-      change_type: entry.changeType,
-      version,
-      level_version: level.version,
-      before: figures(entry.onHandBefore, entry.reservedBefore, level.safetyStock),
-      after: { on_hand: level.onHand, reserved: level.reserved, available: availableOf(level) },
-      totals: figures(totals.onHand, totals.reserved, totals.safety),
-    }
+    const data = stockChangedData(product, entry, level, version, totals)
     return { id: deps.ids.next('evt'), type: 'stock.changed', sku: product.sku, warehouseId: entry.warehouseId, skuVersion: version, data, createdAt: now }
   })
   const seqs = await insertOutboxEvents(ex, caps, events)

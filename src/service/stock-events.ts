@@ -12,14 +12,15 @@ import type { ServiceDeps } from './deps.js'
 
 const figures = (onHand: number, reserved: number, safety: number): Figures => ({ on_hand: onHand, reserved, available: onHand - reserved - safety })
 
-/**
- * Write the event in the movement's own transaction (transactional outbox): if the movement
- * commits, so does its event and its place in every interested target's delivery slot.
- */
-export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: DialectCaps, product: Product, entry: LedgerEntry, level: StockLevel, now: number): Promise<number> {
-  const version = await nextSkuVersion(ex, product.sku)
-  const totals = await sumLevels(ex, product.sku)
-  const data: StockChangedData = {
+export interface SkuTotals {
+  readonly onHand: number
+  readonly reserved: number
+  readonly safety: number
+}
+
+/** The body of a stock.changed event for one applied ledger entry (single and bulk writes alike). */
+export function stockChangedData(product: Product, entry: LedgerEntry, level: StockLevel, version: number, totals: SkuTotals): StockChangedData {
+  return {
     sku: product.sku,
     product_id: product.productId,
     parent_id: product.parentId,
@@ -32,6 +33,16 @@ export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: 
     after: { on_hand: level.onHand, reserved: level.reserved, available: availableOf(level) },
     totals: figures(totals.onHand, totals.reserved, totals.safety),
   }
+}
+
+/**
+ * Write the event in the movement's own transaction (transactional outbox): if the movement
+ * commits, so does its event and its place in every interested target's delivery slot.
+ */
+export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: DialectCaps, product: Product, entry: LedgerEntry, level: StockLevel, now: number): Promise<number> {
+  const version = await nextSkuVersion(ex, product.sku)
+  const totals = await sumLevels(ex, product.sku)
+  const data = stockChangedData(product, entry, level, version, totals)
   const event = { id: deps.ids.next('evt'), type: 'stock.changed' as const, sku: product.sku, warehouseId: entry.warehouseId, skuVersion: version, data, createdAt: now }
   const seq = await insertOutboxEvent(ex, caps, event)
   const targets = await deps.events.targetsFor(ex, event, now)
