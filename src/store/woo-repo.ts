@@ -2,7 +2,8 @@
  * @module store/woo-repo: the WooCommerce connector's rows: stores, SKU mappings and their
  * problems, received webhook deliveries (a queue), order-line records, drift and reconciliation runs.
  */
-import { sql } from 'kysely'
+import { sql, type Selectable } from 'kysely'
+import type { WooStoreTable } from './woo-schema.js'
 import { openSecret, sealSecret } from '../security/secret-box.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
@@ -44,26 +45,8 @@ export interface WooStore {
   readonly updatedAt: number
 }
 
-type Row = {
-  id: string
-  name: string
-  base_url: string
-  consumer_key: string
-  consumer_secret: string
-  warehouses: string
-  buffer: number
-  mode: string
-  concurrency: number
-  hold_minutes: number
-  ca_file: string | null
-  webhook_secret: string | null
-  callback_url: string | null
-  health: string
-  health_reason: string | null
-  health_changed_at: number | string | null
-  created_at: number | string
-  updated_at: number | string
-}
+// The row as the database returns it, straight from the table's schema type.
+type Row = Selectable<WooStoreTable>
 
 function toStore(r: Row): WooStore {
   return {

@@ -22,6 +22,7 @@ import {
 import { findEventsBySeq } from '../store/outbox-repo.js'
 import type { DeliveryOutcome } from './classify.js'
 import type { DestinationResolver } from './destination.js'
+import { waitForWork } from './idle.js'
 
 export interface WorkerOptions {
   readonly workerId: string
@@ -158,17 +159,7 @@ export class DeliveryWorker {
       this.#woken = false
       return
     }
-    const signal = this.#abort.signal
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.#o.pollMs)
-      signal.addEventListener('abort', done, { once: true })
-      this.#wake = done
-      function done() {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-    })
+    await waitForWork(this.#o.pollMs, this.#abort.signal, (wake) => (this.#wake = wake))
     this.#wake = null
     this.#woken = false
   }

@@ -8,6 +8,7 @@
  * applies each stored delivery: orders through ./orders.ts, product.updated as echo or drift.
  * The delivery id header is not unique, so nothing is deduplicated by it.
  */
+import { waitForWork } from '../../sync/idle.js'
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { DomainError, invalid } from '../../domain/errors.js'
 import type { ServiceDeps } from '../../service/deps.js'
@@ -204,17 +205,7 @@ export class WebhookProcessor {
           this.#woken = false
           continue
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, this.#o.pollMs)
-          const signal = this.#abort.signal
-          signal.addEventListener('abort', done, { once: true })
-          this.#wake = done
-          function done() {
-            clearTimeout(timer)
-            signal.removeEventListener('abort', done)
-            resolve()
-          }
-        })
+        await waitForWork(this.#o.pollMs, this.#abort.signal, (wake) => (this.#wake = wake))
         this.#wake = null
         this.#woken = false
       }
