@@ -1,7 +1,11 @@
 /**
  * Run the WooCommerce emulator: `npx tsx emulator/woocommerce/main.ts [--port 8090] [--simple 50]
  * [--variable 10] [--stock 20] [--catalog numbered|demo] [--realistic] [--https CERT,KEY]
- * [--webhooks async|sync|manual]`. `--catalog demo` carries the SKUs of the hub's demo data set.
+ * [--webhooks async|sync|manual] [--sku-prefix P] [--sku-digits 5] [--observe]`. `--catalog demo`
+ * carries the SKUs of the hub's demo data set; the numbered catalogue's SKUs are
+ * `${prefix}S-00001` (simple) and `${prefix}V-00001-M` (variations), `--sku-digits` wide.
+ * `--port 0` picks a free port. `--observe` serves /__emulator/stock-writes, /__emulator/requests
+ * and PUT /__emulator/latency (see server.ts), as `npm run bench` uses them.
  * Prints the base URL and an API key pair; the shop lives in memory until the process ends.
  */
 import fs from 'node:fs'
@@ -23,6 +27,9 @@ const { values } = parseArgs({
     'webhook-delay-ms': { type: 'string', default: '1000' },
     'consumer-key': { type: 'string' },
     'consumer-secret': { type: 'string' },
+    'sku-prefix': { type: 'string', default: '' },
+    'sku-digits': { type: 'string', default: '5' },
+    observe: { type: 'boolean', default: false },
   },
 })
 
@@ -34,12 +41,13 @@ const emu = new WooEmulator({
   latency: values.realistic ? { perRequestMs: 90, perItemMs: 20 } : { perRequestMs: 0, perItemMs: 0 },
   webhookMode: values.webhooks as 'async' | 'sync' | 'manual',
   asyncDelayMs: Number(values['webhook-delay-ms']),
+  observe: values.observe,
 })
 const apiKey =
   values['consumer-key'] && values['consumer-secret']
     ? (emu.keys.push({ consumerKey: values['consumer-key'], consumerSecret: values['consumer-secret'], permission: 'read_write' }), emu.keys[0]!)
     : emu.addKey('read_write')
-const seeded = values.catalog === 'demo' ? seedDemoCatalog(emu.shop, Number(values.stock)) : seedCatalog(emu.shop, { simple: Number(values.simple), variable: Number(values.variable), stock: Number(values.stock) })
+const seeded = values.catalog === 'demo' ? seedDemoCatalog(emu.shop, Number(values.stock)) : seedCatalog(emu.shop, { simple: Number(values.simple), variable: Number(values.variable), stock: Number(values.stock), prefix: values['sku-prefix'], digits: Number(values['sku-digits']) })
 await emu.start()
 process.stdout.write(
   [
@@ -48,6 +56,7 @@ process.stdout.write(
     `consumer secret: ${apiKey.consumerSecret}`,
     `catalogue: ${seeded.simple.length} simple products, ${seeded.parents.length} variable with ${seeded.variations.length} variations (SKUs like ${seeded.skus.slice(0, 2).join(', ')})`,
     `latency: ${emu.latency.perRequestMs} ms per request + ${emu.latency.perItemMs} ms per batch item; webhooks ${emu.webhookMode}`,
+    ...(values.observe ? [`observation: ${emu.url}/__emulator/stock-writes, /__emulator/requests, PUT /__emulator/latency`] : []),
     '',
   ].join('\n'),
 )

@@ -9,6 +9,8 @@ export interface SeedOptions {
   readonly sizes?: ReadonlyArray<string>
   readonly stock?: number
   readonly prefix?: string
+  /** Digits of the number in a SKU (default 5: `S-00001`). */
+  readonly digits?: number
 }
 
 export interface Seeded {
@@ -23,15 +25,16 @@ export function seedCatalog(shop: Shop, o: SeedOptions = {}): Seeded {
   const prefix = o.prefix ?? ''
   const sizes = o.sizes ?? ['S', 'M', 'L']
   const stock = o.stock ?? 0
+  const digits = o.digits ?? 5
   const simple: ProductRecord[] = []
   const parents: ProductRecord[] = []
   const variations: ProductRecord[] = []
   for (let i = 1; i <= (o.simple ?? 0); i++) {
-    const n = String(i).padStart(5, '0')
+    const n = String(i).padStart(digits, '0')
     simple.push(shop.addProduct({ name: `Simple ${n}`, sku: `${prefix}S-${n}`, manageStock: true, stockQuantity: stock, regularPrice: '9.00' }))
   }
   for (let i = 1; i <= (o.variable ?? 0); i++) {
-    const n = String(i).padStart(5, '0')
+    const n = String(i).padStart(digits, '0')
     const parent = shop.addProduct({ name: `Variable ${n}`, sku: `${prefix}V-${n}`, type: 'variable', manageStock: false, attributes: [{ name: 'Size', options: [...sizes] }] })
     parents.push(parent)
     for (const size of sizes) {

@@ -8,6 +8,14 @@
  *
  * Test knobs: latency per request and per batch item, a bound on requests processed at once,
  * injected faults (any status, Retry-After, hangs), a request log, and stock-change probes.
+ *
+ * Observation endpoints (only with `observe: true`, `--observe` on the command line; no
+ * authentication, outside /wp-json, for a benchmark or test in another process):
+ *   GET /__emulator/stock-writes?from=N  every write of a managed quantity (by the API or an order),
+ *       changed or not, in order: {next, writes: [[sku, stock_quantity, at_ms], …]} from index N
+ *   GET /__emulator/requests?from=N      the request log: {next, requests: [{method, path, query,
+ *       status, items, at}, …]} (`items`: create + update + delete of a batch request)
+ *   PUT /__emulator/latency {per_request_ms, per_item_ms}   change the injected latency
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
@@ -73,6 +81,8 @@ export interface EmulatorOptions {
   readonly webhookMode?: 'async' | 'sync' | 'manual'
   readonly asyncDelayMs?: number
   readonly webhookTimeoutMs?: number
+  /** Record every stock write and serve the /__emulator/ observation endpoints (see above). */
+  readonly observe?: boolean
 }
 
 const NONCE_WINDOW_S = 15 * 60
@@ -135,6 +145,8 @@ export class WooEmulator {
   asyncDelayMs: number
   /** Called whenever a managed quantity changes: the probe latency measurements use. */
   onStockChange: ((p: ProductRecord, before: number | null) => void) | null = null
+  /** With `observe`: every write of a managed quantity, changed or not: [sku, quantity, at ms]. */
+  readonly stockWrites: Array<[string, number | null, number]> = []
 
   readonly #o: EmulatorOptions
   #server: http.Server | https.Server | null = null
@@ -161,6 +173,18 @@ export class WooEmulator {
       orderUpdated: (id) => this.#trigger('order.updated', id),
       stockChanged: (p, before) => this.onStockChange?.(p, before),
     })
+    if (o.observe) {
+      // product.updated fires on every update, even a no-op, and on stock moved by orders: the
+      // figure the store shows after it is the one a reader would see.
+      this.shop.listeners.push({
+        productUpdated: (id) => {
+          const p = this.shop.products.get(id)
+          if (!p) return
+          const h = this.shop.stockHolder(p)
+          if (h.manageStock) this.stockWrites.push([p.sku, h.stockQuantity, Date.now()])
+        },
+      })
+    }
   }
 
   get url(): string {
@@ -365,6 +389,11 @@ export class WooEmulator {
     }
     const sendError = (e: WcError) => send(e.status, { code: e.code, message: e.message, data: { status: e.status, ...e.data } })
 
+    if (this.#o.observe && path.startsWith('/__emulator/')) {
+      this.#observe(method, path, u, raw, res)
+      return
+    }
+
     // `?rest_route=` routes, but skips API-key authentication: always 401.
     if (u.searchParams.has('rest_route')) {
       send(401, { code: 'woocommerce_rest_cannot_view', message: 'Sorry, you cannot list resources.', data: { status: 401 } })
@@ -441,6 +470,26 @@ export class WooEmulator {
     } finally {
       this.#release()
     }
+  }
+
+  /** The observation endpoints (not logged as requests; see the module comment). */
+  #observe(method: string, path: string, u: URL, raw: string, res: http.ServerResponse): void {
+    const from = Math.max(0, Number(u.searchParams.get('from') ?? 0) || 0)
+    const reply = (status: number, body: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body))
+    if (method === 'GET' && path === '/__emulator/stock-writes') return void reply(200, { next: this.stockWrites.length, writes: this.stockWrites.slice(from) })
+    if (method === 'GET' && path === '/__emulator/requests') return void reply(200, { next: this.requests.length, requests: this.requests.slice(from) })
+    if (method === 'PUT' && path === '/__emulator/latency') {
+      try {
+        const b = JSON.parse(raw) as { per_request_ms?: unknown; per_item_ms?: unknown }
+        const ok = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0
+        if (!ok(b.per_request_ms) || !ok(b.per_item_ms)) return void reply(422, { error: 'per_request_ms and per_item_ms: numbers ≥ 0' })
+        this.latency = { perRequestMs: b.per_request_ms as number, perItemMs: b.per_item_ms as number }
+        return void reply(200, { per_request_ms: this.latency.perRequestMs, per_item_ms: this.latency.perItemMs })
+      } catch {
+        return void reply(400, { error: 'invalid JSON' })
+      }
+    }
+    reply(404, { error: 'no such observation endpoint' })
   }
 
   // ------------------------------------------------------------------------------------- auth
