@@ -12,7 +12,16 @@ import { runIdempotent, type Replayable } from './idempotency.js'
 import { claimFor } from './stock.js'
 import { assertBulkItemsAllowed } from './warehouse-access.js'
 
-export const JOB_CHUNK = 1000
+/**
+ * Items per chunk (one transaction each). Every chunk pays fixed costs (its own commit, a WAL
+ * checkpoint on SQLite, the ordered lock and totals reads, its idempotency record), which at 1,000
+ * items made a 10,000-item job ~1.6× slower than one direct call (bench/bulk-sync.ts). 5,000 keeps
+ * a chunk's transaction, and so the wait of a concurrent writer on SQLite's single writer, to
+ * about a quarter of a second on a quiet machine.
+ */
+export const JOB_CHUNK = 5000
+/** The chunk size of jobs queued before it was stored with the job: their chunk keys mean this. */
+const LEGACY_JOB_CHUNK = 1000
 
 export interface JobView {
   readonly id: string
@@ -31,6 +40,12 @@ interface StoredInput {
   readonly source: string
   readonly referenceId: string | null
   readonly observedAt: number | null
+  /**
+   * Items per chunk, fixed when the job is queued: chunk n's idempotency key stands for the same
+   * items however JOB_CHUNK changes, so a runner of another version resuming the job replays
+   * exactly the chunks that committed. Absent on jobs queued before it was stored.
+   */
+  readonly chunk?: number
 }
 
 /** Queue a bulk sync as a job; idempotent under the caller's Idempotency-Key like any write. */
@@ -40,7 +55,7 @@ export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput,
     const id = deps.ids.next('job')
     const now = deps.clock.now()
     // A fixed observation time for the whole job: chunks applied later are still the same count.
-    const stored: StoredInput = { items: input.items, source: input.source, referenceId: input.referenceId, observedAt: input.observedAt ?? now }
+    const stored: StoredInput = { items: input.items, source: input.source, referenceId: input.referenceId, observedAt: input.observedAt ?? now, chunk: JOB_CHUNK }
     await repo.insertJob(trx, { id, type: 'bulk-sync', input: JSON.stringify(stored), actor: ctx.actor, total: input.items.length, now })
     deps.events.expect('jobs')
     return { jobId: id }
@@ -57,21 +72,32 @@ export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {
 /** Run one claimed job to its end. Exported for tests; the runner calls it. */
 export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string, leaseMs: number): Promise<void> {
   const input = JSON.parse(job.input) as StoredInput
+  const size = input.chunk ?? LEGACY_JOB_CHUNK
   const items: BulkItemOutcome[] = []
   try {
-    for (let start = 0, chunk = 0; start < input.items.length; start += JOB_CHUNK, chunk++) {
-      const part = input.items.slice(start, start + JOB_CHUNK)
+    for (let start = 0, chunk = 0; start < input.items.length; start += size, chunk++) {
+      const part = input.items.slice(start, start + size)
       const r = await bulkSync(
         deps,
         { items: part, source: input.source, referenceId: input.referenceId, observedAt: input.observedAt ?? undefined },
         { actor: job.actor, idempotencyKey: `${job.id}#${chunk}` },
       )
-      for (const o of r.value.items) items.push({ ...o, index: o.index + start })
+      for (const o of r.value.items) items.push(start === 0 ? o : { ...o, index: o.index + start })
       await repo.updateJobProgress(deps.store.db, job.id, workerId, Math.min(input.items.length, start + part.length), deps.clock.now(), leaseMs)
     }
-    const count = (s: string) => items.filter((o) => o.status === s).length
-    const unchanged = items.filter((o) => o.status === 'applied' && o.previous === o.current).length
-    const result: BulkSyncResult = { applied: count('applied'), stale: count('stale'), unchanged, rejected: count('rejected'), items }
+    let applied = 0
+    let stale = 0
+    let unchanged = 0
+    let rejected = 0
+    for (const o of items) {
+      if (o.status === 'rejected') rejected++
+      else if (o.status === 'stale') stale++
+      else {
+        applied++
+        if (o.previous === o.current) unchanged++
+      }
+    }
+    const result: BulkSyncResult = { applied, stale, unchanged, rejected, items }
     await repo.finishJob(deps.store.db, job.id, workerId, 'done', JSON.stringify(result), null, deps.clock.now())
   } catch (e) {
     deps.log.error({ err: e, job_id: job.id }, 'job failed')
