@@ -4,6 +4,7 @@ import type { LedgerChangeType } from '../domain/movement.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { rowsTable } from './batch.js'
+import { compiledStatement, type Slot } from './compiled.js'
 
 export type NewLedgerEntry = Omit<LedgerEntry, 'id'>
 
@@ -51,8 +52,18 @@ function toRow(e: NewLedgerEntry) {
   }
 }
 
+type LedgerColumn = (typeof LEDGER_COLUMNS)[number][0]
+
+const APPEND = compiledStatement((ex, v: Slot<LedgerColumn>) =>
+  ex
+    .insertInto('ledger_entry')
+    .values(Object.fromEntries(LEDGER_COLUMNS.map(([c]) => [c, v(c)])) as unknown as ReturnType<typeof toRow>)
+    .returning('id'),
+)
+
 export async function appendLedgerEntry(ex: Executor, e: NewLedgerEntry): Promise<number> {
-  const row = await ex.insertInto('ledger_entry').values(toRow(e)).returning('id').executeTakeFirstOrThrow()
+  const [row] = await APPEND.run(ex, toRow(e), undefined)
+  if (!row) throw new Error('The ledger insert returned no id')
   return Number(row.id)
 }
 

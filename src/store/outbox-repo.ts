@@ -4,32 +4,40 @@ import type { EventFilter, EventType, OutboxEvent, StockChangedData } from '../d
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { rowsTable } from './batch.js'
+import { compiledStatement, type Slot } from './compiled.js'
 
 export const OUTBOX_CHANNEL = 'stockbridge_outbox'
 
 /** Bump and return the SKU's event version. The product row is already locked by the writer. */
-export async function nextSkuVersion(ex: Executor, sku: string): Promise<number> {
-  const row = await ex
+const NEXT_VERSION = compiledStatement((ex, v: Slot<'sku'>) =>
+  ex
     .updateTable('product')
     .set((eb) => ({ stock_version: eb('stock_version', '+', 1) }))
-    .where('sku', '=', sku)
-    .returning('stock_version')
-    .executeTakeFirstOrThrow()
+    .where('sku', '=', v('sku'))
+    .returning('stock_version'),
+)
+
+export async function nextSkuVersion(ex: Executor, sku: string): Promise<number> {
+  const [row] = await NEXT_VERSION.run(ex, { sku }, undefined)
+  if (!row) throw new Error(`No product row for SKU ${sku}`)
   return Number(row.stock_version)
 }
 
 /** Sum of every warehouse's figures for one SKU (inside the writer's transaction). */
-export async function sumLevels(ex: Executor, sku: string): Promise<{ onHand: number; reserved: number; safety: number }> {
-  const row = await ex
+const SUM_LEVELS = compiledStatement((ex, v: Slot<'sku'>) =>
+  ex
     .selectFrom('stock_level')
     .select((eb) => [
       eb.fn.coalesce(eb.fn.sum<number | string>('on_hand'), sql<number>`0`).as('on_hand'),
       eb.fn.coalesce(eb.fn.sum<number | string>('reserved'), sql<number>`0`).as('reserved'),
       eb.fn.coalesce(eb.fn.sum<number | string>('safety_stock'), sql<number>`0`).as('safety'),
     ])
-    .where('sku', '=', sku)
-    .executeTakeFirstOrThrow()
-  return { onHand: Number(row.on_hand), reserved: Number(row.reserved), safety: Number(row.safety) }
+    .where('sku', '=', v('sku')),
+)
+
+export async function sumLevels(ex: Executor, sku: string): Promise<{ onHand: number; reserved: number; safety: number }> {
+  const [row] = await SUM_LEVELS.run(ex, { sku }, undefined)
+  return { onHand: Number(row?.on_hand ?? 0), reserved: Number(row?.reserved ?? 0), safety: Number(row?.safety ?? 0) }
 }
 
 export interface NewOutboxEvent {
@@ -47,21 +55,27 @@ export interface NewOutboxEvent {
 const CURRENT_TX = sql<number>`pg_current_xact_id()::text::bigint`
 const OLDEST_RUNNING_TX = sql<number>`pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
 
+const INSERT_EVENT = compiledStatement(
+  (ex, v: Slot<'id' | 'type' | 'sku' | 'warehouseId' | 'skuVersion' | 'payload' | 'createdAt'>, caps: DialectCaps) =>
+    ex
+      .insertInto('outbox_event')
+      .values({
+        id: v('id'),
+        type: v('type'),
+        sku: v('sku'),
+        warehouse_id: v('warehouseId'),
+        sku_version: v('skuVersion'),
+        payload: v('payload'),
+        tx_id: caps.notify ? CURRENT_TX : null,
+        created_at: v('createdAt'),
+      })
+      .returning('seq'),
+  (caps) => String(caps.notify),
+)
+
 export async function insertOutboxEvent(ex: Executor, caps: DialectCaps, e: NewOutboxEvent): Promise<number> {
-  const row = await ex
-    .insertInto('outbox_event')
-    .values({
-      id: e.id,
-      type: e.type,
-      sku: e.sku,
-      warehouse_id: e.warehouseId,
-      sku_version: e.skuVersion,
-      payload: JSON.stringify(e.data),
-      tx_id: caps.notify ? CURRENT_TX : null,
-      created_at: e.createdAt,
-    })
-    .returning('seq')
-    .executeTakeFirstOrThrow()
+  const [row] = await INSERT_EVENT.run(ex, { ...e, payload: JSON.stringify(e.data) }, caps)
+  if (!row) throw new Error('The outbox insert returned no sequence number')
   return Number(row.seq)
 }
 

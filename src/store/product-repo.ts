@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { rowsTable } from './batch.js'
+import { compiledStatement, type Slot } from './compiled.js'
 
 interface ProductRow {
   sku: string
@@ -31,15 +32,19 @@ function toProduct(r: ProductRow): Product {
   }
 }
 
+const PRODUCT = compiledStatement((ex, v: Slot<'sku'>, forUpdate: boolean) => ex.selectFrom('product').selectAll().where('sku', '=', v('sku')).$if(forUpdate, (qb) => qb.forUpdate()), String)
+
 export async function findProduct(ex: Executor, sku: string, forUpdate = false): Promise<Product | undefined> {
-  const row = await ex.selectFrom('product').selectAll().where('sku', '=', sku).$if(forUpdate, (qb) => qb.forUpdate()).executeTakeFirst()
+  const [row] = await PRODUCT.run(ex, { sku }, forUpdate)
   return row ? toProduct(row) : undefined
 }
 
+/** One statement per list length (`sku IN (?, ?, …)`), so reads of the same batch size reuse it. */
+const PRODUCTS = compiledStatement((ex, v: Slot<string>, n: number) => ex.selectFrom('product').selectAll().where('sku', 'in', Array.from({ length: n }, (_, i) => v(String(i)))), String)
+
 export async function findProducts(ex: Executor, skus: ReadonlyArray<string>): Promise<Product[]> {
   if (skus.length === 0) return []
-  const rows = await ex.selectFrom('product').selectAll().where('sku', 'in', skus).execute()
-  return rows.map(toProduct)
+  return (await PRODUCTS.run(ex, skus, skus.length)).map(toProduct)
 }
 
 /**

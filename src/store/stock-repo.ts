@@ -5,6 +5,7 @@ import { MAX_QUANTITY } from '../domain/quantity.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { rowsTable } from './batch.js'
+import { compiledStatement, type Slot } from './compiled.js'
 
 const LEVEL_COLUMNS = [
   'sku',
@@ -44,21 +45,32 @@ function toLevel(r: LevelRow): StockLevel {
   }
 }
 
+const LEVEL = compiledStatement(
+  (ex, v: Slot<'sku' | 'warehouseId'>, forUpdate: boolean) =>
+    ex.selectFrom('stock_level').select(LEVEL_COLUMNS).where('sku', '=', v('sku')).where('warehouse_id', '=', v('warehouseId')).$if(forUpdate, (qb) => qb.forUpdate()),
+  String,
+)
+
 export async function findLevel(ex: Executor, sku: string, warehouseId: number, forUpdate = false): Promise<StockLevel | undefined> {
-  const row = await ex
-    .selectFrom('stock_level')
-    .select(LEVEL_COLUMNS)
-    .where('sku', '=', sku)
-    .where('warehouse_id', '=', warehouseId)
-    .$if(forUpdate, (qb) => qb.forUpdate())
-    .executeTakeFirst()
+  const [row] = await LEVEL.run(ex, { sku, warehouseId }, forUpdate)
   return row ? toLevel(row) : undefined
 }
 
+/** One statement per list length (`sku IN (?, ?, …)`), so reads of the same batch size reuse it. */
+const LEVELS_BY_SKUS = compiledStatement(
+  (ex, v: Slot<string>, n: number) =>
+    ex
+      .selectFrom('stock_level')
+      .select(LEVEL_COLUMNS)
+      .where('sku', 'in', Array.from({ length: n }, (_, i) => v(String(i))))
+      .orderBy('sku')
+      .orderBy('warehouse_id'),
+  String,
+)
+
 export async function findLevelsBySkus(ex: Executor, skus: ReadonlyArray<string>): Promise<StockLevel[]> {
   if (skus.length === 0) return []
-  const rows = await ex.selectFrom('stock_level').select(LEVEL_COLUMNS).where('sku', 'in', skus).orderBy('sku').orderBy('warehouse_id').execute()
-  return rows.map(toLevel)
+  return (await LEVELS_BY_SKUS.run(ex, skus, skus.length)).map(toLevel)
 }
 
 export async function findLevelsByPairs(ex: Executor, pairs: ReadonlyArray<{ sku: string; warehouseId: number }>): Promise<StockLevel[]> {
@@ -115,29 +127,56 @@ export interface DeltaChange {
  * can never both pass a check that only one of them should. Returns the level after the change,
  * or undefined when the level is missing or a condition failed (the caller explains which).
  */
+interface DeltaShape {
+  readonly requireAvailable: boolean
+  readonly requireReserved: boolean
+  readonly onHandSign: number
+  readonly reservedUp: boolean
+  readonly expectedOnHand: boolean
+  readonly expectedVersion: boolean
+}
+
+type DeltaSlot = 'onHandDelta' | 'reservedDelta' | 'now' | 'sku' | 'warehouseId' | 'requireAvailable' | 'requireReserved' | 'onHandBound' | 'reservedBound' | 'expectedOnHand' | 'expectedVersion'
+
+const APPLY_DELTA = compiledStatement(
+  (ex, v: Slot<DeltaSlot>, s: DeltaShape) =>
+    ex
+      .updateTable('stock_level')
+      .set((eb) => ({
+        on_hand: eb('on_hand', '+', v('onHandDelta')),
+        reserved: eb('reserved', '+', v('reservedDelta')),
+        version: eb('version', '+', 1),
+        updated_at: v('now'),
+      }))
+      .where('sku', '=', v('sku'))
+      .where('warehouse_id', '=', v('warehouseId'))
+      .$if(s.requireAvailable, (qb) => qb.where(sql<boolean>`on_hand - reserved - safety_stock >= ${v('requireAvailable')}`))
+      .$if(s.requireReserved, (qb) => qb.where('reserved', '>=', v('requireReserved')))
+      // Levels stay within ±MAX_QUANTITY: far inside a 32-bit column, so no sum of movements overflows.
+      .$if(s.onHandSign > 0, (qb) => qb.where('on_hand', '<=', v('onHandBound')))
+      .$if(s.onHandSign < 0, (qb) => qb.where('on_hand', '>=', v('onHandBound')))
+      .$if(s.reservedUp, (qb) => qb.where('reserved', '<=', v('reservedBound')))
+      .$if(s.expectedOnHand, (qb) => qb.where('on_hand', '=', v('expectedOnHand')))
+      .$if(s.expectedVersion, (qb) => qb.where('version', '=', v('expectedVersion')))
+      .returning(LEVEL_COLUMNS),
+  (s) => `${+s.requireAvailable}${+s.requireReserved}${s.onHandSign}${+s.reservedUp}${+s.expectedOnHand}${+s.expectedVersion}`,
+)
+
 export async function applyDelta(ex: Executor, c: DeltaChange): Promise<StockLevel | undefined> {
-  const row = await ex
-    .updateTable('stock_level')
-    .set((eb) => ({
-      on_hand: eb('on_hand', '+', c.onHandDelta),
-      reserved: eb('reserved', '+', c.reservedDelta),
-      version: eb('version', '+', 1),
-      updated_at: c.now,
-    }))
-    .where('sku', '=', c.sku)
-    .where('warehouse_id', '=', c.warehouseId)
-    .$if(c.requireAvailable !== null, (qb) =>
-      qb.where(sql<boolean>`on_hand - reserved - safety_stock >= ${c.requireAvailable}`),
-    )
-    .$if(c.requireReserved !== null, (qb) => qb.where('reserved', '>=', c.requireReserved as number))
-    // Levels stay within ±MAX_QUANTITY: far inside a 32-bit column, so no sum of movements overflows.
-    .$if(c.onHandDelta > 0, (qb) => qb.where('on_hand', '<=', MAX_QUANTITY - c.onHandDelta))
-    .$if(c.onHandDelta < 0, (qb) => qb.where('on_hand', '>=', -MAX_QUANTITY - c.onHandDelta))
-    .$if(c.reservedDelta > 0, (qb) => qb.where('reserved', '<=', MAX_QUANTITY - c.reservedDelta))
-    .$if(c.expectedOnHand !== undefined, (qb) => qb.where('on_hand', '=', c.expectedOnHand as number))
-    .$if(c.expectedVersion !== undefined, (qb) => qb.where('version', '=', c.expectedVersion as number))
-    .returning(LEVEL_COLUMNS)
-    .executeTakeFirst()
+  const shape: DeltaShape = {
+    requireAvailable: c.requireAvailable !== null,
+    requireReserved: c.requireReserved !== null,
+    onHandSign: Math.sign(c.onHandDelta),
+    reservedUp: c.reservedDelta > 0,
+    expectedOnHand: c.expectedOnHand !== undefined,
+    expectedVersion: c.expectedVersion !== undefined,
+  }
+  const values = {
+    ...c,
+    onHandBound: c.onHandDelta > 0 ? MAX_QUANTITY - c.onHandDelta : -MAX_QUANTITY - c.onHandDelta,
+    reservedBound: MAX_QUANTITY - c.reservedDelta,
+  }
+  const [row] = await APPLY_DELTA.run(ex, values, shape)
   return row ? toLevel(row) : undefined
 }
 
