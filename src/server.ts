@@ -52,7 +52,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
         workerId: `${process.pid}-${deps.ids.next('wrk')}`,
         maxAttempts: config.delivery.maxAttempts,
         pollMs: config.delivery.pollMs,
-        // A round fills a store's 4 parallel batch requests of 100 items (#7).
+        // A claim can fill a store's 4 parallel batch requests of 100 items (#7); the worker keeps
+        // claiming while deliveries are in flight, each target bounded by its own lanes.
         batchSize: 400,
       })
     : null

@@ -33,13 +33,15 @@ export async function enqueueDeliveries(ex: Executor, targetIds: ReadonlyArray<s
 /**
  * Claim due slots: not leased (or the lease ran out: a crashed worker's slots come back), due now.
  * PostgreSQL skips rows other workers hold (SKIP LOCKED); SQLite has a single writer anyway.
+ * `excludeTargets`: targets the caller has no room for right now (their slots stay for later).
  */
-export async function claimDeliveries(ex: Executor, caps: DialectCaps, workerId: string, now: number, leaseMs: number, limit: number): Promise<DeliverySlot[]> {
+export async function claimDeliveries(ex: Executor, caps: DialectCaps, workerId: string, now: number, leaseMs: number, limit: number, excludeTargets: ReadonlyArray<string> = []): Promise<DeliverySlot[]> {
   const due = ex
     .selectFrom('delivery')
     .select(['target_id', 'sku'])
     .where('next_attempt_at', '<=', now)
     .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+    .$if(excludeTargets.length > 0, (qb) => qb.where('target_id', 'not in', [...excludeTargets]))
     .orderBy('next_attempt_at')
     .limit(limit)
     .$if(caps.rowLocks, (qb) => qb.forUpdate().skipLocked())
@@ -51,6 +53,26 @@ export async function claimDeliveries(ex: Executor, caps: DialectCaps, workerId:
     .returning(['target_id', 'sku', 'event_seq', 'attempts'])
     .execute()
   return rows.map((r) => ({ targetId: r.target_id, sku: r.sku, eventSeq: Number(r.event_seq), attempts: Number(r.attempts) }))
+}
+
+/**
+ * Extend the lease of slots this worker still holds (a request may outlive the lease): only rows
+ * it still holds, so a slot another worker took after a lapse is not touched. Returns rows renewed.
+ */
+export async function renewLeases(ex: Executor, caps: DialectCaps, workerId: string, targetId: string, skus: ReadonlyArray<string>, lockedUntil: number): Promise<number> {
+  let n = 0
+  const chunk = Math.max(1, caps.maxParams - 10)
+  for (let i = 0; i < skus.length; i += chunk) {
+    const res = await ex
+      .updateTable('delivery')
+      .set({ locked_until: lockedUntil })
+      .where('locked_by', '=', workerId)
+      .where('target_id', '=', targetId)
+      .where('sku', 'in', skus.slice(i, i + chunk))
+      .executeTakeFirst()
+    n += Number(res.numUpdatedRows)
+  }
+  return n
 }
 
 /** Delivered: free the slot, or, if a newer event arrived meanwhile, leave it due at once. */

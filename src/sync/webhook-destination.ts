@@ -37,11 +37,14 @@ export function webhookDestination(o: WebhookOptions): Destination {
       return classifyError(err)
     }
   }
+  const concurrency = Math.max(1, o.concurrency ?? 8)
   return {
+    // One POST per event: a slow answer holds back only its own SKU, up to `concurrency` at once.
+    limits: () => ({ concurrency, maxBatch: 1, minBatch: 1 }),
     async deliver(events, signal) {
       const out: DeliveryOutcome[] = new Array(events.length)
       let next = 0
-      const lanes = Array.from({ length: Math.min(o.concurrency ?? 8, events.length) }, async () => {
+      const lanes = Array.from({ length: Math.min(concurrency, events.length) }, async () => {
         while (next < events.length) {
           const i = next++
           out[i] = await post(events[i]!, signal)

@@ -5,6 +5,15 @@
  * capped exponential backoff with full jitter; after the last attempt a delivery becomes a dead
  * letter. Wakes the moment a commit signals (in-process, or NOTIFY from another node), and polls
  * slowly as a safety net and for retries coming due.
+ *
+ * Deliveries are pipelined: the worker keeps claiming and dispatching while earlier requests are
+ * in flight, each target fed through its own lanes (`Destination.limits()`: a store's parallel
+ * batch requests of up to 100 items, a subscription's parallel POSTs of one event) under a global
+ * bound, so a slow or hanging target never holds back another, and a fast stream of changes to
+ * one store is carried by all of its lanes. A target with no free lane is left out of the next
+ * claim (its slots wait in the table, where newer events keep coalescing into them). A slot is
+ * held by one delivery at a time: claimed rows stay leased until their outcome is recorded, and
+ * the lease is renewed while a request outlives it.
  */
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from '../domain/backoff.js'
 import type { OutboxEvent } from '../domain/events.js'
@@ -15,17 +24,19 @@ import {
   deadLetterDelivery,
   recordAttempts,
   releaseDelivery,
+  renewLeases,
   retryDelivery,
   type AttemptRecord,
   type DeliverySlot,
 } from '../store/delivery-repo.js'
 import { findEventsBySeq } from '../store/outbox-repo.js'
-import type { DeliveryOutcome } from './classify.js'
-import type { DestinationResolver } from './destination.js'
+import { classifyError, type DeliveryOutcome } from './classify.js'
+import { DEFAULT_LIMITS, type DeliveryLimits, type Destination, type DestinationResolver } from './destination.js'
 import { waitForWork } from './idle.js'
 
 export interface WorkerOptions {
   readonly workerId: string
+  /** Slots claimed at most at once. */
   readonly batchSize?: number
   readonly leaseMs?: number
   /** Attempts before a delivery becomes a dead letter. */
@@ -33,6 +44,10 @@ export interface WorkerOptions {
   readonly pollMs?: number
   readonly backoff?: BackoffPolicy
   readonly random?: () => number
+  /** Deliveries (`deliver` calls) in flight at once over all targets. */
+  readonly concurrency?: number
+  /** Slots claimed and not yet recorded at most (in flight or waiting for a lane of their target). */
+  readonly maxHeld?: number
 }
 
 export interface TargetStats {
@@ -41,12 +56,48 @@ export interface TargetStats {
   dead: number
 }
 
+/** What became of one claimed slot: a destination's outcome, its target/event gone, or handed back unsent. */
+type Outcome = DeliveryOutcome | 'gone' | 'unsent'
+interface Result {
+  readonly slot: DeliverySlot
+  readonly event: OutboxEvent | undefined
+  readonly outcome: Outcome
+  readonly ms: number
+}
+interface Item {
+  readonly slot: DeliverySlot
+  readonly event: OutboxEvent
+}
+/** One target's lanes on this worker. */
+interface Lane {
+  readonly targetId: string
+  dest: Destination
+  limits: DeliveryLimits
+  running: number
+  /** Claimed, waiting for a free lane (in claim order: oldest due first). */
+  readonly queue: Item[]
+}
+
+const keyOf = (s: { targetId: string; sku: string }) => `${s.targetId}\u0000${s.sku}`
+const NO_OUTCOME: DeliveryOutcome = { kind: 'retry', status: null, error: 'the destination gave no outcome', retryAfterMs: 0 }
+
 export class DeliveryWorker {
   readonly #deps: ServiceDeps
   readonly #resolve: DestinationResolver
   readonly #o: Required<WorkerOptions>
   readonly #stats = new Map<string, TargetStats>()
   readonly #abort = new AbortController()
+  /** Slots this worker claimed whose outcome is not recorded yet, by (target, SKU); `released` resolves when let go. */
+  readonly #held = new Map<string, { slot: DeliverySlot; released: Promise<void>; release: () => void }>()
+  readonly #lanes = new Map<string, Lane>()
+  /** Deliveries and recordings under way (stop() and runOnce() wait for them). */
+  readonly #inflight = new Set<Promise<void>>()
+  #running = 0
+  #renewTimer: NodeJS.Timeout | null = null
+  #renewing = false
+  /** Outcomes waiting to be written: recordings that arrive while one is written share the next transaction. */
+  #batch: { items: Result[]; done: Promise<void> } | null = null
+  #writing: Promise<void> = Promise.resolve()
   #wake: (() => void) | null = null
   #woken = false
   #loop: Promise<void> | null = null
@@ -55,7 +106,8 @@ export class DeliveryWorker {
   constructor(deps: ServiceDeps, resolve: DestinationResolver, o: WorkerOptions) {
     this.#deps = deps
     this.#resolve = resolve
-    this.#o = { batchSize: 100, leaseMs: 30_000, maxAttempts: 10, pollMs: 1000, backoff: DEFAULT_BACKOFF, random: Math.random, ...o }
+    const batchSize = o.batchSize ?? 100
+    this.#o = { batchSize, leaseMs: 30_000, maxAttempts: 10, pollMs: 1000, backoff: DEFAULT_BACKOFF, random: Math.random, concurrency: 64, maxHeld: Math.max(4 * batchSize, 1000), ...o }
   }
 
   /** Deliveries ok / retried / dead per target since start. */
@@ -69,48 +121,208 @@ export class DeliveryWorker {
     this.#stats.set(target, s)
   }
 
-  /** Claim one batch, deliver it, record the outcomes. Returns how many slots it handled. */
+  /**
+   * Claim one batch, deliver it (through each target's lanes) and record the outcomes. Returns how
+   * many slots it claimed. For tests and tools: the running worker (start()) pipelines instead.
+   */
   async runOnce(): Promise<number> {
-    const { store, clock } = this.#deps
-    const slots = await claimDeliveries(store.db, store.caps, this.#o.workerId, clock.now(), this.#o.leaseMs, this.#o.batchSize)
-    if (slots.length === 0) return 0
-    const events = await findEventsBySeq(store.db, [...new Set(slots.map((s) => s.eventSeq))])
-    const byTarget = new Map<string, DeliverySlot[]>()
-    for (const s of slots) byTarget.set(s.targetId, [...(byTarget.get(s.targetId) ?? []), s])
+    const n = await this.#claim(this.#o.batchSize)
+    await this.#settle()
+    return n
+  }
 
-    const results: Array<{ slot: DeliverySlot; event: OutboxEvent | undefined; outcome: DeliveryOutcome | 'gone'; ms: number }> = []
-    await Promise.all(
-      [...byTarget].map(async ([targetId, targetSlots]) => {
-        const destination = await this.#resolve(targetId)
-        const deliverable = targetSlots.filter((s) => events.has(s.eventSeq))
-        for (const s of targetSlots) if (!events.has(s.eventSeq) || !destination) results.push({ slot: s, event: events.get(s.eventSeq), outcome: 'gone', ms: 0 })
-        if (!destination || deliverable.length === 0) return
-        const started = performance.now()
-        const outcomes = await destination.deliver(deliverable.map((s) => events.get(s.eventSeq)!), this.#abort.signal)
-        const ms = (performance.now() - started) / deliverable.length
-        deliverable.forEach((slot, i) => results.push({ slot, event: events.get(slot.eventSeq), outcome: outcomes[i]!, ms }))
-      }),
-    )
-    await this.#record(results)
+  /** Wait until nothing is in flight (deliveries dispatched later by completions included). */
+  async #settle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight])
+  }
+
+  /** Targets that get nothing from the next claim: every lane busy, or claimed slots still waiting. */
+  #busyTargets(): string[] {
+    const out: string[] = []
+    for (const l of this.#lanes.values()) if (l.queue.length > 0 || l.running >= l.limits.concurrency) out.push(l.targetId)
+    return out
+  }
+
+  /** Claim up to `limit` due slots (none of the busy targets), queue them on their lanes, dispatch. */
+  async #claim(limit: number): Promise<number> {
+    const { store, clock } = this.#deps
+    const slots = await claimDeliveries(store.db, store.caps, this.#o.workerId, clock.now(), this.#o.leaseMs, limit, this.#busyTargets())
+    if (slots.length === 0) return 0
+    const fresh: DeliverySlot[] = []
+    for (const s of slots) {
+      const prev = this.#held.get(keyOf(s))
+      if (!prev) {
+        fresh.push(s)
+        continue
+      }
+      // A slot this worker still holds: its outcome was just committed (the row freed for a newer
+      // event) and this claim read the row before the hold was let go, or its lease lapsed. Either
+      // way it waits until that delivery is done: never two deliveries of a (target, SKU) at once.
+      this.#track(
+        prev.released
+          .then(() => this.#accept([s]))
+          .catch((e: unknown) => this.#deps.log.warn({ err: e }, 'taking up a claimed delivery failed; it comes back when its lease runs out')),
+      )
+    }
+    await this.#accept(fresh)
     return slots.length
   }
 
-  async #record(results: ReadonlyArray<{ slot: DeliverySlot; event: OutboxEvent | undefined; outcome: DeliveryOutcome | 'gone'; ms: number }>): Promise<void> {
+  /** Hold claimed slots, find their events and targets, queue them on their lanes, dispatch. */
+  async #accept(slots: ReadonlyArray<DeliverySlot>): Promise<void> {
+    if (slots.length === 0) return
+    for (const s of slots) this.#hold(s)
+    let events: Map<number, OutboxEvent>
+    try {
+      events = await findEventsBySeq(this.#deps.store.db, [...new Set(slots.map((s) => s.eventSeq))])
+    } catch (e) {
+      // Unknown what to send: the slots stay leased and come back when the lease runs out.
+      for (const s of slots) this.#unhold(s)
+      throw e
+    }
+    const byTarget = new Map<string, DeliverySlot[]>()
+    for (const s of slots) {
+      const list = byTarget.get(s.targetId)
+      if (list) list.push(s)
+      else byTarget.set(s.targetId, [s])
+    }
+    const gone: Result[] = []
+    await Promise.all(
+      [...byTarget].map(async ([targetId, targetSlots]) => {
+        let dest: Destination | undefined
+        let limits = DEFAULT_LIMITS
+        try {
+          dest = await this.#resolve(targetId)
+          if (dest?.limits) limits = await dest.limits()
+        } catch (e) {
+          // Not known now: the slots stay leased and come back when the lease runs out.
+          this.#deps.log.warn({ err: e, target: targetId }, 'resolving a delivery target failed; its slots come back when their lease runs out')
+          for (const slot of targetSlots) this.#unhold(slot)
+          return
+        }
+        const lane = this.#laneOf(targetId, dest, limits)
+        for (const slot of targetSlots) {
+          const event = events.get(slot.eventSeq)
+          // The target was removed or the event pruned: nothing left to deliver.
+          if (!lane || !event) gone.push({ slot, event, outcome: 'gone', ms: 0 })
+          else lane.queue.push({ slot, event })
+        }
+      }),
+    )
+    if (gone.length) this.#track(this.#finish(gone))
+    this.#pump()
+  }
+
+  #laneOf(targetId: string, dest: Destination | undefined, limits: DeliveryLimits): Lane | undefined {
+    const lane = this.#lanes.get(targetId)
+    if (!dest) return undefined
+    const bounded = { concurrency: Math.max(1, Math.floor(limits.concurrency)), maxBatch: Math.max(1, Math.floor(limits.maxBatch)), minBatch: Math.max(1, Math.floor(limits.minBatch)) }
+    if (lane) {
+      lane.dest = dest
+      lane.limits = bounded
+      return lane
+    }
+    const made: Lane = { targetId, dest, limits: bounded, running: 0, queue: [] }
+    this.#lanes.set(targetId, made)
+    return made
+  }
+
+  /** Start deliveries on free lanes (a target's backlog spread over them); when stopping, hand queued slots back. */
+  #pump(): void {
+    for (const [id, lane] of this.#lanes) {
+      if (this.#abort.signal.aborted) {
+        if (lane.queue.length) this.#track(this.#finish(lane.queue.splice(0).map(({ slot, event }) => ({ slot, event, outcome: 'unsent' as const, ms: 0 }))))
+      }
+      while (lane.queue.length > 0 && lane.running < lane.limits.concurrency && this.#running < this.#o.concurrency && !this.#abort.signal.aborted) {
+        const free = Math.min(lane.limits.concurrency - lane.running, this.#o.concurrency - this.#running)
+        const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / free)))
+        this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
+      }
+      if (lane.queue.length === 0 && lane.running === 0) this.#lanes.delete(id)
+    }
+  }
+
+  #track(p: Promise<void>): void {
+    this.#inflight.add(p)
+    void p.then(() => this.#inflight.delete(p))
+  }
+
+  /** One delivery on one lane; never rejects. A finished delivery frees its lane at once. */
+  async #deliver(lane: Lane, items: Item[]): Promise<void> {
+    lane.running++
+    this.#running++
+    const started = performance.now()
+    let outcomes: DeliveryOutcome[]
+    try {
+      outcomes = await lane.dest.deliver(
+        items.map((i) => i.event),
+        this.#abort.signal,
+      )
+    } catch (e) {
+      outcomes = items.map(() => classifyError(e))
+    }
+    const ms = (performance.now() - started) / items.length
+    try {
+      await this.#finish(items.map(({ slot, event }, i) => ({ slot, event, outcome: outcomes[i] ?? NO_OUTCOME, ms })))
+    } finally {
+      lane.running--
+      this.#running--
+      this.#pump()
+      // A lane freed: the loop may claim for it.
+      this.wake()
+    }
+  }
+
+  /** Record outcomes, then let the slots go (a recording that fails leaves them leased: they come back when the lease runs out). */
+  async #finish(results: Result[]): Promise<void> {
+    try {
+      await this.#record(results)
+    } catch (e) {
+      this.#deps.log.warn({ err: e, slots: results.length }, 'recording delivery outcomes failed; the slots come back when their lease runs out')
+    } finally {
+      for (const r of results) this.#unhold(r.slot)
+    }
+  }
+
+  /** Group commit: outcomes arriving while a transaction is written go into the next one together. */
+  #record(results: Result[]): Promise<void> {
+    let batch = this.#batch
+    if (!batch) {
+      const items: Result[] = []
+      const done = this.#writing.then(() => {
+        if (this.#batch?.items === items) this.#batch = null
+        return this.#write(items)
+      })
+      batch = { items, done }
+      this.#batch = batch
+      this.#writing = done.catch(() => undefined)
+    }
+    batch.items.push(...results)
+    return batch.done
+  }
+
+  async #write(results: ReadonlyArray<Result>): Promise<void> {
     const { store, clock, ids } = this.#deps
     const now = clock.now()
     const attempts: AttemptRecord[] = []
+    const counts: Array<[string, keyof TargetStats]> = []
+    const dead: Result[] = []
     await store.db.transaction().execute(async (trx) => {
       for (const { slot, event, outcome, ms } of results) {
         if (outcome === 'gone') {
-          // The target was removed or the event pruned: nothing left to deliver.
           await completeDelivery(trx, slot, this.#o.workerId, now)
+          continue
+        }
+        if (outcome === 'unsent') {
+          // Claimed but never sent: the worker is stopping. Due again at once, the attempt not counted.
+          await releaseDelivery(trx, slot, this.#o.workerId, now)
           continue
         }
         const base = { targetId: slot.targetId, eventId: event?.id ?? '', sku: slot.sku, durationMs: ms, attemptedAt: now }
         if (outcome.kind === 'ok') {
           await completeDelivery(trx, slot, this.#o.workerId, now)
           attempts.push({ ...base, outcome: 'ok', statusCode: outcome.status, error: null })
-          this.#count(slot.targetId, 'ok')
+          counts.push([slot.targetId, 'ok'])
         } else if (outcome.kind === 'retry' && outcome.status === null && this.#abort.signal.aborted) {
           // Aborted by stop(), not failed by the target: the attempt does not count.
           await releaseDelivery(trx, slot, this.#o.workerId, now)
@@ -119,16 +331,64 @@ export class DeliveryWorker {
           const delay = backoffMs(slot.attempts, this.#o.random, this.#o.backoff, outcome.retryAfterMs)
           await retryDelivery(trx, slot, this.#o.workerId, now + delay, outcome.error, outcome.status)
           attempts.push({ ...base, outcome: 'retry', statusCode: outcome.status, error: outcome.error })
-          this.#count(slot.targetId, 'retried')
+          counts.push([slot.targetId, 'retried'])
         } else {
           await deadLetterDelivery(trx, slot, this.#o.workerId, ids.next('dlq'), now, outcome.error, outcome.status)
           attempts.push({ ...base, outcome: 'dead', statusCode: outcome.status, error: outcome.error })
-          this.#count(slot.targetId, 'dead')
-          this.#deps.log.warn({ target: slot.targetId, sku: slot.sku, attempts: slot.attempts, error: outcome.error }, 'delivery dead-lettered')
+          counts.push([slot.targetId, 'dead'])
+          dead.push({ slot, event, outcome, ms })
         }
       }
       await recordAttempts(trx, store.caps, attempts)
     })
+    // Counted once the transaction committed.
+    for (const [target, what] of counts) this.#count(target, what)
+    for (const { slot, outcome } of dead) {
+      this.#deps.log.warn({ target: slot.targetId, sku: slot.sku, attempts: slot.attempts, error: typeof outcome === 'object' && 'error' in outcome ? outcome.error : undefined }, 'delivery dead-lettered')
+    }
+  }
+
+  #hold(slot: DeliverySlot): void {
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    this.#held.set(keyOf(slot), { slot, released, release })
+    if (!this.#renewTimer) {
+      // Renew well before the lease runs out, so a long request keeps its slot.
+      this.#renewTimer = setInterval(() => void this.#renew(), Math.max(10, Math.floor(this.#o.leaseMs / 3)))
+      this.#renewTimer.unref()
+    }
+  }
+
+  #unhold(slot: DeliverySlot): void {
+    const h = this.#held.get(keyOf(slot))
+    if (h?.slot === slot) {
+      this.#held.delete(keyOf(slot))
+      h.release()
+    }
+    if (this.#held.size === 0 && this.#renewTimer) {
+      clearInterval(this.#renewTimer)
+      this.#renewTimer = null
+    }
+  }
+
+  /** Extend the lease of every slot still held (in flight, waiting for a lane, or being recorded). */
+  async #renew(): Promise<void> {
+    if (this.#renewing || this.#held.size === 0) return
+    this.#renewing = true
+    try {
+      const byTarget = new Map<string, string[]>()
+      for (const { slot: s } of this.#held.values()) {
+        const list = byTarget.get(s.targetId)
+        if (list) list.push(s.sku)
+        else byTarget.set(s.targetId, [s.sku])
+      }
+      const until = this.#deps.clock.now() + this.#o.leaseMs
+      for (const [targetId, skus] of byTarget) await renewLeases(this.#deps.store.db, this.#deps.store.caps, this.#o.workerId, targetId, skus, until)
+    } catch (e) {
+      this.#deps.log.warn({ err: e }, 'renewing delivery leases failed')
+    } finally {
+      this.#renewing = false
+    }
   }
 
   /** Ask the loop to look for work now. */
@@ -142,13 +402,19 @@ export class DeliveryWorker {
     this.#unsubscribe = this.#deps.events.subscribe(() => this.wake(), 'deliveries')
     this.#loop = (async () => {
       while (!this.#abort.signal.aborted) {
-        let handled = 0
-        try {
-          handled = await this.runOnce()
-        } catch (e) {
-          this.#deps.log.warn({ err: e }, 'delivery round failed')
+        let claimed = 0
+        // Claim only with room: a free delivery somewhere, and a bounded number of slots held.
+        const room = Math.min(this.#o.batchSize, this.#o.maxHeld - this.#held.size)
+        if (this.#running < this.#o.concurrency && room > 0) {
+          // Consumed before the claim: a wake during it means look again.
+          this.#woken = false
+          try {
+            claimed = await this.#claim(room)
+          } catch (e) {
+            this.#deps.log.warn({ err: e }, 'delivery claim failed')
+          }
         }
-        if (handled > 0 || this.#abort.signal.aborted) continue
+        if (claimed > 0 || this.#abort.signal.aborted) continue
         await this.#idle()
       }
     })()
@@ -164,11 +430,18 @@ export class DeliveryWorker {
     this.#woken = false
   }
 
-  /** Stop taking work; deliveries in flight are aborted and handed back, due at once, the attempt not counted. */
+  /**
+   * Stop taking work; deliveries in flight are aborted and handed back, due at once, the attempt
+   * not counted; slots claimed but not yet sent are handed back too. Resolves once all is recorded.
+   */
   async stop(): Promise<void> {
     this.#unsubscribe?.()
     this.#abort.abort()
     this.wake()
     await this.#loop
+    this.#pump()
+    await this.#settle()
+    if (this.#renewTimer) clearInterval(this.#renewTimer)
+    this.#renewTimer = null
   }
 }

@@ -16,7 +16,7 @@ import type { WooStore } from '../../store/woo-repo.js'
 import { WooClient } from './client.js'
 import { storeFigures } from './figures.js'
 import { applyLookup, lookupSkus } from './mapping.js'
-import { pushItems, type PushItem, type PushResult, type PushStats } from './push.js'
+import { BATCH_LIMIT, MIN_SPLIT, pushItems, type PushItem, type PushResult, type PushStats } from './push.js'
 
 export const STORE_ID_PREFIX = 'sto'
 
@@ -60,7 +60,7 @@ export interface SyncOutcome {
  * differs from what the store shows (or everything with `force`), remap on invalid ids, record
  * health. Used by the engine's deliveries, `stores sync` and reconciliation repairs.
  */
-export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooClient, skus: ReadonlyArray<string>, o: { force?: boolean; signal?: AbortSignal; onBatch?: (done: number, total: number) => void } = {}): Promise<SyncOutcome> {
+export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooClient, skus: ReadonlyArray<string>, o: { force?: boolean; signal?: AbortSignal; onBatch?: (done: number, total: number) => void; spreadOver?: number } = {}): Promise<SyncOutcome> {
   const db = deps.store.db
   const results = new Map<string, PushResult | { kind: 'skipped'; reason: string }>()
   const stats: PushStats = { requests: 0 }
@@ -91,7 +91,8 @@ export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooCl
   }
   if (items.length) {
     await repo.markPushing(db, store.id, items)
-    let pushed = await pushItems(client, items, store.concurrency, o.signal, stats, o.onBatch)
+    const push = { concurrency: store.concurrency, signal: o.signal, stats, ...(o.spreadOver !== undefined ? { spreadOver: o.spreadOver } : {}) }
+    let pushed = await pushItems(client, items, { ...push, onBatch: o.onBatch })
     // Items whose id the store no longer knows: look their SKUs up again and retry once.
     const invalid = items.filter((i) => pushed.get(i.sku)?.kind === 'invalid_id')
     if (invalid.length) {
@@ -106,7 +107,7 @@ export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooCl
       }
       if (again.length) {
         await repo.markPushing(db, store.id, again)
-        const second = await pushItems(client, again, store.concurrency, o.signal, stats)
+        const second = await pushItems(client, again, push)
         pushed = new Map([...pushed, ...second])
       }
     }
@@ -149,15 +150,26 @@ function toOutcome(r: PushResult | { kind: 'skipped'; reason: string } | undefin
   }
 }
 
+/**
+ * The engine runs up to the store's `concurrency` deliveries at once, each of at most one batch
+ * request's worth of SKUs (100) and sent as one request per batch URL: the store's parallel
+ * requests are the worker's lanes, so a stream of changes is carried by all of them.
+ */
 export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: string): Destination {
   return {
+    async limits() {
+      const store = await repo.findStore(deps.store.db, storeId)
+      return { concurrency: Math.max(1, store?.concurrency ?? 1), maxBatch: BATCH_LIMIT, minBatch: MIN_SPLIT }
+    },
     async deliver(events: ReadonlyArray<OutboxEvent>, signal: AbortSignal): Promise<DeliveryOutcome[]> {
       try {
         const store = await repo.findStore(deps.store.db, storeId)
         // A store removed or no longer pushing: nothing to deliver (a `stores sync` catches up later).
         if (!store || store.mode !== 'live') return events.map(() => ({ kind: 'ok', status: 204 }))
         const skus = [...new Set(events.map((e) => e.sku))]
-        const { results } = await syncSkus(deps, store, pool.get(store), skus, { signal })
+        // A call of more than one batch (runOnce of a big round) still uses the store's lanes.
+        const spreadOver = skus.length <= BATCH_LIMIT ? 1 : store.concurrency
+        const { results } = await syncSkus(deps, store, pool.get(store), skus, { signal, spreadOver })
         return events.map((e) => toOutcome(results.get(e.sku)))
       } catch (e) {
         deps.log.warn({ err: e, store_id: storeId }, 'WooCommerce delivery round failed')

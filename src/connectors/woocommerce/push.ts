@@ -12,7 +12,7 @@ import { WooTransportError, type WooClient, type WooErrorBody } from './client.j
 
 export const BATCH_LIMIT = 100
 /** Smallest share worth a request of its own when a small round is spread over parallel requests. */
-const MIN_SPLIT = 4
+export const MIN_SPLIT = 4
 
 export interface PushItem {
   readonly sku: string
@@ -107,10 +107,24 @@ export interface PushStats {
   requests: number
 }
 
+export interface PushOptions {
+  /** Requests at once. */
+  readonly concurrency: number
+  /**
+   * Requests a small set of items may be spread over (default `concurrency`). The delivery worker
+   * passes 1: it runs a store's parallel requests itself, one call per request.
+   */
+  readonly spreadOver?: number
+  readonly signal?: AbortSignal | undefined
+  readonly stats?: PushStats | undefined
+  readonly onBatch?: ((done: number, total: number) => void) | undefined
+}
+
 /** Push every item, at most `concurrency` requests at once; one result per SKU. */
-export async function pushItems(client: WooClient, items: ReadonlyArray<PushItem>, concurrency: number, signal?: AbortSignal, stats?: PushStats, onBatch?: (done: number, total: number) => void): Promise<Map<string, PushResult>> {
+export async function pushItems(client: WooClient, items: ReadonlyArray<PushItem>, o: PushOptions): Promise<Map<string, PushResult>> {
+  const { concurrency, signal, stats, onBatch } = o
   const out = new Map<string, PushResult>()
-  const batches = packBatches(items, concurrency)
+  const batches = packBatches(items, o.spreadOver ?? concurrency)
   let next = 0
   let done = 0
   const lanes = Array.from({ length: Math.min(Math.max(1, concurrency), batches.length) }, async () => {
