@@ -11,6 +11,7 @@ import { updateLevelSettings } from '../store/stock-repo.js'
 import type { ServiceDeps } from './deps.js'
 import { inTransaction } from './transaction.js'
 import { pingDatabase } from '../store/health.js'
+import { forgetWarehouses } from './warehouse-cache.js'
 
 export async function requireProduct(ex: Executor, sku: string): Promise<Product> {
   const p = await products.findProduct(ex, sku)
@@ -48,6 +49,7 @@ export async function createWarehouse(deps: ServiceDeps, w: warehouses.NewWareho
 export async function updateWarehouse(deps: ServiceDeps, id: number, patch: warehouses.WarehousePatch): Promise<Warehouse> {
   try {
     const w = await warehouses.updateWarehouse(deps.store.db, id, patch, deps.clock.now())
+    forgetWarehouses(deps)
     if (!w) throw new DomainError('warehouse_not_found', `No warehouse has id ${id}`, { warehouse_id: id })
     return w
   } catch (e) {

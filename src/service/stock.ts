@@ -6,27 +6,13 @@ import { availableOf, isLowStock, totalsOf, type StockLevel } from '../domain/st
 import type { Product } from '../domain/product.js'
 import { findProducts } from '../store/product-repo.js'
 import { findLevelsBySkus } from '../store/stock-repo.js'
-import { listWarehouses } from '../store/warehouse-repo.js'
 import type { Warehouse } from '../domain/warehouse.js'
 import type { Executor } from '../store/db.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { hashRequest, runIdempotent, type IdempotencyClaim, type Replayable } from './idempotency.js'
 import { lockProduct, writeMovement, type MovementGuard } from './level-writer.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
-
-// Warehouses change rarely; their code and active flag in a write's answer may be a few seconds old.
-const WAREHOUSE_CACHE_MS = 5000
-const warehouseCache = new WeakMap<object, { at: number; byId: Map<number, Warehouse> }>()
-
-async function cachedWarehouse(deps: ServiceDeps, ex: Executor, id: number): Promise<Warehouse | undefined> {
-  const now = Date.now()
-  let c = warehouseCache.get(deps.store)
-  if (!c || now - c.at > WAREHOUSE_CACHE_MS || !c.byId.has(id)) {
-    c = { at: now, byId: new Map((await listWarehouses(ex)).map((w) => [w.id, w])) }
-    warehouseCache.set(deps.store, c)
-  }
-  return c.byId.get(id)
-}
+import { cachedWarehouse, cachedWarehouses } from './warehouse-cache.js'
 
 /** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
 const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
@@ -151,11 +137,13 @@ export async function getStock(deps: ServiceDeps, sku: string, warehouseId?: num
   return view
 }
 
-/** Several SKUs in three queries; unknown SKUs are simply absent from the result. */
+/** Several SKUs in two queries (warehouses come from the cache); unknown SKUs are simply absent from the result. */
 export async function getStocks(deps: ServiceDeps, skus: ReadonlyArray<string>, warehouseId?: number): Promise<StockView[]> {
   const db = deps.store.db
-  const [prods, levels, whs] = await Promise.all([findProducts(db, skus), findLevelsBySkus(db, skus), listWarehouses(db)])
-  const whById = new Map(whs.map((w) => [w.id, w]))
+  const [prods, levels] = await Promise.all([findProducts(db, skus), findLevelsBySkus(db, skus)])
+  const whIds = new Set(levels.map((l) => l.warehouseId))
+  if (warehouseId !== undefined) whIds.add(warehouseId)
+  const whById = await cachedWarehouses(deps, db, whIds)
   if (warehouseId !== undefined && !whById.has(warehouseId)) {
     throw new DomainError('warehouse_not_found', `No warehouse has id ${warehouseId}`, { warehouse_id: warehouseId })
   }
