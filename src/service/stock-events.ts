@@ -7,7 +7,7 @@ import { availableOf } from '../domain/stock-level.js'
 import type { Executor } from '../store/db.js'
 import type { DialectCaps } from '../store/dialect.js'
 import { enqueueDeliveries } from '../store/delivery-repo.js'
-import { insertOutboxEvent, nextSkuVersion, notifyOutbox, sumLevels } from '../store/outbox-repo.js'
+import { insertOutboxEvent, nextVersionAndTotals } from '../store/outbox-repo.js'
 import type { ServiceDeps } from './deps.js'
 
 const figures = (onHand: number, reserved: number, safety: number): Figures => ({ on_hand: onHand, reserved, available: onHand - reserved - safety })
@@ -40,14 +40,12 @@ export function stockChangedData(product: Product, entry: LedgerEntry, level: St
  * commits, so does its event and its place in every interested target's delivery slot.
  */
 export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: DialectCaps, product: Product, entry: LedgerEntry, level: StockLevel, now: number): Promise<number> {
-  const version = await nextSkuVersion(ex, product.sku)
-  const totals = await sumLevels(ex, product.sku)
+  const { version, totals } = await nextVersionAndTotals(ex, product.sku)
   const data = stockChangedData(product, entry, level, version, totals)
   const event = { id: deps.ids.next('evt'), type: 'stock.changed' as const, sku: product.sku, warehouseId: entry.warehouseId, skuVersion: version, data, createdAt: now }
   const seq = await insertOutboxEvent(ex, caps, event)
   const targets = await deps.events.targetsFor(ex, event, now)
   await enqueueDeliveries(ex, targets, product.sku, seq, now)
   if (targets.length > 0) deps.events.expect('deliveries')
-  await notifyOutbox(ex, caps)
   return seq
 }

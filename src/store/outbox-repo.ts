@@ -8,36 +8,25 @@ import { compiledStatement, type Slot } from './compiled.js'
 
 export const OUTBOX_CHANNEL = 'stockbridge_outbox'
 
-/** Bump and return the SKU's event version. The product row is already locked by the writer. */
-const NEXT_VERSION = compiledStatement((ex, v: Slot<'sku'>) =>
+const sumOf = (column: 'on_hand' | 'reserved' | 'safety_stock') => sql<number | string>`(SELECT COALESCE(SUM(${sql.ref(`stock_level.${column}`)}), 0) FROM stock_level WHERE stock_level.sku = product.sku)`
+
+/**
+ * Bump the SKU's event version and read every warehouse's totals, in one statement (one round
+ * trip on PostgreSQL). The product row is already locked by the writer, and the level this
+ * transaction changed is counted at its new figure.
+ */
+const NEXT_VERSION_AND_TOTALS = compiledStatement((ex, v: Slot<'sku'>) =>
   ex
     .updateTable('product')
     .set((eb) => ({ stock_version: eb('stock_version', '+', 1) }))
     .where('sku', '=', v('sku'))
-    .returning('stock_version'),
+    .returning(['stock_version', sumOf('on_hand').as('on_hand'), sumOf('reserved').as('reserved'), sumOf('safety_stock').as('safety')]),
 )
 
-export async function nextSkuVersion(ex: Executor, sku: string): Promise<number> {
-  const [row] = await NEXT_VERSION.run(ex, { sku }, undefined)
+export async function nextVersionAndTotals(ex: Executor, sku: string): Promise<{ version: number; totals: { onHand: number; reserved: number; safety: number } }> {
+  const [row] = await NEXT_VERSION_AND_TOTALS.run(ex, { sku }, undefined)
   if (!row) throw new Error(`No product row for SKU ${sku}`)
-  return Number(row.stock_version)
-}
-
-/** Sum of every warehouse's figures for one SKU (inside the writer's transaction). */
-const SUM_LEVELS = compiledStatement((ex, v: Slot<'sku'>) =>
-  ex
-    .selectFrom('stock_level')
-    .select((eb) => [
-      eb.fn.coalesce(eb.fn.sum<number | string>('on_hand'), sql<number>`0`).as('on_hand'),
-      eb.fn.coalesce(eb.fn.sum<number | string>('reserved'), sql<number>`0`).as('reserved'),
-      eb.fn.coalesce(eb.fn.sum<number | string>('safety_stock'), sql<number>`0`).as('safety'),
-    ])
-    .where('sku', '=', v('sku')),
-)
-
-export async function sumLevels(ex: Executor, sku: string): Promise<{ onHand: number; reserved: number; safety: number }> {
-  const [row] = await SUM_LEVELS.run(ex, { sku }, undefined)
-  return { onHand: Number(row?.on_hand ?? 0), reserved: Number(row?.reserved ?? 0), safety: Number(row?.safety ?? 0) }
+  return { version: Number(row.stock_version), totals: { onHand: Number(row.on_hand), reserved: Number(row.reserved), safety: Number(row.safety) } }
 }
 
 export interface NewOutboxEvent {
@@ -69,10 +58,12 @@ const INSERT_EVENT = compiledStatement(
         tx_id: caps.notify ? CURRENT_TX : null,
         created_at: v('createdAt'),
       })
-      .returning('seq'),
+      // The NOTIFY that wakes other nodes at commit rides on the insert: one round trip less.
+      .returning(caps.notify ? ['seq', sql<string>`pg_notify(${OUTBOX_CHANNEL}, '')::text`.as('notified')] : ['seq']),
   (caps) => String(caps.notify),
 )
 
+/** Insert one event; on PostgreSQL it also queues the NOTIFY sent at commit. */
 export async function insertOutboxEvent(ex: Executor, caps: DialectCaps, e: NewOutboxEvent): Promise<number> {
   const [row] = await INSERT_EVENT.run(ex, { ...e, payload: JSON.stringify(e.data) }, caps)
   if (!row) throw new Error('The outbox insert returned no sequence number')
