@@ -3,14 +3,13 @@
  * with app.request() and main.ts hands it to a real server.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { requestId } from 'hono/request-id'
-import { secureHeaders } from 'hono/secure-headers'
 import { ValidationError } from '../domain/errors.js'
 import { isDatabaseReachable } from '../service/catalog.js'
 import type { App, AppDeps, AppEnv } from './env.js'
 import { authenticate } from './middleware/api-key.js'
 import { limitBodies, limitJsonDepth } from './middleware/body.js'
 import { logRequests } from './middleware/request-log.js'
+import { stampResponses } from './middleware/response-headers.js'
 import { errorHandler, fieldErrorsOf, problem } from './problem.js'
 import { registerCatalogRoutes } from './routes/catalog.js'
 import { registerDocsRoutes } from './routes/docs.js'
@@ -46,9 +45,7 @@ export function createApp(deps: AppDeps): App {
   app.onError(onError)
   app.notFound((c) => problem(c, 'route_not_found', `No route ${c.req.method} ${c.req.path}`))
 
-  // Hono's requestId echoes a caller's id only when it is short and of safe characters.
-  app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 100, generator: () => crypto.randomUUID() }))
-  app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } }))
+  app.use('*', stampResponses())
   // CORS only for the configured origins (#5); before authentication so preflights get their answer.
   const cors = allowConfiguredOrigins(security.corsOrigins)
   if (cors) app.use('*', cors)

@@ -24,13 +24,13 @@ interface RawAnswer {
 }
 
 /** One request with exactly these headers; `chunks` are written one by one (chunked unless a Content-Length is given). */
-function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, chunks: ReadonlyArray<string | Buffer>): Promise<RawAnswer> {
+function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, chunks: ReadonlyArray<string | Buffer>): Promise<RawAnswer & { headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => (body += d))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
     })
     req.on('error', reject)
     for (const c of chunks) req.write(c)
@@ -145,6 +145,20 @@ for (const db of DATABASES) {
       const tampered = await rawRequest(port, 'POST', path, json(signatureHeaders(key.signingSecret, 'POST', path, body, deps.clock.now())), [body.replace('✓', 'x')])
       expect(tampered.status).toBe(401)
       expect(await snapshot(ts.store.db)).toEqual(before)
+    })
+
+    it('answers and problems carry the same security headers and request id as in-process', async () => {
+      for (const [path, status] of [['/healthz', 200], [`${API}/warehouses`, 401]] as const) {
+        const inProcess = await t.app.request(path, { headers: { 'x-request-id': 'trace-1' } })
+        const overSocket = await rawRequest(port, 'GET', path, { 'x-request-id': 'trace-1' }, [])
+        expect([inProcess.status, overSocket.status]).toEqual([status, status])
+        for (const name of ['content-security-policy', 'x-content-type-options', 'x-frame-options', 'strict-transport-security', 'referrer-policy', 'x-request-id']) {
+          expect(overSocket.headers[name], name).toBe(inProcess.headers.get(name))
+        }
+        expect(overSocket.headers['x-request-id']).toBe('trace-1')
+      }
+      const unsafe = await rawRequest(port, 'GET', '/healthz', { 'x-request-id': 'a b<script>' }, [])
+      expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
     })
 
     it('a client that hangs up halfway changes nothing, and the server keeps serving', async () => {
