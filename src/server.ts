@@ -38,8 +38,9 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   }, config.reservationSweepSeconds * 1000)
   sweep.unref()
 
-  // Commits on other nodes wake this node's worker and live streams (PostgreSQL NOTIFY).
-  const listener = listenForOutbox(config.databaseUrl, () => deps.events.notify(true), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'), {
+  // Commits on other nodes wake this node's worker and live streams (PostgreSQL NOTIFY); this
+  // node's own commits woke it already.
+  const listener = listenForOutbox(config.databaseUrl, (origin) => origin !== deps.store.nodeId && deps.events.notify(true), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'), {
     sslMode: config.databaseSsl,
     sslRootCertFile: config.databaseSslRootCert,
     connectTimeoutMs: config.databaseConnectTimeoutMs,

@@ -122,7 +122,7 @@ async function recordStockChangedBatch(
   }
   await enqueueDeliverySlots(ex, caps, [...slots.values()], now)
   if (slots.size > 0) deps.events.expect('deliveries')
-  await notifyOutbox(ex, caps)
+  await notifyOutbox(ex, caps, deps.store.nodeId)
 }
 
 type AppliedOutcome = Extract<BulkItemOutcome, { status: 'applied' | 'stale' }>

@@ -43,7 +43,7 @@ export async function recordStockChanged(deps: ServiceDeps, ex: Executor, caps: 
   const { version, totals } = await nextVersionAndTotals(ex, product.sku)
   const data = stockChangedData(product, entry, level, version, totals)
   const event = { id: deps.ids.next('evt'), type: 'stock.changed' as const, sku: product.sku, warehouseId: entry.warehouseId, skuVersion: version, data, createdAt: now }
-  const seq = await insertOutboxEvent(ex, caps, event)
+  const seq = await insertOutboxEvent(ex, caps, event, deps.store.nodeId)
   const targets = await deps.events.targetsFor(ex, event, now)
   await enqueueDeliveries(ex, targets, product.sku, seq, now)
   if (targets.length > 0) deps.events.expect('deliveries')

@@ -1,4 +1,5 @@
 /** @module store/db: open the database named by a URL, with the right driver and settings. */
+import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import type { ConnectionOptions } from 'node:tls'
@@ -7,6 +8,7 @@ import { Kysely, SqliteDialect, PostgresDialect, type SqliteDatabase, type Trans
 import pg from 'pg'
 import type { Database } from './schema.js'
 import { POSTGRES_CAPS, SQLITE_CAPS, type DialectCaps } from './dialect.js'
+import { startCheckpointer } from './sqlite-checkpointer.js'
 
 export type Executor = Kysely<Database> | Transaction<Database>
 
@@ -15,6 +17,11 @@ export interface Store {
   readonly caps: DialectCaps
   /** Where the data lives, with any password removed: safe to log. */
   readonly location: string
+  /**
+   * This process's name in cross-node notifications: its commits already woke it in-process, so
+   * the listener skips notifications that carry it (each one would cost a round of claim queries).
+   */
+  readonly nodeId: string
   close(): Promise<void>
 }
 
@@ -55,12 +62,17 @@ export interface PostgresOptions {
   readonly applicationName?: string
 }
 
-export function openStore(url: string, options: PostgresOptions = {}): Store {
-  const target = parseDatabaseUrl(url)
-  return target.kind === 'sqlite' ? openSqlite(target.path) : openPostgres(target.url, options)
+export interface SqliteOptions {
+  /** Checkpoint the WAL on a worker thread instead of inside commits (store/sqlite-checkpointer.ts). The server turns it on. */
+  readonly backgroundCheckpoints?: boolean
 }
 
-function openSqlite(file: string): Store {
+export function openStore(url: string, options: PostgresOptions & SqliteOptions = {}): Store {
+  const target = parseDatabaseUrl(url)
+  return target.kind === 'sqlite' ? openSqlite(target.path, options) : openPostgres(target.url, options)
+}
+
+function openSqlite(file: string, options: SqliteOptions): Store {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
   const sqlite = new SQLite(file)
   sqlite.pragma('journal_mode = WAL')
@@ -70,7 +82,13 @@ function openSqlite(file: string): Store {
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) })
-  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, close: () => db.destroy() }
+  const checkpointer = options.backgroundCheckpoints && file !== ':memory:' ? startCheckpointer(sqlite, file) : null
+  const close = async () => {
+    // The serving connection closes last: SQLite then checkpoints the whole WAL and removes it.
+    await checkpointer?.stop()
+    await db.destroy()
+  }
+  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), close }
 }
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */
@@ -172,5 +190,5 @@ function openPostgres(url: string, options: PostgresOptions): Store {
   pool.on('error', () => {})
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), close: () => db.destroy() }
+  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), close: () => db.destroy() }
 }

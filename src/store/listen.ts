@@ -8,14 +8,15 @@ export interface Listener {
 }
 
 /**
- * Hold one dedicated connection that LISTENs and calls `onNotify` for each notification; it
- * reconnects after a lost connection (calling `onNotify` once, since events may have been missed).
+ * Hold one dedicated connection that LISTENs and calls `onNotify` with each notification's origin
+ * (the writing node's id); it reconnects after a lost connection, calling `onNotify(null)` once
+ * since events may have been missed.
  * On SQLite there is no other node to hear from, so this does nothing. The connection uses the
  * same TLS settings as the pool (`options`), and TCP keepalive, so a cut network is noticed.
  */
 export function listenForOutbox(
   url: string,
-  onNotify: () => void,
+  onNotify: (origin: string | null) => void,
   onError: (e: unknown) => void = () => {},
   options: Pick<PostgresOptions, 'sslMode' | 'sslRootCertFile' | 'connectTimeoutMs'> = {},
 ): Listener {
@@ -34,12 +35,12 @@ export function listenForOutbox(
       if (client === c) client = null
       if (!closed) retry = setTimeout(() => void connect(), 1000)
     })
-    c.on('notification', () => onNotify())
+    c.on('notification', (msg) => onNotify(msg.payload ?? null))
     try {
       await c.connect()
       await c.query(`LISTEN ${OUTBOX_CHANNEL}`)
       client = c
-      onNotify()
+      onNotify(null)
     } catch (e) {
       onError(e)
       c.end().catch(() => {})

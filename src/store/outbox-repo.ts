@@ -45,7 +45,7 @@ const CURRENT_TX = sql<number>`pg_current_xact_id()::text::bigint`
 const OLDEST_RUNNING_TX = sql<number>`pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
 
 const INSERT_EVENT = compiledStatement(
-  (ex, v: Slot<'id' | 'type' | 'sku' | 'warehouseId' | 'skuVersion' | 'payload' | 'createdAt'>, caps: DialectCaps) =>
+  (ex, v: Slot<'id' | 'type' | 'sku' | 'warehouseId' | 'skuVersion' | 'payload' | 'createdAt' | 'origin'>, caps: DialectCaps) =>
     ex
       .insertInto('outbox_event')
       .values({
@@ -59,20 +59,20 @@ const INSERT_EVENT = compiledStatement(
         created_at: v('createdAt'),
       })
       // The NOTIFY that wakes other nodes at commit rides on the insert: one round trip less.
-      .returning(caps.notify ? ['seq', sql<string>`pg_notify(${OUTBOX_CHANNEL}, '')::text`.as('notified')] : ['seq']),
+      .returning(caps.notify ? ['seq', sql<string>`pg_notify(${OUTBOX_CHANNEL}, ${v('origin')})::text`.as('notified')] : ['seq']),
   (caps) => String(caps.notify),
 )
 
-/** Insert one event; on PostgreSQL it also queues the NOTIFY sent at commit. */
-export async function insertOutboxEvent(ex: Executor, caps: DialectCaps, e: NewOutboxEvent): Promise<number> {
-  const [row] = await INSERT_EVENT.run(ex, { ...e, payload: JSON.stringify(e.data) }, caps)
+/** Insert one event; on PostgreSQL it also queues the NOTIFY sent at commit, naming the node (`origin`) that wrote it. */
+export async function insertOutboxEvent(ex: Executor, caps: DialectCaps, e: NewOutboxEvent, origin: string): Promise<number> {
+  const [row] = await INSERT_EVENT.run(ex, { ...e, payload: JSON.stringify(e.data), origin }, caps)
   if (!row) throw new Error('The outbox insert returned no sequence number')
   return Number(row.seq)
 }
 
 /** Wake listeners on other nodes once the transaction commits (PostgreSQL NOTIFY is transactional). */
-export async function notifyOutbox(ex: Executor, caps: DialectCaps): Promise<void> {
-  if (caps.notify) await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(ex)
+export async function notifyOutbox(ex: Executor, caps: DialectCaps, origin: string): Promise<void> {
+  if (caps.notify) await sql`select pg_notify(${OUTBOX_CHANNEL}, ${origin})`.execute(ex)
 }
 
 interface EventRow {
