@@ -31,6 +31,7 @@ export interface Runtime {
 /** Open the configured database and bring its schema up to date. */
 export async function openRuntime(config: Config, log = createLogger(config)): Promise<Runtime> {
   const store = openStore(config.databaseUrl, {
+    backgroundCheckpoints: true,
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
