@@ -10,6 +10,13 @@ export interface DeliveryLimits {
   readonly maxBatch: number
   /** When a backlog is spread over free lanes, no call gets fewer than this (unless fewer wait). */
   readonly minBatch: number
+  /**
+   * While other calls for this target are in flight, a call with fewer than `minBatch` events waits
+   * up to this long for more (0: never waits). Each call to a store costs a fixed overhead (~90 ms)
+   * on top of its per-item time; sending every change alone as it comes keeps every lane busy with
+   * one-item requests while the backlog piles up for one long request, which doubles the latency.
+   */
+  readonly lingerMs?: number
 }
 
 /** What the worker assumes of a destination that states no limits: one call at a time, any size. */

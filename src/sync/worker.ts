@@ -76,6 +76,8 @@ interface Lane {
   running: number
   /** Claimed, waiting for a free lane (in claim order: oldest due first). */
   readonly queue: Item[]
+  /** Set while a small batch waits for more events (limits.lingerMs), with when it started waiting. */
+  linger: { readonly since: number; readonly timer: NodeJS.Timeout } | null
 }
 
 const keyOf = (s: { targetId: string; sku: string }) => `${s.targetId}\u0000${s.sku}`
@@ -139,7 +141,8 @@ export class DeliveryWorker {
   /** Targets that get nothing from the next claim: every lane busy, or claimed slots still waiting. */
   #busyTargets(): string[] {
     const out: string[] = []
-    for (const l of this.#lanes.values()) if (l.queue.length > 0 || l.running >= l.limits.concurrency) out.push(l.targetId)
+    // A lane lingering over a small batch still takes claims: that is what it waits for.
+    for (const l of this.#lanes.values()) if (l.running >= l.limits.concurrency || (l.queue.length > 0 && l.linger === null) || l.queue.length >= l.limits.maxBatch) out.push(l.targetId)
     return out
   }
 
@@ -216,13 +219,18 @@ export class DeliveryWorker {
   #laneOf(targetId: string, dest: Destination | undefined, limits: DeliveryLimits): Lane | undefined {
     const lane = this.#lanes.get(targetId)
     if (!dest) return undefined
-    const bounded = { concurrency: Math.max(1, Math.floor(limits.concurrency)), maxBatch: Math.max(1, Math.floor(limits.maxBatch)), minBatch: Math.max(1, Math.floor(limits.minBatch)) }
+    const bounded = {
+      concurrency: Math.max(1, Math.floor(limits.concurrency)),
+      maxBatch: Math.max(1, Math.floor(limits.maxBatch)),
+      minBatch: Math.max(1, Math.floor(limits.minBatch)),
+      lingerMs: Math.max(0, limits.lingerMs ?? 0),
+    }
     if (lane) {
       lane.dest = dest
       lane.limits = bounded
       return lane
     }
-    const made: Lane = { targetId, dest, limits: bounded, running: 0, queue: [] }
+    const made: Lane = { targetId, dest, limits: bounded, running: 0, queue: [], linger: null }
     this.#lanes.set(targetId, made)
     return made
   }
@@ -231,15 +239,42 @@ export class DeliveryWorker {
   #pump(): void {
     for (const [id, lane] of this.#lanes) {
       if (this.#abort.signal.aborted) {
+        if (lane.linger) clearTimeout(lane.linger.timer)
+        lane.linger = null
         if (lane.queue.length) this.#track(this.#finish(lane.queue.splice(0).map(({ slot, event }) => ({ slot, event, outcome: 'unsent' as const, ms: 0 }))))
       }
       while (lane.queue.length > 0 && lane.running < lane.limits.concurrency && this.#running < this.#o.concurrency && !this.#abort.signal.aborted) {
+        if (this.#lingers(lane)) break
         const free = Math.min(lane.limits.concurrency - lane.running, this.#o.concurrency - this.#running)
         const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / free)))
         this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
       }
-      if (lane.queue.length === 0 && lane.running === 0) this.#lanes.delete(id)
+      if (lane.queue.length === 0 && lane.running === 0 && lane.linger === null) this.#lanes.delete(id)
     }
+  }
+
+  /**
+   * Whether a small batch should wait for more events: only while other deliveries of the target
+   * are in flight (an idle target sends at once), and at most lingerMs from when it began waiting.
+   */
+  #lingers(lane: Lane): boolean {
+    const { minBatch } = lane.limits
+    const lingerMs = lane.limits.lingerMs ?? 0
+    const now = performance.now()
+    if (lingerMs > 0 && lane.queue.length < minBatch && lane.running > 0 && (lane.linger === null || now - lane.linger.since < lingerMs)) {
+      if (lane.linger === null) {
+        const timer = setTimeout(() => {
+          // Time is up: the next pump sends what waits.
+          if (lane.linger?.timer === timer) lane.linger = { since: -Infinity, timer }
+          this.#pump()
+        }, lingerMs)
+        lane.linger = { since: now, timer }
+      }
+      return true
+    }
+    if (lane.linger) clearTimeout(lane.linger.timer)
+    lane.linger = null
+    return false
   }
 
   #track(p: Promise<void>): void {

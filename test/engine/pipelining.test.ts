@@ -132,6 +132,20 @@ for (const db of DATABASES) {
       console.log(`[pipelining ${db.name}] 200 changes over 40 SKUs: ${probe.calls.length} deliveries (${probe.calls.join(',')}), at most ${probe.maxInFlight} at once`)
     })
 
+    it('a small batch lingers for more while the target has a delivery in flight; an idle target sends at once', async () => {
+      const { products, ids } = await setup(4, 1)
+      const probe = new Probe({ concurrency: 4, maxBatch: 100, minBatch: 4, lingerMs: 300 }, (n) => (n === 1 ? 800 : 10))
+      const w = worker((id) => (id === ids[0] ? probe : undefined))
+      w.start()
+      await move(products[0]!)
+      await pollUntil(async () => (probe.calls.length === 1 ? true : undefined), 5000, 5, 'the first change to go out alone')
+      // Three more while the first is in flight: with free lanes they could each go alone; they wait for one another instead.
+      for (const p of products.slice(1)) await move(p)
+      await pollUntil(async () => (probe.got.size === 4 ? true : undefined), 10_000, 10, 'all four SKUs delivered')
+      expect(probe.calls).toEqual([1, 3])
+      expect(probe.overlaps).toEqual([])
+    })
+
     it('a backlog goes out over every lane in batches of at most the target’s size; the global bound caps deliveries over all targets', async () => {
       const { products, ids } = await setup(300, 3)
       // the backlog is written before the worker starts

@@ -18,6 +18,9 @@ import { storeFigures } from './figures.js'
 import { applyLookup, lookupSkus } from './mapping.js'
 import { BATCH_LIMIT, MIN_SPLIT, pushItems, type PushItem, type PushResult, type PushStats } from './push.js'
 
+/** A store batch that would carry fewer than MIN_SPLIT items waits this long for more while other requests are in flight (sync/destination.ts). */
+const LINGER_MS = 40
+
 export const STORE_ID_PREFIX = 'sto'
 
 /** How long an "unknown in the store" verdict stands before a change looks the SKU up again. */
@@ -159,7 +162,7 @@ export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: s
   return {
     async limits() {
       const store = await repo.findStore(deps.store.db, storeId)
-      return { concurrency: Math.max(1, store?.concurrency ?? 1), maxBatch: BATCH_LIMIT, minBatch: MIN_SPLIT }
+      return { concurrency: Math.max(1, store?.concurrency ?? 1), maxBatch: BATCH_LIMIT, minBatch: MIN_SPLIT, lingerMs: LINGER_MS }
     },
     async deliver(events: ReadonlyArray<OutboxEvent>, signal: AbortSignal): Promise<DeliveryOutcome[]> {
       try {
