@@ -19,7 +19,7 @@ export interface LoadSpec {
   readonly warehouseId?: number
   readonly hotSku?: string
   readonly batchSize?: number
-  /** Requests per second across all connections (open-loop pacing), e.g. 100 changes/s. */
+  /** Requests per second, evenly paced (open loop, not autocannon: see load-worker.ts), e.g. 100 changes/s. */
   readonly overallRate?: number
 }
 
