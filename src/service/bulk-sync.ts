@@ -59,6 +59,23 @@ interface ValidItem {
   readonly count: number
 }
 
+/** The counts of a bulk sync's answer, from its per-item outcomes (one request or a job's chunks). */
+export function resultOf(items: ReadonlyArray<BulkItemOutcome>): BulkSyncResult {
+  let applied = 0
+  let stale = 0
+  let unchanged = 0
+  let rejected = 0
+  for (const o of items) {
+    if (o.status === 'rejected') rejected++
+    else if (o.status === 'stale') stale++
+    else {
+      applied++
+      if (o.previous === o.current) unchanged++
+    }
+  }
+  return { applied, stale, unchanged, rejected, items }
+}
+
 function validateItem(raw: unknown, index: number): ValidItem | BulkItemOutcome {
   const at = `/items/${index}`
   const rejected = (code: ErrorCode, detail: string, sku: string | null = null, warehouseId: number | null = null): BulkItemOutcome => ({ index, sku, warehouseId, status: 'rejected', code, detail })
@@ -226,18 +243,6 @@ export async function bulkSync(deps: ServiceDeps, input: BulkSyncInput, ctx: Req
       baseTotals,
       now,
     )
-    let applied = 0
-    let stale = 0
-    let unchanged = 0
-    let rejected = 0
-    for (const o of outcomes) {
-      if (o.status === 'rejected') rejected++
-      else if (o.status === 'stale') stale++
-      else {
-        applied++
-        if (o.previous === o.current) unchanged++
-      }
-    }
-    return { applied, stale, unchanged, rejected, items: outcomes }
+    return resultOf(outcomes)
   })
 }

@@ -6,7 +6,7 @@
  */
 import { DomainError } from '../domain/errors.js'
 import * as repo from '../store/job-repo.js'
-import { bulkSync, type BulkItemOutcome, type BulkSyncInput, type BulkSyncResult } from './bulk-sync.js'
+import { bulkSync, resultOf, type BulkItemOutcome, type BulkSyncInput, type BulkSyncResult } from './bulk-sync.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { claimFor } from './stock.js'
@@ -85,19 +85,7 @@ export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string,
       for (const o of r.value.items) items.push(start === 0 ? o : { ...o, index: o.index + start })
       await repo.updateJobProgress(deps.store.db, job.id, workerId, Math.min(input.items.length, start + part.length), deps.clock.now(), leaseMs)
     }
-    let applied = 0
-    let stale = 0
-    let unchanged = 0
-    let rejected = 0
-    for (const o of items) {
-      if (o.status === 'rejected') rejected++
-      else if (o.status === 'stale') stale++
-      else {
-        applied++
-        if (o.previous === o.current) unchanged++
-      }
-    }
-    const result: BulkSyncResult = { applied, stale, unchanged, rejected, items }
+    const result = resultOf(items)
     await repo.finishJob(deps.store.db, job.id, workerId, 'done', JSON.stringify(result), null, deps.clock.now())
   } catch (e) {
     deps.log.error({ err: e, job_id: job.id }, 'job failed')
