@@ -1,5 +1,5 @@
 /**
- * Commit-to-webhook latency for a local subscriber, measured (not asserted tightly): the worker
+ * Commit-to-webhook latency for a local subscriber, reported (never asserted: `npm run bench` measures): the worker
  * runs as in production (start(), woken by the commit), the subscriber is a real HTTP server on
  * 127.0.0.1. Each change waits for its delivery, so every sample is one change's own latency.
  */
@@ -14,10 +14,9 @@ import { EventBus } from '../../src/service/event-bus.js'
 import { listenForOutbox } from '../../src/store/listen.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
 import { makeProduct, makeWarehouse, testDeps } from '../support/fixtures.js'
-import { latencySummary, percentile, Subscriber, versionRegressions } from './support-engine.js'
+import { latencySummary, Subscriber, versionRegressions } from './support-engine.js'
 
-const GENEROUS_MS = 2000
-/** How long a test waits for one delivery (the machine is shared; the bound asserted is GENEROUS_MS). */
+/** How long a test waits for one delivery before it fails as lost (the machine is shared; no latency is asserted). */
 const WAIT_MS = 10_000
 const N = 200
 
@@ -39,7 +38,7 @@ for (const db of DATABASES) {
       await ts?.drop()
     })
 
-    it(`delivers each of ${N} changes within a generous bound, and reports p50/p99`, async () => {
+    it(`delivers each of ${N} changes, in order, and reports p50/p99 (the bench measures; this only reports)`, async () => {
       const wh = await makeWarehouse(deps, { code: 'LAT-W1' })
       const p = await makeProduct(deps, { sku: 'LAT-A' })
       await createSubscription(deps, { url: sub.url })
@@ -64,7 +63,6 @@ for (const db of DATABASES) {
       const c = latencySummary(fromCommit)
       const k = latencySummary(fromCall)
       console.log(`[latency ${db.name}] commit→webhook received: p50 ${c.p50} ms, p99 ${c.p99} ms, max ${c.max} ms (n=${c.n}, ${fromCommit.filter((x) => x > 100).length} over 100 ms); call start→received: p50 ${k.p50} ms, p99 ${k.p99} ms`)
-      expect(percentile(fromCommit, 90)).toBeLessThan(GENEROUS_MS)
     })
 
     it.skipIf(db.name !== 'postgres')('PostgreSQL: a worker on another node is woken by NOTIFY, not by its (slow) poll', async () => {
@@ -93,7 +91,6 @@ for (const db of DATABASES) {
         }
         const s = latencySummary(lat)
         console.log(`[latency ${db.name}] other node, woken by LISTEN/NOTIFY: commit→webhook p50 ${s.p50} ms, p99 ${s.p99} ms (n=${s.n}; its poll is 30 s)`)
-        expect(percentile(lat, 90)).toBeLessThan(GENEROUS_MS)
       } finally {
         await other.stop()
         await listener.close()
