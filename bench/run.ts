@@ -115,6 +115,23 @@ async function timedBulk(api: Api, batches: ReadonlyArray<ReadonlyArray<{ sku: s
   for (const b of batches) if ((await api.bulkSync(b)).viaJob) bulkViaJobs = true
   return (performance.now() - t0) / 1000
 }
+type BulkBatches = Array<Array<{ sku: string; warehouse_id: number; quantity: number }>>
+
+/** The 100k bulk sync over HTTP beside its raw twin (other counts, so both really write), and the first-count row. */
+async function bulkRows(db: string, api: Api, bulkPairs: ReadonlyArray<{ sku: string; warehouse_id: number }>, firstCountSeconds: number, targetSeconds: number, limitOf: string, raw: (batches: BulkBatches) => Promise<number>): Promise<void> {
+  const bulkSeconds = await timedBulk(api, batchesOf(bulkPairs.map((p, i) => ({ ...p, quantity: 500 + (i % 997) })), BULK_BATCH))
+  const rawBulk = await raw(batchesOf(bulkPairs.map((p, i) => ({ ...p, quantity: 700 + (i % 991) })), BULK_BATCH))
+  const scaled = QUICK ? `; quick: ${S.bulkRows.toLocaleString('en-US')} rows measured, ×${BULK_SCALE} to 100k` : ''
+  rows.push(
+    row(`${db} bulk sync 100,000 rows (10 × 10,000 items, levels exist)`, bulkSeconds * BULK_SCALE, 's', rawBulk * BULK_SCALE, {
+      limitOf,
+      target: below(targetSeconds),
+      note: joinNotes(`${Math.round(S.bulkRows / bulkSeconds)} rows/s${scaled}`, viaJobsNote()),
+    }),
+    row(`${db} bulk sync 100,000 rows, first count (creates levels)`, firstCountSeconds, 's', null, { note: firstCountNote }),
+  )
+}
+
 const firstCountNote = `no raw twin; ${S.skus.toLocaleString('en-US')} first counts measured (warehouse 1), ×${100_000 / S.skus} to 100k`
 const viaJobsNote = () => (bulkViaJobs ? 'answered 202 + background job, timed to job done (20 ms polls)' : '')
 
@@ -271,18 +288,7 @@ async function benchSqlite(): Promise<void> {
   hotRows('SQLite', hot, rawHot, check, S.limitedStock)
 
   log('sqlite: bulk sync (levels exist)')
-  const bulkBatches = batchesOf(bulkPairs.map((p, i) => ({ ...p, quantity: 500 + (i % 997) })), BULK_BATCH)
-  const bulkSeconds = await timedBulk(api, bulkBatches)
-  const rawBulk = rawSqliteBulk(file, batchesOf(bulkPairs.map((p, i) => ({ ...p, quantity: 700 + (i % 991) })), BULK_BATCH), hasOutbox)
-  const scaled = QUICK ? `; quick: ${S.bulkRows.toLocaleString('en-US')} rows measured, ×${BULK_SCALE} to 100k` : ''
-  rows.push(
-    row('SQLite bulk sync 100,000 rows (10 × 10,000 items, levels exist)', bulkSeconds * BULK_SCALE, 's', rawBulk * BULK_SCALE, {
-      limitOf: 'raw better-sqlite3: same reads + per-row UPDATE/INSERT, prepared',
-      target: below(5),
-      note: joinNotes(`${Math.round(S.bulkRows / bulkSeconds)} rows/s${scaled}`, viaJobsNote()),
-    }),
-    row('SQLite bulk sync 100,000 rows, first count (creates levels)', firstCountSeconds, 's', null, { note: firstCountNote }),
-  )
+  await bulkRows('SQLite', api, bulkPairs, firstCountSeconds, 5, 'raw better-sqlite3: same reads + per-row UPDATE/INSERT, prepared', async (batches) => rawSqliteBulk(file, batches, hasOutbox))
 
   log('sqlite: propagation (webhook + SSE) at 100 changes/s')
   await propagation('SQLite', srv, api, base)
@@ -448,17 +454,7 @@ async function benchPostgres(): Promise<void> {
   hotRows('PostgreSQL', hot, rawHot, check, S.limitedStock)
 
   log('postgres: bulk sync (levels exist)')
-  const bulkSeconds = await timedBulk(api, batchesOf(bulkPairs.map((p, i) => ({ ...p, quantity: 500 + (i % 997) })), BULK_BATCH))
-  const rawBulk = await rawPgBulk(database.url, batchesOf(bulkPairs.map((p, i) => ({ ...p, quantity: 700 + (i % 991) })), BULK_BATCH), hasOutbox)
-  const scaled = QUICK ? `; quick: ${S.bulkRows.toLocaleString('en-US')} rows measured, ×${BULK_SCALE} to 100k` : ''
-  rows.push(
-    row('PostgreSQL bulk sync 100,000 rows (10 × 10,000 items, levels exist)', bulkSeconds * BULK_SCALE, 's', rawBulk * BULK_SCALE, {
-      limitOf: 'raw pg: one set-based statement per 10k batch (unnest → UPDATE … FROM → INSERT … SELECT)',
-      target: below(15),
-      note: joinNotes(`${Math.round(S.bulkRows / bulkSeconds)} rows/s${scaled}`, viaJobsNote()),
-    }),
-    row('PostgreSQL bulk sync 100,000 rows, first count (creates levels)', firstCountSeconds, 's', null, { note: firstCountNote }),
-  )
+  await bulkRows('PostgreSQL', api, bulkPairs, firstCountSeconds, 15, 'raw pg: one set-based statement per 10k batch (unnest → UPDATE … FROM → INSERT … SELECT)', (batches) => rawPgBulk(database.url, batches, hasOutbox))
   await srv.stop()
   rows.push(outboxRow('PostgreSQL', hasOutbox, outboxDelta, ledgerDelta))
 }

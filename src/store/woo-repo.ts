@@ -3,7 +3,7 @@
  * problems, received webhook deliveries (a queue), order-line records, drift and reconciliation runs.
  */
 import { sql, type Selectable } from 'kysely'
-import type { WooStoreTable } from './woo-schema.js'
+import type { WooOrderLineTable, WooStoreTable } from './woo-schema.js'
 import { openSecret, sealSecret } from '../security/secret-box.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
@@ -450,19 +450,7 @@ export async function lockOrderLine(ex: Executor, caps: DialectCaps, key: { stor
     .where('line_id', '=', key.lineId)
     .$if(caps.rowLocks, (qb) => qb.forUpdate())
     .executeTakeFirstOrThrow()
-  return {
-    storeId: r.store_id,
-    orderId: Number(r.order_id),
-    lineId: Number(r.line_id),
-    sku: r.sku,
-    quantity: Number(r.quantity),
-    phase: r.phase as LinePhase,
-    orderStatus: r.order_status,
-    modifiedGmt: r.modified_gmt,
-    reservationId: r.reservation_id,
-    allocation: r.allocation === null ? null : (JSON.parse(r.allocation) as Array<{ warehouseId: number; quantity: number }>),
-    oversold: Number(r.oversold),
-  }
+  return toOrderLine(r)
 }
 
 export async function saveOrderLine(ex: Executor, l: OrderLineRecord, now: number): Promise<void> {
@@ -487,7 +475,11 @@ export async function saveOrderLine(ex: Executor, l: OrderLineRecord, now: numbe
 
 export async function listOrderLines(ex: Executor, storeId: string, orderId: number): Promise<OrderLineRecord[]> {
   const rows = await ex.selectFrom('woo_order_line').selectAll().where('store_id', '=', storeId).where('order_id', '=', orderId).orderBy('line_id').execute()
-  return rows.map((r) => ({
+  return rows.map(toOrderLine)
+}
+
+function toOrderLine(r: Selectable<WooOrderLineTable>): OrderLineRecord {
+  return {
     storeId: r.store_id,
     orderId: Number(r.order_id),
     lineId: Number(r.line_id),
@@ -499,7 +491,7 @@ export async function listOrderLines(ex: Executor, storeId: string, orderId: num
     reservationId: r.reservation_id,
     allocation: r.allocation === null ? null : (JSON.parse(r.allocation) as Array<{ warehouseId: number; quantity: number }>),
     oversold: Number(r.oversold),
-  }))
+  }
 }
 
 // --------------------------------------------------------------------------- drift and runs

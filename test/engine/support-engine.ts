@@ -28,12 +28,43 @@ export type Behaviour = (n: number, r: Omit<Received, 'status'>) => Answer | Pro
  * A real local webhook subscriber on 127.0.0.1. It records every request it fully receives, and
  * answers as `behaviour` says. It can stop listening and come back on the same port.
  */
+/** Promises that resolve once a condition holds, checked whenever something arrives. */
+class Waiters {
+  #list: Array<{ test: () => boolean; resolve: () => void }> = []
+
+  /** Resolves once `test` holds, or rejects after `timeoutMs`. */
+  waitFor(test: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (test()) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#list = this.#list.filter((w) => w !== waiter)
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
+      }, timeoutMs)
+      const waiter = {
+        test,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      }
+      this.#list.push(waiter)
+    })
+  }
+
+  /** After something arrived: resolve every waiter whose condition now holds. */
+  check(): void {
+    const ready = this.#list.filter((w) => w.test())
+    this.#list = this.#list.filter((w) => !ready.includes(w))
+    for (const w of ready) w.resolve()
+  }
+}
+
 export class Subscriber {
   readonly received: Received[] = []
   behaviour: Behaviour = () => ({ status: 200 })
   #server: http.Server
   #port = 0
-  #waiters: Array<{ test: () => boolean; resolve: () => void }> = []
+  readonly #waiters = new Waiters()
 
   private constructor() {
     this.#server = this.#make()
@@ -101,27 +132,11 @@ export class Subscriber {
 
   /** Resolves once `test` holds (checked after every request), or rejects after `timeoutMs`. */
   waitFor(test: () => boolean, timeoutMs: number, what = 'the subscriber to receive what was expected'): Promise<void> {
-    if (test()) return Promise.resolve()
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter)
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }, timeoutMs)
-      const waiter = {
-        test,
-        resolve: () => {
-          clearTimeout(timer)
-          resolve()
-        },
-      }
-      this.#waiters.push(waiter)
-    })
+    return this.#waiters.waitFor(test, timeoutMs, what)
   }
 
   #check(): void {
-    const ready = this.#waiters.filter((w) => w.test())
-    this.#waiters = this.#waiters.filter((w) => !ready.includes(w))
-    for (const w of ready) w.resolve()
+    this.#waiters.check()
   }
 
   /** Received requests of one SKU, in arrival order. */
@@ -159,7 +174,7 @@ export class SseClient {
   readonly messages: SseMessage[] = []
   readonly status: number
   readonly #abort: AbortController
-  #waiters: Array<{ test: () => boolean; resolve: () => void }> = []
+  readonly #waiters = new Waiters()
   #done: Promise<void>
 
   private constructor(res: Response, abort: AbortController) {
@@ -197,9 +212,7 @@ export class SseClient {
           }
           if (data.length === 0 && id === undefined) continue
           this.messages.push({ id, event, data: data.join('\n'), at: performance.now() })
-          const ready = this.#waiters.filter((w) => w.test())
-          this.#waiters = this.#waiters.filter((w) => !ready.includes(w))
-          for (const w of ready) w.resolve()
+          this.#waiters.check()
         }
       }
     } catch {
@@ -213,21 +226,7 @@ export class SseClient {
   }
 
   waitFor(test: () => boolean, timeoutMs: number, what = 'SSE messages'): Promise<void> {
-    if (test()) return Promise.resolve()
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter)
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }, timeoutMs)
-      const waiter = {
-        test,
-        resolve: () => {
-          clearTimeout(timer)
-          resolve()
-        },
-      }
-      this.#waiters.push(waiter)
-    })
+    return this.#waiters.waitFor(test, timeoutMs, what)
   }
 
   async close(): Promise<void> {
