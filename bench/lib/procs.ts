@@ -94,13 +94,15 @@ export interface ServerOptions {
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeFlags?: ReadonlyArray<string>
   readonly timeoutMs?: number
+  /** The tree to run the service from (default SERVICE_ROOT); bench/ab.ts runs two trees side by side. */
+  readonly root?: string
 }
 
 /** Start `stockbridge serve` as a user would: its own node process, config from env, port 0. */
 export async function startServer(o: ServerOptions): Promise<ServerHandle> {
   const child = track(
     spawn(process.execPath, [...(o.nodeFlags ?? []), '--import', 'tsx', 'src/cli/index.ts', 'serve'], {
-      cwd: SERVICE_ROOT,
+      cwd: o.root ?? SERVICE_ROOT,
       env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: o.databaseUrl, ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

@@ -20,7 +20,7 @@ const RETRY_BACKOFF: BackoffPolicy = Object.freeze({ baseMs: 10, capMs: 100 })
 export async function inTransaction<T>(deps: ServiceDeps, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await deps.store.db.transaction().execute(work)
+      return await deps.store.transact(work)
     } catch (e) {
       if (!isRetryableTransactionError(e)) throw e
       const code = (e as { code?: unknown }).code

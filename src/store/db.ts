@@ -9,6 +9,7 @@ import pg from 'pg'
 import type { Database } from './schema.js'
 import { POSTGRES_CAPS, SQLITE_CAPS, type DialectCaps } from './dialect.js'
 import { startCheckpointer } from './sqlite-checkpointer.js'
+import { GroupCommitter } from './group-commit.js'
 
 export type Executor = Kysely<Database> | Transaction<Database>
 
@@ -22,6 +23,11 @@ export interface Store {
    * the listener skips notifications that carry it (each one would cost a round of claim queries).
    */
   readonly nodeId: string
+  /**
+   * Run `work` in a write transaction. PostgreSQL: a transaction of its own. SQLite: a share of a
+   * group commit (store/group-commit.ts), answered once that transaction has committed.
+   */
+  transact<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
 
@@ -88,7 +94,8 @@ function openSqlite(file: string, options: SqliteOptions): Store {
     await checkpointer?.stop()
     await db.destroy()
   }
-  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), close }
+  const group = new GroupCommitter(db)
+  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), close }
 }
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */
@@ -190,5 +197,5 @@ function openPostgres(url: string, options: PostgresOptions): Store {
   pool.on('error', () => {})
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), close: () => db.destroy() }
+  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), transact: (work) => db.transaction().execute(work), close: () => db.destroy() }
 }
