@@ -18,7 +18,7 @@ import path from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Api, skuAt } from './lib/api.js'
 import { measure, runLoad, unexpected, type LoadResult, type LoadSpec } from './lib/load.js'
-import { killAll, killAllSync, ROOT, rssOf, runCli, serverPostMortem, SERVICE_ROOT, startBare, startedServers, startServer, startSink, type BareHandle, type ServerHandle } from './lib/procs.js'
+import { killAll, killAllSync, ROOT, rssOf, runCli, serverPostMortem, SERVICE_ROOT, startBare, startedServers, startMinimal, startServer, startSink, type BareHandle, type ServerHandle } from './lib/procs.js'
 import { renderProfile, summarizeProfile } from './lib/profile.js'
 import { createDatabase, newClient, pgUnavailable, rawPgBulk, rawPgMovements } from './lib/raw-pg.js'
 import { openRaw, rawSqliteBulk, rawSqliteMovements } from './lib/raw-sqlite.js'
@@ -263,6 +263,22 @@ async function benchSqlite(): Promise<void> {
       row(`SQLite writes, c=${c}: movements/s vs bare route`, perSec(r), 'mov/s', perSec(b), { limitOf: 'bare Hono route, same load', note: joinNotes(loadNote(b), cpuNote(b, 'bare')) }),
       row(`SQLite writes, c=${c}: p99`, r.p99, 'ms', b.p99, { limitOf: 'bare route p99', target: below(20), note: `p50 ${r.p50} ms, max ${r.max} ms` }),
     )
+    // What one process reaches without a framework: node:http + better-sqlite3, the service's
+    // statements for a movement, same requests, one transaction each and with group commit.
+    for (const mode of ['tx', 'group'] as const) {
+      const m = await startMinimal(file, mode)
+      try {
+        const mr = await measure({ ...base, url: m.url, scenario: 'update', connections: c }, m.pid)
+        rows.push(
+          row(`SQLite writes, c=${c}: movements/s vs minimal server (${mode === 'tx' ? 'one tx per request' : 'group commit'})`, perSec(r), 'mov/s', perSec(mr), {
+            limitOf: `node:http + better-sqlite3, service's statements, ${mode === 'tx' ? 'one transaction per request' : 'requests of one event-loop turn in one transaction'}`,
+            note: joinNotes(loadNote(mr), cpuNote(mr, 'minimal'), `minimal p99 ${mr.p99} ms`),
+          }),
+        )
+      } finally {
+        await m.stop()
+      }
+    }
   }
 
   log('sqlite: reads')

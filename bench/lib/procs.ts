@@ -189,6 +189,11 @@ export function startBare(): Promise<BareHandle> {
   return startScript('bench/bare-server.ts', [])
 }
 
+/** The minimal node:http + better-sqlite3 movement server (bench/minimal-server.ts) on the bench's database file. */
+export function startMinimal(file: string, mode: 'tx' | 'group'): Promise<BareHandle> {
+  return startScript('bench/minimal-server.ts', [JSON.stringify({ file, mode })])
+}
+
 /** The webhook receiver + SSE client (bench/event-sink.ts). */
 export function startSink(spec: object): Promise<BareHandle> {
   return startScript('bench/event-sink.ts', [JSON.stringify(spec)])

@@ -69,7 +69,9 @@ export function createApp(deps: AppDeps): App {
   registerDocsRoutes(app)
 
   const api = newApi()
-  api.onError(onError)
+  // No onError of its own: app.route() would then wrap every middleware and handler of the API in
+  // a compose() of its own (five or six per request). Errors thrown here reach the same handler
+  // through the outer app's compose, at the level they were thrown.
   api.openAPIRegistry.registerComponent('securitySchemes', 'ApiKey', { type: 'apiKey', in: 'header', name: 'X-API-Key' })
   api.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
   api.doc31('/openapi.json', {

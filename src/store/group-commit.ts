@@ -35,6 +35,9 @@ interface Unit {
   readonly reject: (e: unknown) => void
 }
 
+const BEGIN = sql`begin immediate`
+const COMMIT = sql`commit`
+const ROLLBACK = sql`rollback`
 const SAVEPOINT = sql`savepoint unit`
 const RELEASE = sql`release savepoint unit`
 const ROLLBACK_TO = sql`rollback to savepoint unit`
@@ -71,52 +74,59 @@ export class GroupCommitter {
   }
 
   async #batch(): Promise<void> {
-    let trx: Awaited<ReturnType<ReturnType<Kysely<Database>['startTransaction']>['execute']>>
-    try {
-      trx = await this.#db.startTransaction().execute()
-    } catch (e) {
-      // Could not even begin (database gone): every queued unit hears why.
-      for (const u of this.#queue.splice(0)) u.reject(e)
-      return
-    }
     const done: Array<{ unit: Unit; value: unknown }> = []
-    const started = performance.now()
-    let units = 0
     let current: Unit | undefined
+    let units = 0
     try {
-      for (;;) {
-        const unit = (current = this.#queue.shift())
-        if (unit === undefined) {
-          // Let requests that arrived in this turn of the event loop join before committing.
-          if (units >= this.#maxUnits || performance.now() - started >= this.#maxBatchMs) break
-          await nextTurn()
-          if (this.#queue.length === 0) break
-          continue
-        }
-        units++
-        await SAVEPOINT.execute(trx)
-        let value: unknown
+      await this.#db.connection().execute(async (conn) => {
+        // The units only run queries on it; none of them opens a transaction of its own.
+        const trx = conn as unknown as Transaction<Database>
+        // IMMEDIATE takes the write lock now (waiting up to busy_timeout for another process):
+        // a deferred BEGIN would fail the whole batch with SQLITE_BUSY if another connection
+        // wrote between the batch's first read and its first write.
+        await BEGIN.execute(conn)
         try {
-          value = await unit.work(trx)
+          const started = performance.now()
+          for (;;) {
+            const unit = (current = this.#queue.shift())
+            if (unit === undefined) {
+              // Let requests that arrived in this turn of the event loop join before committing.
+              if (units >= this.#maxUnits || performance.now() - started >= this.#maxBatchMs) break
+              await nextTurn()
+              if (this.#queue.length === 0) break
+              continue
+            }
+            units++
+            await SAVEPOINT.execute(trx)
+            let value: unknown
+            try {
+              value = await unit.work(trx)
+            } catch (e) {
+              // Undo this unit only. If SQLite already rolled the whole transaction back (a full
+              // disk, an I/O error), this throws too and the batch fails below.
+              await ROLLBACK_TO.execute(trx)
+              await RELEASE.execute(trx)
+              current = undefined
+              unit.reject(e)
+              continue
+            }
+            await RELEASE.execute(trx)
+            current = undefined
+            done.push({ unit, value })
+            if (units >= this.#maxUnits || performance.now() - started >= this.#maxBatchMs) break
+          }
+          await COMMIT.execute(conn)
         } catch (e) {
-          // Undo this unit only. If SQLite already rolled the whole transaction back (a full disk,
-          // an I/O error), this throws too and the batch fails below.
-          await ROLLBACK_TO.execute(trx)
-          await RELEASE.execute(trx)
-          current = undefined
-          unit.reject(e)
-          continue
+          await ROLLBACK.execute(conn).catch(() => {})
+          throw e
         }
-        await RELEASE.execute(trx)
-        current = undefined
-        done.push({ unit, value })
-        if (units >= this.#maxUnits || performance.now() - started >= this.#maxBatchMs) break
-      }
-      await trx.commit().execute()
+      })
     } catch (e) {
-      await trx.rollback().execute().catch(() => {})
+      // Nothing of this batch committed: its units hear why. When not even BEGIN went through
+      // (database locked past busy_timeout, or gone), every unit still queued hears it too.
       current?.reject(e)
       for (const d of done) d.unit.reject(e)
+      if (units === 0) for (const u of this.#queue.splice(0)) u.reject(e)
       return
     }
     for (const d of done) d.unit.resolve(d.value)
