@@ -437,7 +437,7 @@ async function benchPostgres(): Promise<void> {
   let outboxDelta = 0
   for (const c of [1, 8, 32]) {
     log(`postgres: raw pg, ${c} clients`)
-    const raw = await rawPgMovements(database.url, c, SKU_PREFIX, S.skus, wh, S.rawSeconds, hasOutbox).catch((e: unknown) => {
+    const raw = await rawPgMovements(database.url, c, SKU_PREFIX, S.skus, wh, S.rawSeconds, hasOutbox, hasOutbox ? 'cte' : 'steps').catch((e: unknown) => {
       log(`postgres: raw run with ${c} clients failed: ${String(e)}`)
       return { perSec: null, p99: null }
     })
@@ -450,17 +450,17 @@ async function benchPostgres(): Promise<void> {
     outboxDelta += after.outbox - before.outbox
     rows.push(
       row(`PostgreSQL writes, random SKUs, c=${c}: movements/s`, perSec(r), 'mov/s', raw.perSec, {
-        limitOf: `raw pg, ${c} client${c > 1 ? 's' : ''}, same txn${hasOutbox ? ' incl. outbox row' : ''}`,
+        limitOf: `raw pg, ${c} client${c > 1 ? 's' : ''}, one data-modifying CTE per movement (product lock, level, ledger, version + totals, outbox)`,
         ...(c === 32 ? { target: atLeast(2000) } : {}),
         note: joinNotes(loadNote(r), cpuNote(r)),
       }),
-      row(`PostgreSQL writes, c=${c}: p99`, r.p99, 'ms', raw.p99, { limitOf: 'raw pg txn p99', note: `p50 ${r.p50} ms` }),
+      row(`PostgreSQL writes, c=${c}: p99`, r.p99, 'ms', raw.p99, { limitOf: 'raw pg CTE p99', note: `p50 ${r.p50} ms` }),
     )
   }
 
   log('postgres: one hot SKU, 64 writers')
   // As many clients as the server's pool: the 64 HTTP writers share 32 connections there too.
-  const rawHot = await rawPgMovements(database.url, 32, HOT_PREFIX, 1, wh, Math.min(2, S.rawSeconds), hasOutbox).catch((e: unknown) => {
+  const rawHot = await rawPgMovements(database.url, 32, HOT_PREFIX, 1, wh, Math.min(2, S.rawSeconds), hasOutbox, hasOutbox ? 'cte' : 'steps').catch((e: unknown) => {
     log(`postgres: raw hot-SKU run failed: ${String(e)}`)
     return null
   })

@@ -65,8 +65,47 @@ export async function createDatabase(adminUrl: string, tag: string): Promise<PgA
   }
 }
 
-/** Transactions per second and their p99 latency (ms); with `withOutbox`, each also appends its outbox row. */
-export async function rawPgMovements(url: string, clients: number, skuPrefix: string, skuCount: number, warehouseId: number, seconds: number, withOutbox = false): Promise<{ perSec: number; count: number; p99: number }> {
+/**
+ * One movement as ONE statement (a data-modifying CTE, its own transaction): the product row
+ * locked first (as the service's writers do, so two movements of one SKU cannot deadlock), then the
+ * SKU's levels FOR UPDATE: the statement's snapshot predates any wait for those locks, and only a
+ * locking read returns the rows as they are now, so the event's totals come from them (the moved
+ * level at its new figure). Then the conditional level UPDATE, the ledger row, the SKU's version
+ * bump and the outbox row
+ * with the same event body the service writes. $5 is the units a sale needs available (NULL for a
+ * restock). No NOTIFY: it would wake the idle service's worker during the raw run.
+ */
+const MOVEMENT_CTE = `
+WITH p AS (SELECT product_id, parent_id FROM product WHERE sku = $3 FOR UPDATE),
+levels AS (SELECT warehouse_id, on_hand, reserved, safety_stock FROM stock_level WHERE sku = $3 AND EXISTS (SELECT 1 FROM p) FOR UPDATE),
+lvl AS (UPDATE stock_level SET on_hand = on_hand + $1, version = version + 1, updated_at = $2
+        WHERE sku = $3 AND warehouse_id = $4 AND EXISTS (SELECT 1 FROM levels)
+          AND ($5::int IS NULL OR on_hand - reserved - safety_stock >= $5)
+        RETURNING on_hand, reserved, safety_stock, version),
+prod AS (UPDATE product SET stock_version = stock_version + 1 WHERE sku = $3 AND EXISTS (SELECT 1 FROM lvl)
+         RETURNING stock_version),
+tot AS (SELECT COALESCE(SUM(on_hand), 0) AS on_hand, COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(safety_stock), 0) AS safety FROM levels WHERE warehouse_id <> $4),
+led AS (INSERT INTO ledger_entry (${LEDGER_COLS})
+        SELECT $3, p.product_id, $4, $6, 'applied', $7, lvl.on_hand - $1, lvl.on_hand, lvl.reserved, lvl.reserved, lvl.version, 'bench', NULL, NULL, 'raw', NULL, NULL, $2
+        FROM p, lvl RETURNING id)
+INSERT INTO outbox_event (id, type, sku, warehouse_id, sku_version, payload, tx_id, created_at)
+SELECT $8, 'stock.changed', $3, $4, prod.stock_version,
+  json_build_object('sku', $3::text, 'product_id', p.product_id, 'parent_id', p.parent_id, 'warehouse_id', $4::int, 'movement_id', led.id,
+    'change_type', $6::text, 'version', prod.stock_version, 'level_version', lvl.version,
+    'before', json_build_object('on_hand', lvl.on_hand - $1, 'reserved', lvl.reserved, 'available', lvl.on_hand - $1 - lvl.reserved - lvl.safety_stock),
+    'after', json_build_object('on_hand', lvl.on_hand, 'reserved', lvl.reserved, 'available', lvl.on_hand - lvl.reserved - lvl.safety_stock),
+    'totals', json_build_object('on_hand', tot.on_hand + lvl.on_hand, 'reserved', tot.reserved + lvl.reserved,
+      'available', tot.on_hand + lvl.on_hand - tot.reserved - lvl.reserved - tot.safety - lvl.safety_stock))::text,
+  pg_current_xact_id()::text::bigint, $2
+FROM p, lvl, prod, tot, led
+RETURNING seq`
+
+/**
+ * Movements per second and their p99 latency (ms). `form`: 'cte' sends each movement as one
+ * statement (MOVEMENT_CTE: what PostgreSQL can do for the service's work); 'steps' as
+ * BEGIN; UPDATE; INSERT ledger; [INSERT outbox]; COMMIT (five round trips).
+ */
+export async function rawPgMovements(url: string, clients: number, skuPrefix: string, skuCount: number, warehouseId: number, seconds: number, withOutbox = false, form: 'cte' | 'steps' = 'cte'): Promise<{ perSec: number; count: number; p99: number }> {
   // Connect them all before starting; on any failure, close those that did connect.
   const made = Array.from({ length: clients }, () => newClient(url))
   const connected = await Promise.allSettled(made.map((c) => c.connect()))
@@ -88,6 +127,13 @@ export async function rawPgMovements(url: string, clients: number, skuPrefix: st
           const sku = skuAt(skuPrefix, 1 + Math.floor(Math.random() * skuCount))
           const isSale = Math.random() < 0.5
           const now = Date.now()
+          if (form === 'cte') {
+            const res = await c.query({ name: 'raw_movement_cte', text: MOVEMENT_CTE, values: [isSale ? -1 : 1, now, sku, warehouseId, isSale ? 1 : null, isSale ? 'sale' : 'restock', 1, eventId()] })
+            if (res.rowCount !== 1) throw new Error(`raw pg movement on ${sku} matched no level`)
+            latencies.push(performance.now() - t0)
+            count++
+            continue
+          }
           await c.query('BEGIN')
           const res = isSale
             ? await c.query({
