@@ -8,7 +8,20 @@ import type { BulkItemOutcome } from '../service/bulk-sync.js'
 import type { LevelView, MovementResult, StockView } from '../service/stock.js'
 import type { BulkItemSchema, EntrySchema, LevelSchema, MovementSchema, ProductSchema, ReservationSchema, StockSchema, WarehouseSchema } from './schemas.js'
 
-const iso = (ms: number) => new Date(ms).toISOString()
+/**
+ * Epoch ms → ISO 8601, remembered: a batch read formats two instants per level (550 levels for 50
+ * SKUs in 11 warehouses), and levels written by one bulk sync or one batch share their instants.
+ */
+const isoMemo = new Map<number, string>()
+const iso = (ms: number) => {
+  let s = isoMemo.get(ms)
+  if (s === undefined) {
+    s = new Date(ms).toISOString()
+    if (isoMemo.size >= 4096) isoMemo.clear()
+    isoMemo.set(ms, s)
+  }
+  return s
+}
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms))
 
 export function levelJson(l: LevelView): z.infer<typeof LevelSchema> {

@@ -94,7 +94,14 @@ function openSqlite(file: string, options: SqliteOptions): Store {
     await checkpointer?.stop()
     await db.destroy()
   }
-  const group = new GroupCommitter(db)
+  const bookkeeping = new Map<string, SQLite.Statement>()
+  const group = new GroupCommitter(db, {
+    direct: (text) => {
+      let stmt = bookkeeping.get(text)
+      if (!stmt) bookkeeping.set(text, (stmt = sqlite.prepare(text)))
+      stmt.run()
+    },
+  })
   return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), close }
 }
 

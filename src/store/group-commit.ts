@@ -20,7 +20,16 @@
 import { sql, type Kysely, type Transaction } from 'kysely'
 import type { Database } from './schema.js'
 
+/**
+ * The connection's own statements for the batch's bookkeeping (BEGIN, SAVEPOINT, …), run directly
+ * instead of through Kysely: while a batch runs it holds the one connection, so nothing else can
+ * interleave, and each unit saves two round trips through Kysely's executor.
+ */
+export type DirectStatement = (text: 'begin immediate' | 'commit' | 'rollback' | 'savepoint unit' | 'release savepoint unit' | 'rollback to savepoint unit') => void
+
 export interface GroupCommitOptions {
+  /** Run the bookkeeping statements on the raw connection (see DirectStatement); default: through Kysely. */
+  readonly direct?: DirectStatement
   /** Most units per transaction. */
   readonly maxUnits?: number
   /** Once a batch has run this long, it commits with what it has. */
@@ -35,18 +44,13 @@ interface Unit {
   readonly reject: (e: unknown) => void
 }
 
-const BEGIN = sql`begin immediate`
-const COMMIT = sql`commit`
-const ROLLBACK = sql`rollback`
-const SAVEPOINT = sql`savepoint unit`
-const RELEASE = sql`release savepoint unit`
-const ROLLBACK_TO = sql`rollback to savepoint unit`
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export class GroupCommitter {
   readonly #db: Kysely<Database>
   readonly #maxUnits: number
   readonly #maxBatchMs: number
+  readonly #direct: DirectStatement | undefined
   #queue: Unit[] = []
   #running = false
 
@@ -54,6 +58,7 @@ export class GroupCommitter {
     this.#db = db
     this.#maxUnits = options.maxUnits ?? 128
     this.#maxBatchMs = options.maxBatchMs ?? 10
+    this.#direct = options.direct
   }
 
   /** Run `work` in the next shared transaction; resolves with its result once that transaction has committed. */
@@ -81,10 +86,12 @@ export class GroupCommitter {
       await this.#db.connection().execute(async (conn) => {
         // The units only run queries on it; none of them opens a transaction of its own.
         const trx = conn as unknown as Transaction<Database>
+        const direct = this.#direct
+        const run = direct ? async (text: Parameters<DirectStatement>[0]) => direct(text) : async (text: Parameters<DirectStatement>[0]) => void (await sql.raw(text).execute(conn))
         // IMMEDIATE takes the write lock now (waiting up to busy_timeout for another process):
         // a deferred BEGIN would fail the whole batch with SQLITE_BUSY if another connection
         // wrote between the batch's first read and its first write.
-        await BEGIN.execute(conn)
+        await run('begin immediate')
         try {
           const started = performance.now()
           for (;;) {
@@ -97,27 +104,27 @@ export class GroupCommitter {
               continue
             }
             units++
-            await SAVEPOINT.execute(trx)
+            await run('savepoint unit')
             let value: unknown
             try {
               value = await unit.work(trx)
             } catch (e) {
               // Undo this unit only. If SQLite already rolled the whole transaction back (a full
               // disk, an I/O error), this throws too and the batch fails below.
-              await ROLLBACK_TO.execute(trx)
-              await RELEASE.execute(trx)
+              await run('rollback to savepoint unit')
+              await run('release savepoint unit')
               current = undefined
               unit.reject(e)
               continue
             }
-            await RELEASE.execute(trx)
+            await run('release savepoint unit')
             current = undefined
             done.push({ unit, value })
             if (units >= this.#maxUnits || performance.now() - started >= this.#maxBatchMs) break
           }
-          await COMMIT.execute(conn)
+          await run('commit')
         } catch (e) {
-          await ROLLBACK.execute(conn).catch(() => {})
+          await run('rollback').catch(() => {})
           throw e
         }
       })
