@@ -19,11 +19,22 @@ export class Api {
   }
 
   async call<T = unknown>(method: string, path: string, body?: unknown, expect: ReadonlyArray<number> = [200, 201]): Promise<{ status: number; json: T }> {
-    const res = await fetch(`${this.base}${API}${path}`, {
-      method,
-      headers: { 'x-api-key': this.key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
+    const send = () =>
+      fetch(`${this.base}${API}${path}`, {
+        method,
+        headers: { 'x-api-key': this.key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    let res: Response
+    try {
+      res = await send()
+    } catch (e) {
+      // A kept-alive socket the server closed just as it was reused fails the request before it
+      // was sent: a GET (a job poll) is simply asked again; anything else reports the cause.
+      const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : ''
+      if (method !== 'GET') throw new Error(`${method} ${path} failed${cause}`, { cause: e })
+      res = await send()
+    }
     const text = await res.text()
     if (!expect.includes(res.status)) throw new Error(`${method} ${path} → ${res.status}: ${text.slice(0, 500)}`)
     return { status: res.status, json: (text ? JSON.parse(text) : null) as T }
