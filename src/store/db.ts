@@ -22,6 +22,8 @@ export interface Store {
    * the listener skips notifications that carry it (each one would cost a round of claim queries).
    */
   readonly nodeId: string
+  /** PostgreSQL: the pool's connections right now (no query); absent on SQLite. For metrics (#15). */
+  readonly poolStats?: () => { total: number; idle: number; waiting: number }
   close(): Promise<void>
 }
 
@@ -190,5 +192,6 @@ function openPostgres(url: string, options: PostgresOptions): Store {
   pool.on('error', () => {})
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), close: () => db.destroy() }
+  const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount })
+  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), poolStats, close: () => db.destroy() }
 }
