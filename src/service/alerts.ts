@@ -143,9 +143,12 @@ export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings 
     const thresholds = await repo.loadThresholds(trx, skus, caps)
     const keys = page.events.flatMap((e) => [levelKey(e.sku, e.warehouseId), totalKey(e.sku)])
     const stored = await repo.loadWatchStates(trx, [...new Set(keys)], caps)
-    const states = new Map<string, WatchState>()
+    const states = new Map<string, repo.WatchRecord>()
     const raised: AlertRow[] = []
-    for (const e of page.events) {
+    // Per SKU in version order: on PostgreSQL a page comes in transaction order, and the SKU's
+    // version (taken under its row lock) is the order its movements committed in.
+    const ordered = [...page.events].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : a.skuVersion - b.skuVersion))
+    for (const e of ordered) {
       const d = e.data
       const productThreshold = thresholds.products.get(d.sku) ?? 0
       const levelThreshold = thresholds.levels.get(`${d.warehouse_id}:${d.sku}`) ?? productThreshold
@@ -155,17 +158,22 @@ export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings 
         ['total', totalKey(d.sku), d.totals.available - delta, d.totals.available, productThreshold],
       ]
       for (const [scope, key, before, after, threshold] of watched) {
+        const known = states.get(key) ?? stored.get(key)
+        // An older figure arriving after a newer one (a later page on PostgreSQL) says nothing new.
+        if (known && e.skuVersion <= known.version) continue
         // First sight of a figure: judge where it stood before this movement, so a SKU that was
         // already low when alerts began is not reported as crossing now.
-        const prev = states.get(key) ?? (stored.get(key) as WatchState | undefined) ?? stateOf(before, threshold)
-        const step = crossingOf(prev, after, threshold, settings.hysteresis)
-        states.set(key, step.next)
+        const step = crossingOf((known?.state as WatchState | undefined) ?? stateOf(before, threshold), after, threshold, settings.hysteresis)
+        states.set(key, { state: step.next, version: e.skuVersion })
         if (step.raise === null) continue
+        // A recovery closes what we reported; a figure never watched before reported nothing
+        // (a new product's first delivery is not "back" in stock).
+        if (step.raise === 'back_in_stock' && known === undefined) continue
         if (step.raise === 'back_in_stock') await repo.closeAlertsOf(trx, key, now)
         raised.push(await raiseInTransaction(deps, trx, stockAlert(deps, step.raise, scope, key, d, e.id, after, threshold, now), now))
       }
     }
-    for (const key of states.keys()) if (states.get(key) !== stored.get(key)) await repo.saveWatchState(trx, key, states.get(key)!, now)
+    for (const [key, w] of states) await repo.saveWatchState(trx, key, w, now)
     await repo.saveAlertCursor(trx, page.cursor, now)
     const newest = page.events[page.events.length - 1]!.createdAt
     return { events: page.events.length, raised, more: page.heldBack || page.events.length >= settings.pageSize, newest: now - newest }

@@ -27,20 +27,25 @@ export async function touchAlertCursor(ex: Executor): Promise<void> {
   await sql`update alert_cursor set updated_at = updated_at where name = ${CURSOR}`.execute(ex)
 }
 
-export async function loadWatchStates(ex: Executor, keys: ReadonlyArray<string>, caps: DialectCaps): Promise<Map<string, string>> {
-  const out = new Map<string, string>()
+export interface WatchRecord {
+  readonly state: string
+  readonly version: number
+}
+
+export async function loadWatchStates(ex: Executor, keys: ReadonlyArray<string>, caps: DialectCaps): Promise<Map<string, WatchRecord>> {
+  const out = new Map<string, WatchRecord>()
   const chunk = Math.max(1, caps.maxParams - 10)
   for (let i = 0; i < keys.length; i += chunk) {
-    for (const r of await ex.selectFrom('alert_state').select(['key', 'state']).where('key', 'in', keys.slice(i, i + chunk)).execute()) out.set(r.key, r.state)
+    for (const r of await ex.selectFrom('alert_state').select(['key', 'state', 'version']).where('key', 'in', keys.slice(i, i + chunk)).execute()) out.set(r.key, { state: r.state, version: Number(r.version) })
   }
   return out
 }
 
-export async function saveWatchState(ex: Executor, key: string, state: string, now: number): Promise<void> {
+export async function saveWatchState(ex: Executor, key: string, w: WatchRecord, now: number): Promise<void> {
   await ex
     .insertInto('alert_state')
-    .values({ key, state, updated_at: now })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ state, updated_at: now }))
+    .values({ key, state: w.state, version: w.version, updated_at: now })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ state: w.state, version: w.version, updated_at: now }))
     .execute()
 }
 

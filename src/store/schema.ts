@@ -212,6 +212,7 @@ export interface AlertCursorTable {
 export interface AlertStateTable {
   key: string
   state: string
+  version: Generated<number>
   updated_at: BigIntColumn
 }
 

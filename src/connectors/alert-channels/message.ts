@@ -20,11 +20,11 @@ export function titleOf(a: AlertView): string {
   return TITLES[a.kind] ?? a.kind
 }
 
-/** One line, e.g. "Low stock: TEE-M in warehouse 2 — 3 available (threshold 5)". */
+/** One line, e.g. "Low stock: TEE-M in warehouse 2: 3 available (threshold 5)". ASCII, so mail subjects stay unencoded. */
 export function lineOf(a: AlertView): string {
-  if (a.scope === 'operational') return `${titleOf(a)}: ${a.subject ?? ''}${a.detail ? ` — ${a.detail}` : ''}`
+  if (a.scope === 'operational') return `${titleOf(a)}: ${a.subject ?? ''}${a.detail ? ` - ${a.detail}` : ''}`
   const where = a.scope === 'level' ? ` in warehouse ${a.warehouse_id}` : ' (all warehouses)'
-  return `${titleOf(a)}: ${a.sku}${where} — ${a.available} available (threshold ${a.threshold})`
+  return `${titleOf(a)}: ${a.sku}${where}: ${a.available} available (threshold ${a.threshold})`
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)

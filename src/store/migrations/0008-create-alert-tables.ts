@@ -22,6 +22,9 @@ export async function up(db: Kysely<any>, _caps: DialectCaps): Promise<void> {
     .createTable('alert_state')
     .addColumn('key', 'varchar(300)', (c) => c.primaryKey())
     .addColumn('state', 'varchar(10)', (c) => c.notNull())
+    // The SKU's event version last evaluated for this figure: on PostgreSQL events arrive in
+    // transaction order, which is not always commit order; an older figure never overrides a newer.
+    .addColumn('version', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute()
 
