@@ -226,6 +226,12 @@ export class AlertEvaluator {
             const r = await evaluateAlerts(this.#deps, this.#settings)
             this.#failures = 0
             if (!r.more || this.#stopped) break
+            // Held back behind an older transaction still running (PostgreSQL): look again soon,
+            // without a wake-up (its commit may write no event) and without spinning.
+            if (r.events === 0) {
+              this.#woken = true
+              break
+            }
           }
         } catch (e) {
           this.#failures++

@@ -17,7 +17,7 @@ async function exposedNames(): Promise<Set<string>> {
   const out = new Set<string>()
   for (const m of await registry.getMetricsAsJSON()) {
     out.add(m.name)
-    if (m.type === 'histogram' || m.type === 'summary') for (const s of ['_bucket', '_sum', '_count']) out.add(`${m.name}${s}`)
+    if (String(m.type) === 'histogram' || String(m.type) === 'summary') for (const s of ['_bucket', '_sum', '_count']) out.add(`${m.name}${s}`)
   }
   return out
 }
