@@ -159,12 +159,15 @@ export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings 
       ]
       for (const [scope, key, before, after, threshold] of watched) {
         const known = states.get(key) ?? stored.get(key)
-        // An older figure arriving after a newer one (a later page on PostgreSQL) says nothing new.
+        // An event older than the figure's last transition (a later page on PostgreSQL, where
+        // pages come in transaction order) cannot undo it.
         if (known && e.skuVersion <= known.version) continue
         // First sight of a figure: judge where it stood before this movement, so a SKU that was
         // already low when alerts began is not reported as crossing now.
-        const step = crossingOf((known?.state as WatchState | undefined) ?? stateOf(before, threshold), after, threshold, settings.hysteresis)
-        states.set(key, { state: step.next, version: e.skuVersion })
+        const prev = (known?.state as WatchState | undefined) ?? stateOf(before, threshold)
+        const step = crossingOf(prev, after, threshold, settings.hysteresis)
+        // Only transitions are written: a stream of movements that cross nothing costs no write.
+        if (step.next !== prev) states.set(key, { state: step.next, version: e.skuVersion })
         if (step.raise === null) continue
         // A recovery closes what we reported; a figure never watched before reported nothing
         // (a new product's first delivery is not "back" in stock).
@@ -173,7 +176,7 @@ export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings 
         raised.push(await raiseInTransaction(deps, trx, stockAlert(deps, step.raise, scope, key, d, e.id, after, threshold, now), now))
       }
     }
-    for (const [key, w] of states) await repo.saveWatchState(trx, key, w, now)
+    for (const [key, w] of states) if (stored.get(key)?.state !== w.state || stored.get(key)?.version !== w.version) await repo.saveWatchState(trx, key, w, now)
     await repo.saveAlertCursor(trx, page.cursor, now)
     const newest = page.events[page.events.length - 1]!.createdAt
     return { events: page.events.length, raised, more: page.heldBack || page.events.length >= settings.pageSize, newest: now - newest }
