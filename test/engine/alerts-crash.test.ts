@@ -4,6 +4,7 @@
  * but not delivered; the server is killed; the channel comes back; a new server delivers it. The
  * receiver sees the alert (same id as the one stored), and no second alert exists for the crossing.
  */
+import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApiKey } from '../../src/service/api-keys.js'
 import { createChannel } from '../../src/service/alert-channels.js'
@@ -12,6 +13,14 @@ import { updateStock } from '../../src/service/stock.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
 import { makeProduct, makeWarehouse, testDeps } from '../support/fixtures.js'
 import { killHard, pollUntil, startServerProcess, Subscriber, type ServerProcess } from './support-engine.js'
+
+async function freePort(): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
+  const port = (s.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => s.close(() => resolve()))
+  return port
+}
 
 for (const db of DATABASES) {
   describe.skipIf(db.skipReason !== null)(`${db.name}: alerts survive a SIGKILL between commit and delivery`, () => {
@@ -54,8 +63,14 @@ for (const db of DATABASES) {
       await killHard(first)
 
       await sink.listen()
-      const second = await startServerProcess(env)
+      // The restarted node also serves /metrics on a loopback-only METRICS_PORT, without a token.
+      const metricsPort = await freePort()
+      const second = await startServerProcess({ ...env, METRICS_PORT: String(metricsPort) })
       servers.push(second)
+      const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+      expect(scraped.status).toBe(200)
+      expect(await scraped.text()).toContain('stockbridge_alerts_sent_total')
+      expect((await fetch(`${second.url}/metrics`)).status).toBe(404) // no METRICS_TOKEN: not on the API port
       await sink.waitFor(() => sink.received.length >= 1, 60_000, 'the alert after the restart')
       const bodies = sink.received.map((r) => JSON.parse(r.raw) as { type: string; data: { id: string; kind: string; sku: string } })
       expect(bodies[0]!).toMatchObject({ type: 'alert.raised', data: { id: alert.id, kind: 'low_stock', sku: p.sku } })
