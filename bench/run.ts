@@ -31,7 +31,7 @@ import { wooPropagation } from './lib/woocommerce.js'
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
 const PROFILE = argv.includes('--profile')
-const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'sqlite,pg,memory,woo').split(','))
+const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'sqlite,pg,memory,woo,alerts').split(','))
 const PG_ADMIN = process.env.STOCKBRIDGE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 const S = QUICK
@@ -497,10 +497,27 @@ async function benchMemory(): Promise<void> {
   })()
   db.close()
   log(`memory: loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-  const srv = await startServer({ databaseUrl: `sqlite:${file}` })
+  const metricsToken = 'bench-metrics-token-0123456789'
+  const srv = await startServer({ databaseUrl: `sqlite:${file}`, env: { METRICS_TOKEN: metricsToken } })
   if (!srv.adminKey) throw new Error('the first start printed no admin key')
   const api = new Api(srv.url, srv.adminKey)
   const idle = rssOf(srv.pid)
+  // /metrics with 1,000,000 stock rows (#15): a scrape reads cached figures, never a table.
+  const scrapes: number[] = []
+  for (let i = 0; i < 50; i++) {
+    const t = performance.now()
+    const res = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })
+    const text = await res.text()
+    if (res.status !== 200 || !text.includes('stockbridge_outbox_backlog')) throw new Error(`/metrics answered ${res.status}`)
+    scrapes.push(performance.now() - t)
+  }
+  scrapes.sort((a, b) => a - b)
+  rows.push(
+    row(`/metrics latency with ${S.memRows.toLocaleString('en-US')} stock rows: p99 of 50 scrapes`, scrapes[Math.ceil(0.99 * scrapes.length) - 1]!, 'ms', null, {
+      target: below(50),
+      note: `p50 ${scrapes[Math.floor(scrapes.length / 2)]!.toFixed(1)} ms, max ${scrapes[scrapes.length - 1]!.toFixed(1)} ms (sequential, over HTTP)`,
+    }),
+  )
   for (let i = 0; i < 20; i++) await api.call('GET', `/stock/MEM-${String(1 + Math.floor(Math.random() * S.memRows)).padStart(7, '0')}`)
   const batch = Array.from({ length: 50 }, () => `MEM-${String(1 + Math.floor(Math.random() * S.memRows)).padStart(7, '0')}`)
   await api.call('GET', `/stock?skus=${batch.join(',')}`)
@@ -516,6 +533,51 @@ async function benchMemory(): Promise<void> {
       limitOf: 'bare Hono process RSS',
       target: below(300),
       note: joinNotes(`idle after start ${Math.round(idle.rssMb)} MB, peak ${Math.round(after.hwmMb)} MB, db file ${Math.round(fs.statSync(file).size / 1048576)} MB`, `random reads over 1M SKUs: ${Math.round(perSec(r))} req/s (bare ${Math.round(perSec(b))})`, loadNote(r)),
+    }),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts (#15)
+
+/**
+ * SQLite write throughput with alert evaluation on and 10 alert channels configured, against the
+ * same server with alerts off (ALERTS=off), alternating runs on one database so drift in machine
+ * load hits both. Levels sit far above their thresholds: this measures what evaluating every
+ * committed event costs the write path (it runs off the request path, from the outbox), not the
+ * sending of messages, which only crossings cause.
+ */
+async function benchAlerts(): Promise<void> {
+  const dir = tempDir('alerts')
+  const file = path.join(dir, 'alerts.db')
+  const databaseUrl = `sqlite:${file}`
+  let srv = await startServer({ databaseUrl, env: { ALERTS: 'off' } })
+  if (!srv.adminKey) throw new Error('the first start printed no admin key')
+  const key = srv.adminKey
+  let api = new Api(srv.url, key)
+  const wh = await api.createWarehouse('AW1')
+  await api.createProducts(SKU_PREFIX, S.skus, 1_000_000)
+  await timedBulk(api, batchesOf(pairs(S.skus, [wh], S.skus).map((p) => ({ ...p, quantity: 1_000_000 })), BULK_BATCH))
+  for (let i = 0; i < 10; i++) await api.call('POST', '/alert-channels', { name: `bench-${i}`, kind: 'slack', config: { url: `http://127.0.0.1:9/bench-${i}` } })
+  const base = { apiKey: key, skuPrefix: SKU_PREFIX, skuCount: S.skus, warehouseId: wh, duration: S.seconds, warmupSeconds: S.warmup, scenario: 'update' as const, connections: 50 }
+  const results: Record<'off' | 'on', number[]> = { off: [], on: [] }
+  for (const mode of ['off', 'on', 'off', 'on'] as const) {
+    if (srv) await srv.stop()
+    srv = await startServer({ databaseUrl, env: { ALERTS: mode } })
+    api = new Api(srv.url, key)
+    log(`alerts: writes c=50, ALERTS=${mode}`)
+    results[mode].push(perSec(await measure({ ...base, url: srv.url }, srv.pid)))
+    await sleep(300)
+  }
+  await srv.stop()
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const off = avg(results.off)
+  const on = avg(results.on)
+  rows.push(
+    row('SQLite writes c=50 with alert evaluation and 10 channels: movements/s', on, 'mov/s', off, {
+      limitOf: 'same server, ALERTS=off',
+      target: atLeast(off * 0.95),
+      note: `${((on / off - 1) * 100).toFixed(1)}% vs off; runs off ${results.off.map((x) => Math.round(x)).join('/')}, on ${results.on.map((x) => Math.round(x)).join('/')} mov/s; ${S.skus} SKUs far above threshold (no messages sent)`,
     }),
   )
 }
@@ -557,6 +619,7 @@ async function main(): Promise<void> {
   await phase('PostgreSQL', ONLY.has('pg'), benchPostgres)
   await phase('Memory', ONLY.has('memory'), benchMemory)
   await phase('WooCommerce', ONLY.has('woo'), benchWoo)
+  await phase('Alerts', ONLY.has('alerts'), benchAlerts)
   // The machine is shared: say how busy it was, so a reader can weigh the absolute figures.
   const loadAtEnd = os.loadavg()
   rows.push(

@@ -47,6 +47,13 @@ const Schema = z.object({
   WOO_REQUEST_TIMEOUT_MS: int(500, 600_000).default(30_000),
   WOO_DRIFT_GRACE_MS: int(0, 3_600_000).default(15_000),
   WOO_RECONCILE_MINUTES: int(0, 7 * 24 * 60).default(60),
+  // Alerts and observability (#15).
+  ALERTS: z.enum(['on', 'off']).default('on'),
+  ALERT_HYSTERESIS: int(0, 1_000_000).default(0),
+  ALERT_OUTBOX_LAG_SECONDS: int(0, 7 * 86400).default(300),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(500).optional(),
+  METRICS_PORT: int(1, 65535).optional(),
+  METRICS_SAMPLE_SECONDS: int(1, 3600).default(5),
 })
 
 export interface Config {
@@ -72,6 +79,10 @@ export interface Config {
   readonly woocommerce: { readonly requestTimeoutMs: number; readonly driftGraceMs: number; readonly reconcileMinutes: number }
   /** JWT, signed requests, webhooks, rate limits, CORS (#5): see security/settings.ts and the README. */
   readonly security: SecuritySettings
+  /** Alerts (#15): evaluation on/off, hysteresis units, outbox lag limit for the operational alert (0: none). */
+  readonly alerts: { readonly enabled: boolean; readonly hysteresis: number; readonly outboxLagSeconds: number }
+  /** /metrics (#15): a bearer token on the API port, and/or a loopback-only port without one; sampling interval. */
+  readonly metrics: { readonly token: string | null; readonly port: number | null; readonly sampleSeconds: number }
   /** The same values with secrets masked: what may be logged. */
   redacted(): Record<string, unknown>
 }
@@ -114,9 +125,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     retention: Object.freeze({ eventsDays: v.RETENTION_EVENTS_DAYS, deliveryLogDays: v.RETENTION_DELIVERY_LOG_DAYS, idempotencyDays: v.RETENTION_IDEMPOTENCY_DAYS }),
     woocommerce: Object.freeze({ requestTimeoutMs: v.WOO_REQUEST_TIMEOUT_MS, driftGraceMs: v.WOO_DRIFT_GRACE_MS, reconcileMinutes: v.WOO_RECONCILE_MINUTES }),
     security: Object.freeze(security.settings),
+    alerts: Object.freeze({ enabled: v.ALERTS === 'on', hysteresis: v.ALERT_HYSTERESIS, outboxLagSeconds: v.ALERT_OUTBOX_LAG_SECONDS }),
+    metrics: Object.freeze({ token: v.METRICS_TOKEN ?? null, port: v.METRICS_PORT ?? null, sampleSeconds: v.METRICS_SAMPLE_SECONDS }),
     redacted() {
       const { redacted: _omit, ...rest } = this
-      return { ...rest, databaseUrl: this.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), security: redactSecuritySettings(this.security) }
+      return { ...rest, databaseUrl: this.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), security: redactSecuritySettings(this.security), metrics: { ...this.metrics, token: this.metrics.token === null ? null : '[redacted]' } }
     },
   }
   return Object.freeze(config)

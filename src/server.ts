@@ -12,6 +12,10 @@ import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
 import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
+import { AlertEvaluator } from './service/alerts.js'
+import { ObservabilitySampler } from './service/observability.js'
+import { alertChannelResolver } from './connectors/alert-channels/destination.js'
+import { metricsOnlyFetch } from './http/routes/observability.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -27,7 +31,6 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   // JWT, nonce store, rate limits (Redis when REDIS_URL is set), webhook providers, CORS (#5).
   const security = await createSecurityDeps(config, deps)
   const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
-  const app = createApp({ ...deps, verifier, security, limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold } })
 
   // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.
   let sweeping: Promise<unknown> = Promise.resolve()
@@ -49,7 +52,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   // webhooks are worked off from a queue; drift is reconciled on a schedule.
   const woo = connectorFor(deps, { ...config.woocommerce, sealKey: config.security.keyEncryptionKey })
   const worker = config.delivery.enabled
-    ? new DeliveryWorker(deps, woo.resolver(subscriptionResolver(deps.store.db, config.delivery.timeoutMs)), {
+    ? new DeliveryWorker(deps, alertChannelResolver(deps, config.delivery.timeoutMs, woo.resolver(subscriptionResolver(deps.store.db, config.delivery.timeoutMs))), {
         workerId: `${process.pid}-${deps.ids.next('wrk')}`,
         maxAttempts: config.delivery.maxAttempts,
         pollMs: config.delivery.pollMs,
@@ -60,6 +63,28 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     : null
   worker?.start()
   woo.start()
+  // Alerts (#15): evaluated from committed events, off the write path; figures for /metrics and
+  // the operational alerts sampled in the background.
+  const evaluator = config.alerts.enabled ? new AlertEvaluator(deps, { hysteresis: config.alerts.hysteresis, pageSize: 500 }) : null
+  evaluator?.start()
+  const sampler = new ObservabilitySampler(deps, { intervalMs: config.metrics.sampleSeconds * 1000, outboxLagAlertSeconds: config.alerts.enabled ? config.alerts.outboxLagSeconds : 0, deadLetterAlerts: config.alerts.enabled })
+  sampler.start()
+  let workerRunning = worker !== null
+  const app = createApp({
+    ...deps,
+    verifier,
+    security,
+    limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold },
+    observability: {
+      metricsToken: config.metrics.token,
+      readiness: { deliveryWorkerRunning: () => (worker ? workerRunning : null), alertEvaluatorRunning: () => (evaluator ? evaluator.running : null) },
+    },
+  })
+  // METRICS_PORT: /metrics without a token, bound to loopback only (a scraper on the same host or a sidecar).
+  const metricsServer: ServerType | null =
+    config.metrics.port === null ? null : await new Promise((resolve) => {
+      const s = serve({ fetch: metricsOnlyFetch, hostname: '127.0.0.1', port: config.metrics.port! }, () => resolve(s))
+    })
   const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`)
   jobs.start()
 
@@ -84,6 +109,9 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     async stop() {
       clearInterval(sweep)
       clearInterval(prune)
+      await evaluator?.stop()
+      await sampler.stop()
+      workerRunning = false
       await worker?.stop()
       await woo.stop()
       dropConnector(deps)
@@ -98,6 +126,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       await sweeping
       await pruning
       await security.close()
+      if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()))
     },
   }
 }

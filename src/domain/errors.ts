@@ -41,6 +41,12 @@ export const ERROR_CATALOG = Object.freeze({
   // WooCommerce connector (#7).
   store_not_found: { status: 404, title: 'No WooCommerce store has this id or name' },
   store_request_failed: { status: 502, title: 'The WooCommerce store could not be reached or refused the request' },
+  // Alerts and observability (#15).
+  alert_not_found: { status: 404, title: 'No alert has this id' },
+  alert_closed: { status: 409, title: 'The alert is closed' },
+  alert_channel_not_found: { status: 404, title: 'No alert channel has this id or name' },
+  alert_channel_failed: { status: 502, title: 'The alert channel did not accept the test message' },
+  metrics_unauthorized: { status: 401, title: 'The metrics bearer token is missing or wrong' },
   service_unavailable: { status: 503, title: 'The service cannot reach its database' },
   internal_error: { status: 500, title: 'An unexpected error occurred' },
 } as const)

@@ -25,6 +25,8 @@ import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
 import { resolveSecurity } from './security.js'
+import { registerAlertRoutes } from './routes/alerts.js'
+import { measureRequests, registerObservabilityRoutes } from './routes/observability.js'
 
 export const API_BASE = '/inventory/v1'
 const VERSION = '0.1.0'
@@ -46,6 +48,7 @@ export function createApp(deps: AppDeps): App {
   app.notFound((c) => problem(c, 'route_not_found', `No route ${c.req.method} ${c.req.path}`))
 
   app.use('*', stampResponses())
+  app.use('*', measureRequests())
   // CORS only for the configured origins (#5); before authentication so preflights get their answer.
   const cors = allowConfiguredOrigins(security.corsOrigins)
   if (cors) app.use('*', cors)
@@ -67,6 +70,8 @@ export function createApp(deps: AppDeps): App {
       : c.json({ status: 'unavailable', database: 'unreachable', version: VERSION }, 503),
   )
   registerDocsRoutes(app)
+  // Probes and scrapers carry no API key (#15).
+  registerObservabilityRoutes(app, deps, deps.observability ?? {})
 
   const api = newApi()
   // No onError of its own: app.route() would then wrap every middleware and handler of the API in
@@ -110,6 +115,7 @@ export function createApp(deps: AppDeps): App {
   registerEventRoutes(api, deps)
   registerJobRoutes(api, deps)
   registerStoreRoutes(api, deps)
+  registerAlertRoutes(api, deps)
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
   app.route(API_BASE, api)

@@ -4,6 +4,7 @@ import type { ApiKey, Scope } from '../domain/api-key.js'
 import type { ApiKeyVerifier } from '../service/api-keys.js'
 import type { ServiceDeps } from '../service/deps.js'
 import type { SecurityDeps } from './security.js'
+import type { ObservabilityOptions } from './routes/observability.js'
 
 export interface HttpLimits {
   /** Default body limit in bytes for JSON routes. */
@@ -19,6 +20,8 @@ export interface AppDeps extends ServiceDeps {
   readonly limits: HttpLimits
   /** JWT, nonces, rate limits, webhooks, CORS (#5); anything absent takes the default of http/security.ts. */
   readonly security?: Partial<SecurityDeps>
+  /** /metrics token and /readyz probes (#15); absent: /metrics is not served on the API port. */
+  readonly observability?: ObservabilityOptions
 }
 
 /** Who is calling, however they proved it (#5): an API key, a bearer token, or a signed provider webhook. */

@@ -7,7 +7,8 @@ export type { StreamCursor }
 
 /** The next events after the cursor, gap-free (see StreamCursor). */
 export function readStream(deps: ServiceDeps, after: StreamCursor, filter: Partial<EventFilter>, limit: number): Promise<EventPage> {
-  return readEventPage(deps.store.db, deps.store.caps, after, filter, limit)
+  // Alert events (#15) share the outbox to ride the delivery machinery; streams show stock events only.
+  return readEventPage(deps.store.db, deps.store.caps, after, { events: ['stock.changed'], ...filter }, limit)
 }
 
 /** Where a stream starts: after `lastEventId` when resuming, else after everything already final. */

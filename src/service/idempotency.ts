@@ -1,4 +1,5 @@
 /** @module service/idempotency: a repeated request returns its first result and changes nothing. */
+import { idempotentReplaysTotal } from '../observability/metrics.js'
 import { createHash } from 'node:crypto'
 import type { Transaction } from 'kysely'
 import { DomainError } from '../domain/errors.js'
@@ -71,12 +72,14 @@ export async function runIdempotent<T>(
       return { value, replayed: false }
     })
     if (!result.replayed) deps.events.notify()
+    else idempotentReplaysTotal.inc()
     return result
   } catch (e) {
     // A twin request committed first (PostgreSQL: our insert waited for it, then collided).
     if (!isUniqueViolation(e)) throw e
     const stored = await findIdempotencyRecord(deps.store.db, claim.scope, claim.key)
     if (!stored) throw e
+    idempotentReplaysTotal.inc()
     return replay<T>(claim, stored)
   }
 }

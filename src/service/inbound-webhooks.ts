@@ -8,6 +8,7 @@ import { DomainError } from '../domain/errors.js'
 import { insertInboundWebhook, type NewInboundWebhook } from '../store/inbound-webhook-repo.js'
 import { findWarehouseByCode } from '../store/warehouse-repo.js'
 import type { ServiceDeps } from './deps.js'
+import { inboundWebhooksTotal } from '../observability/metrics.js'
 
 export type InboundStatus = NewInboundWebhook['status']
 
@@ -23,6 +24,8 @@ export async function recordInboundWebhook(deps: ServiceDeps, provider: string, 
     outcome: outcome === undefined ? null : JSON.stringify(outcome).slice(0, 10_000),
     receivedAt: deps.clock.now(),
   })
+  // Only verified deliveries get here, so the provider is one configured (a bounded label).
+  inboundWebhooksTotal.inc({ provider: provider.slice(0, 40), result: status })
   return id
 }
 

@@ -13,6 +13,7 @@ import { hashRequest, runIdempotent, type IdempotencyClaim, type Replayable } fr
 import { lockProduct, writeMovement, type MovementGuard } from './level-writer.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
 import { cachedWarehouse, cachedWarehouses } from './warehouse-cache.js'
+import { movementsTotal, oversellRefusalsTotal } from '../observability/metrics.js'
 
 /** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
 const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
@@ -119,6 +120,22 @@ export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ct
   assertWarehousesAllowed(ctx, input.warehouseId) // security (#5): the credential's warehouse restriction
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku, input.warehouseId, input.changeType].join('|')
   const claim = claimFor(ctx, 'stock.update', input, natural)
+  let done: Replayable<MovementResult>
+  try {
+    done = await applyUpdate(deps, input, ctx, claim)
+  } catch (e) {
+    // Counted after the fact, off the transaction (#15): refusals, and nothing for errors of other kinds.
+    if (e instanceof DomainError && e.code === 'insufficient_stock') {
+      movementsTotal.inc({ change_type: input.changeType, outcome: 'refused' })
+      oversellRefusalsTotal.inc()
+    }
+    throw e
+  }
+  if (!done.replayed) movementsTotal.inc({ change_type: input.changeType, outcome: done.value.entry.status === 'stale' ? 'stale' : 'applied' })
+  return done
+}
+
+function applyUpdate(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestContext, claim: IdempotencyClaim | null): Promise<Replayable<MovementResult>> {
   return runIdempotent(deps, claim, async (trx) => {
     const now = deps.clock.now()
     const product = await lockProduct(trx, deps.store.caps, input.sku)

@@ -28,6 +28,8 @@ export interface Store {
    * group commit (store/group-commit.ts), answered once that transaction has committed.
    */
   transact<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>
+  /** PostgreSQL: the pool's connections right now (no query); absent on SQLite. For metrics (#15). */
+  readonly poolStats?: () => { total: number; idle: number; waiting: number }
   close(): Promise<void>
 }
 
@@ -204,5 +206,6 @@ function openPostgres(url: string, options: PostgresOptions): Store {
   pool.on('error', () => {})
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), transact: (work) => db.transaction().execute(work), close: () => db.destroy() }
+  const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount })
+  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), transact: (work) => db.transaction().execute(work), poolStats, close: () => db.destroy() }
 }

@@ -6,9 +6,10 @@ import * as m0001 from './migrations/0001-create-core-tables.js'
 import * as m0002 from './migrations/0002-create-event-tables.js'
 import * as m0003 from './migrations/0003-add-key-security.js'
 import * as m0004 from './migrations/0004-create-woocommerce-tables.js'
+import * as m0008 from './migrations/0008-create-alert-tables.js'
 
 // A static map, not a directory glob, so a bundled or compiled build still carries every migration.
-const MIGRATIONS = { '0001-create-core-tables': m0001, '0002-create-event-tables': m0002, '0003-add-key-security': m0003, '0004-create-woocommerce-tables': m0004 } as const
+const MIGRATIONS = { '0001-create-core-tables': m0001, '0002-create-event-tables': m0002, '0003-add-key-security': m0003, '0004-create-woocommerce-tables': m0004, '0008-create-alert-tables': m0008 } as const
 
 function providerFor(caps: DialectCaps): MigrationProvider {
   return {
@@ -46,4 +47,11 @@ export async function migrateToLatest(db: Kysely<Database>, caps: DialectCaps): 
       if (caps.statementTimeouts) await sql`reset statement_timeout`.execute(conn)
     }
   })
+}
+
+/** Migrations this build knows that the database has not applied (readiness, #15). */
+export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
+  const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db)
+  const applied = new Set(rows.rows.map((r) => r.name))
+  return Object.keys(MIGRATIONS).filter((n) => !applied.has(n))
 }

@@ -202,7 +202,59 @@ export interface JobTable {
   updated_at: BigIntColumn
 }
 
+export interface AlertCursorTable {
+  name: string
+  tx_id: BigIntColumn
+  seq: BigIntColumn
+  updated_at: BigIntColumn
+}
+
+export interface AlertStateTable {
+  key: string
+  state: string
+  version: Generated<number>
+  updated_at: BigIntColumn
+}
+
+export interface AlertTable {
+  id: string
+  kind: string
+  scope: string
+  state_key: string
+  sku: string | null
+  warehouse_id: number | null
+  subject: string | null
+  status: string
+  available: number | null
+  threshold: number | null
+  detail: string | null
+  source_event_id: string | null
+  event_seq: NullableBigInt
+  raised_at: BigIntColumn
+  acknowledged_at: NullableBigInt
+  acknowledged_by: string | null
+  closed_at: NullableBigInt
+}
+
+export interface AlertChannelTable {
+  id: string
+  name: string
+  kind: string
+  config: string
+  mode: string
+  digest_seconds: number
+  kinds: string
+  scopes: string
+  is_active: number
+  digest_through_seq: BigIntColumn
+  created_at: BigIntColumn
+}
+
 export interface Database extends WooTables {
+  alert_cursor: AlertCursorTable
+  alert_state: AlertStateTable
+  alert: AlertTable
+  alert_channel: AlertChannelTable
   warehouse: WarehouseTable
   product: ProductTable
   stock_level: StockLevelTable

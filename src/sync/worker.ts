@@ -33,6 +33,7 @@ import { findEventsBySeq } from '../store/outbox-repo.js'
 import { classifyError, type DeliveryOutcome } from './classify.js'
 import { DEFAULT_LIMITS, type DeliveryLimits, type Destination, type DestinationResolver } from './destination.js'
 import { waitForWork } from './idle.js'
+import { deadLettersTotal, deliveriesTotal, storePushLatency, targetKindOf } from '../observability/metrics.js'
 
 export interface WorkerOptions {
   readonly workerId: string
@@ -377,7 +378,16 @@ export class DeliveryWorker {
       await recordAttempts(trx, store.caps, attempts)
     })
     // Counted once the transaction committed.
-    for (const [target, what] of counts) this.#count(target, what)
+    for (const [target, what] of counts) {
+      this.#count(target, what)
+      const kind = targetKindOf(target)
+      deliveriesTotal.inc({ target_kind: kind, result: what === 'retried' ? 'retry' : what })
+      if (what === 'dead') deadLettersTotal.inc({ target_kind: kind })
+    }
+    // Commit → store acknowledged, per store (a handful of labels; never per SKU).
+    for (const r of results) {
+      if (typeof r.outcome === 'object' && r.outcome.kind === 'ok' && r.event && r.slot.targetId.startsWith('sto_')) storePushLatency.observe({ store: r.slot.targetId }, Math.max(0, now - r.event.createdAt) / 1000)
+    }
     for (const { slot, outcome } of dead) {
       this.#deps.log.warn({ target: slot.targetId, sku: slot.sku, attempts: slot.attempts, error: typeof outcome === 'object' && 'error' in outcome ? outcome.error : undefined }, 'delivery dead-lettered')
     }

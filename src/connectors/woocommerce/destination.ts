@@ -9,6 +9,7 @@
  */
 import type { OutboxEvent } from '../../domain/events.js'
 import type { ServiceDeps } from '../../service/deps.js'
+import { raiseOperationalAlert, resolveOperationalAlert } from '../../service/alerts.js'
 import type { DeliveryOutcome } from '../../sync/classify.js'
 import type { Destination, DestinationResolver } from '../../sync/destination.js'
 import * as repo from '../../store/woo-repo.js'
@@ -130,9 +131,14 @@ async function recordHealth(deps: ServiceDeps, store: WooStore, results: Readonl
   if (auth && auth.kind === 'auth' && !anyAnswer) {
     if (await repo.setStoreHealth(deps.store.db, store.id, 'unhealthy', `The store refused our credentials (${auth.reason})`, now)) {
       deps.log.error({ store: store.name, store_id: store.id, reason: auth.reason }, 'ALERT: WooCommerce store refuses the hub credentials; stock pushes are failing')
+      // Through the alert channels too (#15); a failure to alert must not fail the delivery.
+      await raiseOperationalAlert(deps, 'store_unhealthy', store.name, `The store refuses the hub's credentials (${auth.reason}); stock pushes are failing`).catch((e: unknown) => deps.log.warn({ err: e }, 'raising the store_unhealthy alert failed'))
     }
   } else if (anyAnswer) {
-    if (await repo.setStoreHealth(deps.store.db, store.id, 'ok', null, now)) deps.log.info({ store: store.name }, 'WooCommerce store healthy')
+    if (await repo.setStoreHealth(deps.store.db, store.id, 'ok', null, now)) {
+      deps.log.info({ store: store.name }, 'WooCommerce store healthy')
+      await resolveOperationalAlert(deps, 'store_unhealthy', store.name).catch((e: unknown) => deps.log.warn({ err: e }, 'resolving the store_unhealthy alert failed'))
+    }
   }
 }
 

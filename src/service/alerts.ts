@@ -1,0 +1,376 @@
+/**
+ * @module service/alerts: stock alerts evaluated from committed movement events, operational
+ * alerts, and the open-alert list (#15).
+ *
+ * The evaluator reads the outbox like a live stream does, from a cursor kept in the database.
+ * Each page is evaluated in one transaction that locks the cursor row, reads the events after it,
+ * updates the watch states, writes the alerts (and, for channels that want them, an
+ * `alert.raised` event and its delivery slots) and moves the cursor. So an event is evaluated
+ * exactly once: several nodes queue on the cursor lock and the second finds the work done; a
+ * crash before the commit leaves the cursor where it was and the page is evaluated again, a crash
+ * after it leaves the alert (with its id) and its deliveries committed for the worker.
+ *
+ * Nothing of this runs in a write's transaction: the cost to the write path is the wake-up call.
+ */
+import { DomainError, invalid } from '../domain/errors.js'
+import { crossingOf, levelKey, operationalKey, stateOf, totalKey, type AlertKind, type AlertScope, type OperationalAlertKind, type StockAlertKind, type WatchState, OPERATIONAL_ALERT_KINDS } from '../domain/alerts.js'
+import type { StockChangedData } from '../domain/events.js'
+import { alertsRaisedTotal, alertEvaluationLag } from '../observability/metrics.js'
+import * as repo from '../store/alert-repo.js'
+import type { AlertRow, ChannelRow } from '../store/alert-repo.js'
+import { enqueueDeliveries } from '../store/delivery-repo.js'
+import type { Executor } from '../store/db.js'
+import { readEventPage } from '../store/outbox-repo.js'
+import type { ServiceDeps } from './deps.js'
+import { inTransaction } from './transaction.js'
+
+export interface AlertSettings {
+  /** Units above the threshold a figure must reach before it re-arms (and back_in_stock is sent). */
+  readonly hysteresis: number
+  /** Events evaluated per transaction. */
+  readonly pageSize: number
+}
+
+export const DEFAULT_ALERT_SETTINGS: AlertSettings = Object.freeze({ hysteresis: 0, pageSize: 500 })
+
+/** What channels and the API see of an alert. */
+export function alertView(a: AlertRow) {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+  return {
+    id: a.id,
+    kind: a.kind,
+    scope: a.scope,
+    sku: a.sku,
+    warehouse_id: a.warehouseId,
+    subject: a.subject,
+    status: a.status,
+    available: a.available,
+    threshold: a.threshold,
+    detail: a.detail,
+    source_event_id: a.sourceEventId,
+    raised_at: iso(a.raisedAt)!,
+    acknowledged_at: iso(a.acknowledgedAt),
+    acknowledged_by: a.acknowledgedBy,
+    closed_at: iso(a.closedAt),
+  }
+}
+export type AlertView = ReturnType<typeof alertView>
+
+// ---- channels, as the evaluator sees them (a short cache: channels change rarely) ----
+
+const channelCache = new WeakMap<object, { at: number; list: ChannelRow[] }>()
+const CHANNEL_TTL_MS = 1000
+
+async function activeChannels(deps: ServiceDeps, ex: Executor): Promise<ChannelRow[]> {
+  const hit = channelCache.get(deps.events)
+  const now = Date.now()
+  if (hit && now - hit.at < CHANNEL_TTL_MS && now >= hit.at) return hit.list
+  const list = (await repo.listChannels(ex)).filter((c) => c.isActive)
+  channelCache.set(deps.events, { at: now, list })
+  return list
+}
+
+/** Forget cached channels (after one changed on this node). */
+export function invalidateChannels(deps: ServiceDeps): void {
+  channelCache.delete(deps.events)
+}
+
+export function channelWants(c: ChannelRow, kind: string, scope: string): boolean {
+  return c.isActive && c.kinds.includes(kind) && c.scopes.includes(scope)
+}
+
+/**
+ * Record an alert and hand it to the channels that want it: immediate channels get a delivery
+ * slot of their own for this alert (never coalesced with another), digest channels their one
+ * window slot. Inside the caller's transaction.
+ */
+async function raiseInTransaction(deps: ServiceDeps, trx: Executor, alert: AlertRow, now: number): Promise<AlertRow> {
+  const channels = (await activeChannels(deps, trx)).filter((c) => channelWants(c, alert.kind, alert.scope))
+  let eventSeq: number | null = null
+  if (channels.length > 0) {
+    eventSeq = await repo.insertAlertEvent(trx, deps.store.caps, { id: deps.ids.next('evt'), alertId: alert.id, warehouseId: alert.warehouseId ?? 0, payload: alertView(alert), createdAt: now }, deps.store.nodeId)
+    const immediate = channels.filter((c) => c.mode === 'immediate').map((c) => c.id)
+    await enqueueDeliveries(trx, immediate, alert.id, eventSeq, now)
+    for (const c of channels) if (c.mode === 'digest') await repo.enqueueDigest(trx, c.id, eventSeq, now + c.digestSeconds * 1000, now)
+    deps.events.expect('deliveries')
+  }
+  const row = { ...alert, eventSeq }
+  await repo.insertAlert(trx, row)
+  return row
+}
+
+function stockAlert(deps: ServiceDeps, kind: StockAlertKind, scope: 'level' | 'total', key: string, e: StockChangedData, eventId: string, available: number, threshold: number, now: number): AlertRow {
+  const recovered = kind === 'back_in_stock'
+  return {
+    id: deps.ids.next('alr'),
+    kind,
+    scope,
+    stateKey: key,
+    sku: e.sku,
+    warehouseId: scope === 'level' ? e.warehouse_id : null,
+    subject: null,
+    // A recovery is news, not a problem to work on: it is closed from the start.
+    status: recovered ? 'closed' : 'open',
+    available,
+    threshold,
+    detail: null,
+    sourceEventId: eventId,
+    eventSeq: null,
+    raisedAt: now,
+    acknowledgedAt: null,
+    acknowledgedBy: null,
+    closedAt: recovered ? now : null,
+  }
+}
+
+export interface EvaluationResult {
+  readonly events: number
+  readonly raised: ReadonlyArray<AlertRow>
+  /** More events may be waiting (a full page, or events held back behind an older transaction). */
+  readonly more: boolean
+}
+
+/** Evaluate one page of committed stock events. Safe on several nodes at once. */
+export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings = DEFAULT_ALERT_SETTINGS): Promise<EvaluationResult> {
+  const { caps } = deps.store
+  const result = await inTransaction(deps, async (trx) => {
+    if (!caps.rowLocks) await repo.touchAlertCursor(trx)
+    const cursor = await repo.lockAlertCursor(trx, caps)
+    const page = await readEventPage(trx, caps, cursor, { events: ['stock.changed'] }, settings.pageSize)
+    if (page.events.length === 0) return { events: 0, raised: [] as AlertRow[], more: page.heldBack, newest: 0 }
+    const now = deps.clock.now()
+    const skus = [...new Set(page.events.map((e) => e.sku))]
+    const thresholds = await repo.loadThresholds(trx, skus, caps)
+    const keys = page.events.flatMap((e) => [levelKey(e.sku, e.warehouseId), totalKey(e.sku)])
+    const stored = await repo.loadWatchStates(trx, [...new Set(keys)], caps)
+    const states = new Map<string, repo.WatchRecord>()
+    const raised: AlertRow[] = []
+    // Per SKU in version order: on PostgreSQL a page comes in transaction order, and the SKU's
+    // version (taken under its row lock) is the order its movements committed in.
+    const ordered = [...page.events].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : a.skuVersion - b.skuVersion))
+    for (const e of ordered) {
+      const d = e.data
+      const productThreshold = thresholds.products.get(d.sku) ?? 0
+      const levelThreshold = thresholds.levels.get(`${d.warehouse_id}:${d.sku}`) ?? productThreshold
+      const delta = d.after.available - d.before.available
+      const watched: Array<[scope: 'level' | 'total', key: string, before: number, after: number, threshold: number]> = [
+        ['level', levelKey(d.sku, d.warehouse_id), d.before.available, d.after.available, levelThreshold],
+        ['total', totalKey(d.sku), d.totals.available - delta, d.totals.available, productThreshold],
+      ]
+      for (const [scope, key, before, after, threshold] of watched) {
+        const known = states.get(key) ?? stored.get(key)
+        // An event older than the figure's last transition (a later page on PostgreSQL, where
+        // pages come in transaction order) cannot undo it.
+        if (known && e.skuVersion <= known.version) continue
+        // First sight of a figure: judge where it stood before this movement, so a SKU that was
+        // already low when alerts began is not reported as crossing now.
+        const prev = (known?.state as WatchState | undefined) ?? stateOf(before, threshold)
+        const step = crossingOf(prev, after, threshold, settings.hysteresis)
+        // Only transitions are written: a stream of movements that cross nothing costs no write.
+        if (step.next !== prev) states.set(key, { state: step.next, version: e.skuVersion })
+        if (step.raise === null) continue
+        // A recovery closes what we reported; a figure never watched before reported nothing
+        // (a new product's first delivery is not "back" in stock).
+        if (step.raise === 'back_in_stock' && known === undefined) continue
+        if (step.raise === 'back_in_stock') await repo.closeAlertsOf(trx, key, now)
+        raised.push(await raiseInTransaction(deps, trx, stockAlert(deps, step.raise, scope, key, d, e.id, after, threshold, now), now))
+      }
+    }
+    for (const [key, w] of states) if (stored.get(key)?.state !== w.state || stored.get(key)?.version !== w.version) await repo.saveWatchState(trx, key, w, now)
+    await repo.saveAlertCursor(trx, page.cursor, now)
+    const newest = page.events[page.events.length - 1]!.createdAt
+    return { events: page.events.length, raised, more: page.heldBack || page.events.length >= settings.pageSize, newest: now - newest }
+  })
+  if (result.events > 0) alertEvaluationLag.set(Math.max(0, result.newest) / 1000)
+  for (const a of result.raised) alertsRaisedTotal.inc({ kind: a.kind, scope: a.scope })
+  if (result.raised.length > 0) {
+    deps.log.info({ alerts: result.raised.map((a) => ({ id: a.id, kind: a.kind, scope: a.scope, sku: a.sku, warehouse_id: a.warehouseId })) }, 'stock alerts raised')
+    deps.events.notify()
+  }
+  return { events: result.events, raised: result.raised, more: result.more }
+}
+
+/**
+ * Runs the evaluator whenever commits signal (and on a slow poll for other nodes' commits).
+ * Runs are spaced at least `minGapMs` apart, so under a stream of writes one transaction
+ * evaluates many events instead of one per write.
+ */
+export class AlertEvaluator {
+  readonly #deps: ServiceDeps
+  readonly #settings: AlertSettings
+  readonly #pollMs: number
+  readonly #minGapMs: number
+  #stopped = false
+  #woken = true
+  #wake: (() => void) | null = null
+  #loop: Promise<void> | null = null
+  #unsubscribe: (() => void) | null = null
+  #failures = 0
+
+  constructor(deps: ServiceDeps, settings: AlertSettings = DEFAULT_ALERT_SETTINGS, o: { pollMs?: number; minGapMs?: number } = {}) {
+    this.#deps = deps
+    this.#settings = settings
+    this.#pollMs = o.pollMs ?? 1000
+    this.#minGapMs = o.minGapMs ?? 25
+  }
+
+  get running(): boolean {
+    return this.#loop !== null && !this.#stopped
+  }
+
+  start(): void {
+    if (this.#loop) return
+    this.#unsubscribe = this.#deps.events.subscribe(() => this.wake(), 'events')
+    this.#loop = (async () => {
+      while (!this.#stopped) {
+        this.#woken = false
+        try {
+          for (;;) {
+            const r = await evaluateAlerts(this.#deps, this.#settings)
+            this.#failures = 0
+            if (!r.more || this.#stopped) break
+            // Held back behind an older transaction still running (PostgreSQL): look again soon,
+            // without a wake-up (its commit may write no event) and without spinning.
+            if (r.events === 0) {
+              this.#woken = true
+              break
+            }
+          }
+        } catch (e) {
+          this.#failures++
+          this.#deps.log.warn({ err: e, failures: this.#failures }, 'alert evaluation failed; retrying')
+        }
+        if (this.#stopped) break
+        await this.#sleep(this.#failures > 0 ? Math.min(30_000, 250 * 2 ** Math.min(this.#failures, 7)) : this.#minGapMs, true)
+        if (!this.#woken) await this.#sleep(this.#pollMs, false)
+      }
+    })()
+  }
+
+  /** Sleep `ms`; unless `fixed`, a wake-up ends it early. */
+  #sleep(ms: number, fixed: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        this.#wake = null
+        resolve()
+      }
+      const t = setTimeout(done, ms)
+      t.unref?.()
+      if (!fixed) this.#wake = done
+    })
+  }
+
+  wake(): void {
+    this.#woken = true
+    this.#wake?.()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#unsubscribe?.()
+    this.#wake?.()
+    await this.#loop
+  }
+}
+
+// ---- operational alerts ----
+
+/**
+ * Raise an operational alert through the alert channels: `kind` is one of OPERATIONAL_ALERT_KINDS,
+ * `subject` what it is about (a store name, a warehouse code, a provider: keep it short and
+ * bounded), `detail` one human sentence. Raised once: while the (kind, subject) alert is open,
+ * further calls return null; resolveOperationalAlert() closes it and re-arms. Safe on several
+ * nodes at once (one wins). Features call this, e.g. a warehouse pull that keeps failing:
+ *
+ *   await raiseOperationalAlert(deps, 'warehouse_pull_failing', 'WH-EAST', 'SFTP login refused 3 times')
+ */
+export async function raiseOperationalAlert(deps: ServiceDeps, kind: OperationalAlertKind, subject: string, detail: string): Promise<AlertRow | null> {
+  if (!(OPERATIONAL_ALERT_KINDS as ReadonlyArray<string>).includes(kind)) throw new Error(`Unknown operational alert kind ${kind}`)
+  const subj = subject.slice(0, 200)
+  const key = operationalKey(kind, subj)
+  const raised = await inTransaction(deps, async (trx) => {
+    // The cursor lock orders alert events: a digest never skips one committed late.
+    if (!deps.store.caps.rowLocks) await repo.touchAlertCursor(trx)
+    await repo.lockAlertCursor(trx, deps.store.caps)
+    const now = deps.clock.now()
+    if (!(await repo.claimWatchTransition(trx, key, ['ok'], 'firing', now))) return null
+    const alert: AlertRow = {
+      id: deps.ids.next('alr'),
+      kind,
+      scope: 'operational',
+      stateKey: key,
+      sku: null,
+      warehouseId: null,
+      subject: subj,
+      status: 'open',
+      available: null,
+      threshold: null,
+      detail: detail.slice(0, 2000),
+      sourceEventId: null,
+      eventSeq: null,
+      raisedAt: now,
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      closedAt: null,
+    }
+    return raiseInTransaction(deps, trx, alert, now)
+  })
+  if (raised) {
+    alertsRaisedTotal.inc({ kind, scope: 'operational' })
+    deps.log.warn({ alert: raised.id, kind, subject: subj, detail }, 'operational alert raised')
+    deps.events.notify()
+  }
+  return raised
+}
+
+/** The condition is over: close the open (kind, subject) alert and re-arm. True when one was open. */
+export async function resolveOperationalAlert(deps: ServiceDeps, kind: OperationalAlertKind, subject: string): Promise<boolean> {
+  const key = operationalKey(kind, subject.slice(0, 200))
+  return inTransaction(deps, async (trx) => {
+    const now = deps.clock.now()
+    if (!(await repo.claimWatchTransition(trx, key, ['firing'], 'ok', now))) return false
+    await repo.closeAlertsOf(trx, key, now)
+    return true
+  })
+}
+
+// ---- the open-alert list ----
+
+const STATUSES = ['open', 'acknowledged', 'closed'] as const
+
+export interface AlertQuery {
+  /** open (default: open and acknowledged), acknowledged, closed, or all. */
+  readonly state?: string | undefined
+  readonly kind?: string | undefined
+  readonly scope?: string | undefined
+  readonly sku?: string | undefined
+  readonly before?: string | undefined
+  readonly limit?: number | undefined
+}
+
+export async function listAlerts(deps: ServiceDeps, q: AlertQuery): Promise<AlertRow[]> {
+  const state = q.state ?? 'open'
+  let statuses: ReadonlyArray<repo.AlertStatus> | undefined
+  if (state === 'open') statuses = ['open', 'acknowledged']
+  else if (state === 'all') statuses = undefined
+  else if ((STATUSES as ReadonlyArray<string>).includes(state)) statuses = [state as repo.AlertStatus]
+  else throw invalid('/state', 'must be open, acknowledged, closed or all')
+  return repo.listAlerts(deps.store.db, { statuses, kind: q.kind, scope: q.scope, sku: q.sku, before: q.before, limit: q.limit ?? 100 })
+}
+
+export async function getAlert(deps: ServiceDeps, id: string): Promise<AlertRow> {
+  const a = await repo.findAlert(deps.store.db, id)
+  if (!a) throw new DomainError('alert_not_found', `No alert has id ${id}`, { alert_id: id })
+  return a
+}
+
+/** Acknowledge an open alert: it stays listed as open work until the recovery closes it, marked as seen. */
+export async function acknowledgeAlert(deps: ServiceDeps, id: string, actor: string): Promise<AlertRow> {
+  const done = await repo.acknowledgeAlert(deps.store.db, id, actor, deps.clock.now())
+  const a = await getAlert(deps, id)
+  if (!done && a.status !== 'acknowledged') throw new DomainError('alert_closed', `Alert ${id} is closed; only open alerts can be acknowledged`, { alert_id: id })
+  return a
+}
+
+export type { AlertKind, AlertScope }

@@ -1,0 +1,350 @@
+/** @module store/alert-repo: alerts, their watch states, channels, and the evaluator's cursor (#15). */
+import { sql } from 'kysely'
+import type { Executor } from './db.js'
+import type { DialectCaps } from './dialect.js'
+import { OUTBOX_CHANNEL, type StreamCursor } from './outbox-repo.js'
+
+const CURSOR = 'stock'
+
+/** The evaluator's place in the outbox, locked for the rest of the transaction (PostgreSQL; SQLite has one writer). */
+export async function lockAlertCursor(ex: Executor, caps: DialectCaps): Promise<StreamCursor> {
+  const r = await ex
+    .selectFrom('alert_cursor')
+    .select(['tx_id', 'seq'])
+    .where('name', '=', CURSOR)
+    .$if(caps.rowLocks, (qb) => qb.forUpdate())
+    .executeTakeFirst()
+  if (!r) throw new Error('The alert cursor row is missing; was migration 0008 applied?')
+  return { txId: Number(r.tx_id), seq: Number(r.seq) }
+}
+
+export async function saveAlertCursor(ex: Executor, c: StreamCursor, now: number): Promise<void> {
+  await ex.updateTable('alert_cursor').set({ tx_id: c.txId, seq: c.seq, updated_at: now }).where('name', '=', CURSOR).execute()
+}
+
+/** SQLite: take the write lock at once, so the cursor read and its update are one serial step. */
+export async function touchAlertCursor(ex: Executor): Promise<void> {
+  await sql`update alert_cursor set updated_at = updated_at where name = ${CURSOR}`.execute(ex)
+}
+
+export interface WatchRecord {
+  readonly state: string
+  readonly version: number
+}
+
+export async function loadWatchStates(ex: Executor, keys: ReadonlyArray<string>, caps: DialectCaps): Promise<Map<string, WatchRecord>> {
+  const out = new Map<string, WatchRecord>()
+  const chunk = Math.max(1, caps.maxParams - 10)
+  for (let i = 0; i < keys.length; i += chunk) {
+    for (const r of await ex.selectFrom('alert_state').select(['key', 'state', 'version']).where('key', 'in', keys.slice(i, i + chunk)).execute()) out.set(r.key, { state: r.state, version: Number(r.version) })
+  }
+  return out
+}
+
+export async function saveWatchState(ex: Executor, key: string, w: WatchRecord, now: number): Promise<void> {
+  await ex
+    .insertInto('alert_state')
+    .values({ key, state: w.state, version: w.version, updated_at: now })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ state: w.state, version: w.version, updated_at: now }))
+    .execute()
+}
+
+/**
+ * Move a watch state from one of `from` to `to`, creating it when absent; true when this caller
+ * made the change. Two nodes racing for the same operational alert: one wins, one raises nothing.
+ */
+export async function claimWatchTransition(ex: Executor, key: string, from: ReadonlyArray<string>, to: string, now: number): Promise<boolean> {
+  const ins = await ex
+    .insertInto('alert_state')
+    .values({ key, state: to, updated_at: now })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .returning('key')
+    .executeTakeFirst()
+  if (ins !== undefined) return from.includes('ok')
+  const up = await ex.updateTable('alert_state').set({ state: to, updated_at: now }).where('key', '=', key).where('state', 'in', [...from]).executeTakeFirst()
+  return Number(up.numUpdatedRows) === 1
+}
+
+export interface Thresholds {
+  /** `${warehouseId}:${sku}` → the level's threshold. */
+  readonly levels: Map<string, number>
+  readonly products: Map<string, number>
+}
+
+/** Current thresholds of the SKUs in a page of events (a threshold changed since the event counts as now). */
+export async function loadThresholds(ex: Executor, skus: ReadonlyArray<string>, caps: DialectCaps): Promise<Thresholds> {
+  const levels = new Map<string, number>()
+  const products = new Map<string, number>()
+  const chunk = Math.max(1, caps.maxParams - 10)
+  for (let i = 0; i < skus.length; i += chunk) {
+    const part = skus.slice(i, i + chunk)
+    for (const r of await ex.selectFrom('stock_level').select(['sku', 'warehouse_id', 'low_stock_threshold']).where('sku', 'in', part).execute()) levels.set(`${r.warehouse_id}:${r.sku}`, Number(r.low_stock_threshold))
+    for (const r of await ex.selectFrom('product').select(['sku', 'low_stock_threshold']).where('sku', 'in', part).execute()) products.set(r.sku, Number(r.low_stock_threshold))
+  }
+  return { levels, products }
+}
+
+export type AlertStatus = 'open' | 'acknowledged' | 'closed'
+
+export interface AlertRow {
+  readonly id: string
+  readonly kind: string
+  readonly scope: string
+  readonly stateKey: string
+  readonly sku: string | null
+  readonly warehouseId: number | null
+  readonly subject: string | null
+  readonly status: AlertStatus
+  readonly available: number | null
+  readonly threshold: number | null
+  readonly detail: string | null
+  readonly sourceEventId: string | null
+  readonly eventSeq: number | null
+  readonly raisedAt: number
+  readonly acknowledgedAt: number | null
+  readonly acknowledgedBy: string | null
+  readonly closedAt: number | null
+}
+
+type Raw = {
+  id: string
+  kind: string
+  scope: string
+  state_key: string
+  sku: string | null
+  warehouse_id: number | null
+  subject: string | null
+  status: string
+  available: number | null
+  threshold: number | null
+  detail: string | null
+  source_event_id: string | null
+  event_seq: number | string | null
+  raised_at: number | string
+  acknowledged_at: number | string | null
+  acknowledged_by: string | null
+  closed_at: number | string | null
+}
+const num = (v: number | string | null) => (v === null ? null : Number(v))
+
+function toAlert(r: Raw): AlertRow {
+  return {
+    id: r.id,
+    kind: r.kind,
+    scope: r.scope,
+    stateKey: r.state_key,
+    sku: r.sku,
+    warehouseId: num(r.warehouse_id),
+    subject: r.subject,
+    status: r.status as AlertStatus,
+    available: num(r.available),
+    threshold: num(r.threshold),
+    detail: r.detail,
+    sourceEventId: r.source_event_id,
+    eventSeq: num(r.event_seq),
+    raisedAt: Number(r.raised_at),
+    acknowledgedAt: num(r.acknowledged_at),
+    acknowledgedBy: r.acknowledged_by,
+    closedAt: num(r.closed_at),
+  }
+}
+
+export async function insertAlert(ex: Executor, a: AlertRow): Promise<void> {
+  await ex
+    .insertInto('alert')
+    .values({
+      id: a.id,
+      kind: a.kind,
+      scope: a.scope,
+      state_key: a.stateKey,
+      sku: a.sku,
+      warehouse_id: a.warehouseId,
+      subject: a.subject,
+      status: a.status,
+      available: a.available,
+      threshold: a.threshold,
+      detail: a.detail,
+      source_event_id: a.sourceEventId,
+      event_seq: a.eventSeq,
+      raised_at: a.raisedAt,
+      acknowledged_at: a.acknowledgedAt,
+      acknowledged_by: a.acknowledgedBy,
+      closed_at: a.closedAt,
+    })
+    .execute()
+}
+
+export async function setAlertEventSeq(ex: Executor, id: string, seq: number): Promise<void> {
+  await ex.updateTable('alert').set({ event_seq: seq }).where('id', '=', id).execute()
+}
+
+/** The recovery closes what the figure's earlier alerts left open (or acknowledged). */
+export async function closeAlertsOf(ex: Executor, stateKey: string, now: number): Promise<number> {
+  const res = await ex.updateTable('alert').set({ status: 'closed', closed_at: now }).where('state_key', '=', stateKey).where('status', 'in', ['open', 'acknowledged']).executeTakeFirst()
+  return Number(res.numUpdatedRows)
+}
+
+export interface AlertFilter {
+  readonly statuses?: ReadonlyArray<AlertStatus> | undefined
+  readonly kind?: string | undefined
+  readonly scope?: string | undefined
+  readonly sku?: string | undefined
+  /** Page before this alert id (ids sort by time). */
+  readonly before?: string | undefined
+  readonly limit: number
+}
+
+export async function listAlerts(ex: Executor, f: AlertFilter): Promise<AlertRow[]> {
+  const rows = await ex
+    .selectFrom('alert')
+    .selectAll()
+    .$if(f.statuses !== undefined, (qb) => qb.where('status', 'in', [...f.statuses!]))
+    .$if(f.kind !== undefined, (qb) => qb.where('kind', '=', f.kind!))
+    .$if(f.scope !== undefined, (qb) => qb.where('scope', '=', f.scope!))
+    .$if(f.sku !== undefined, (qb) => qb.where('sku', '=', f.sku!))
+    .$if(f.before !== undefined, (qb) => qb.where('id', '<', f.before!))
+    .orderBy('id', 'desc')
+    .limit(f.limit)
+    .execute()
+  return rows.map(toAlert)
+}
+
+export async function findAlert(ex: Executor, id: string): Promise<AlertRow | undefined> {
+  const r = await ex.selectFrom('alert').selectAll().where('id', '=', id).executeTakeFirst()
+  return r ? toAlert(r) : undefined
+}
+
+export async function acknowledgeAlert(ex: Executor, id: string, by: string, now: number): Promise<boolean> {
+  const res = await ex.updateTable('alert').set({ status: 'acknowledged', acknowledged_at: now, acknowledged_by: by.slice(0, 100) }).where('id', '=', id).where('status', '=', 'open').executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+export async function countOpenAlerts(ex: Executor): Promise<Array<{ kind: string; n: number }>> {
+  const rows = await ex
+    .selectFrom('alert')
+    .select((eb) => ['kind', eb.fn.countAll<number | string>().as('n')])
+    .where('status', 'in', ['open', 'acknowledged'])
+    .groupBy('kind')
+    .execute()
+  return rows.map((r) => ({ kind: r.kind, n: Number(r.n) }))
+}
+
+/** Alerts whose own events lie in (after, through], for a digest. */
+export async function alertsBetween(ex: Executor, after: number, through: number, limit: number): Promise<AlertRow[]> {
+  const rows = await ex.selectFrom('alert').selectAll().where('event_seq', '>', after).where('event_seq', '<=', through).orderBy('event_seq').limit(limit).execute()
+  return rows.map(toAlert)
+}
+
+// ---- the alert's own outbox event: what the delivery worker hands to a channel ----
+
+const CURRENT_TX = sql<number>`pg_current_xact_id()::text::bigint`
+
+/**
+ * Write an `alert.raised` event. Its `sku` column holds the alert id: a SKU's own event history
+ * (latest event, coalescing) never sees alerts, and each alert gets its own delivery slot.
+ */
+export async function insertAlertEvent(ex: Executor, caps: DialectCaps, e: { id: string; alertId: string; warehouseId: number; payload: unknown; createdAt: number }, origin: string): Promise<number> {
+  const row = await ex
+    .insertInto('outbox_event')
+    .values({ id: e.id, type: 'alert.raised', sku: e.alertId, warehouse_id: e.warehouseId, sku_version: 0, payload: JSON.stringify(e.payload), tx_id: caps.notify ? CURRENT_TX : null, created_at: e.createdAt })
+    .returning(caps.notify ? ['seq', sql<string>`pg_notify(${OUTBOX_CHANNEL}, ${origin})::text`.as('notified')] : ['seq'])
+    .executeTakeFirstOrThrow()
+  return Number(row.seq)
+}
+
+/**
+ * A digest channel's one slot: due when its window closes. A newer alert moves the slot's event
+ * forward but not its due time, so one message carries everything raised in the window.
+ */
+export async function enqueueDigest(ex: Executor, channelId: string, eventSeq: number, dueAt: number, now: number): Promise<void> {
+  await ex
+    .insertInto('delivery')
+    .values({ target_id: channelId, sku: 'digest', event_seq: eventSeq, attempts: 0, next_attempt_at: dueAt, locked_by: null, locked_until: null, last_error: null, last_status: null, created_at: now })
+    .onConflict((oc) =>
+      oc
+        .columns(['target_id', 'sku'])
+        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq') })
+        .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
+    )
+    .execute()
+}
+
+// ---- channels ----
+
+export interface ChannelRow {
+  readonly id: string
+  readonly name: string
+  readonly kind: string
+  readonly config: Record<string, unknown>
+  readonly mode: 'immediate' | 'digest'
+  readonly digestSeconds: number
+  readonly kinds: ReadonlyArray<string>
+  readonly scopes: ReadonlyArray<string>
+  readonly isActive: boolean
+  readonly digestThroughSeq: number
+  readonly createdAt: number
+}
+
+function toChannel(r: { id: string; name: string; kind: string; config: string; mode: string; digest_seconds: number; kinds: string; scopes: string; is_active: number; digest_through_seq: number | string; created_at: number | string }): ChannelRow {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    config: JSON.parse(r.config) as Record<string, unknown>,
+    mode: r.mode as ChannelRow['mode'],
+    digestSeconds: Number(r.digest_seconds),
+    kinds: JSON.parse(r.kinds) as string[],
+    scopes: JSON.parse(r.scopes) as string[],
+    isActive: Number(r.is_active) === 1,
+    digestThroughSeq: Number(r.digest_through_seq),
+    createdAt: Number(r.created_at),
+  }
+}
+
+/** Insert a channel; false when the name is taken. */
+export async function insertChannel(ex: Executor, c: ChannelRow): Promise<boolean> {
+  const res = await ex
+    .insertInto('alert_channel')
+    .values({
+      id: c.id,
+      name: c.name,
+      kind: c.kind,
+      config: JSON.stringify(c.config),
+      mode: c.mode,
+      digest_seconds: c.digestSeconds,
+      kinds: JSON.stringify(c.kinds),
+      scopes: JSON.stringify(c.scopes),
+      is_active: c.isActive ? 1 : 0,
+      digest_through_seq: c.digestThroughSeq,
+      created_at: c.createdAt,
+    })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .returning('id')
+    .executeTakeFirst()
+  return res !== undefined
+}
+
+export async function listChannels(ex: Executor): Promise<ChannelRow[]> {
+  return (await ex.selectFrom('alert_channel').selectAll().orderBy('created_at').orderBy('id').execute()).map(toChannel)
+}
+
+export async function findChannel(ex: Executor, idOrName: string): Promise<ChannelRow | undefined> {
+  const r = await ex
+    .selectFrom('alert_channel')
+    .selectAll()
+    .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+    .executeTakeFirst()
+  return r ? toChannel(r) : undefined
+}
+
+/** Remove a channel and whatever still waits to be delivered to it. */
+export async function deleteChannel(ex: Executor, id: string): Promise<boolean> {
+  await ex.deleteFrom('delivery').where('target_id', '=', id).execute()
+  const res = await ex.deleteFrom('alert_channel').where('id', '=', id).executeTakeFirst()
+  return Number(res.numDeletedRows) === 1
+}
+
+/** A digest went out: the next one starts after `seq` (never moves backwards). */
+export async function markDigestSent(ex: Executor, id: string, seq: number): Promise<void> {
+  await ex.updateTable('alert_channel').set({ digest_through_seq: seq }).where('id', '=', id).where('digest_through_seq', '<', seq).execute()
+}
