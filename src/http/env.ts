@@ -4,6 +4,7 @@ import type { ApiKey, Scope } from '../domain/api-key.js'
 import type { ApiKeyVerifier } from '../service/api-keys.js'
 import type { ServiceDeps } from '../service/deps.js'
 import type { SecurityDeps } from './security.js'
+import type { SessionPolicy } from '../service/admin-sessions.js'
 
 export interface HttpLimits {
   /** Default body limit in bytes for JSON routes. */
@@ -19,6 +20,8 @@ export interface AppDeps extends ServiceDeps {
   readonly limits: HttpLimits
   /** JWT, nonces, rate limits, webhooks, CORS (#5); anything absent takes the default of http/security.ts. */
   readonly security?: Partial<SecurityDeps>
+  /** The admin UI (#16): KEY_ENCRYPTION_KEY for keys made there, and session lifetimes. */
+  readonly adminUi?: { readonly sealKey?: Buffer | null; readonly session?: SessionPolicy }
 }
 
 /** Who is calling, however they proved it (#5): an API key, a bearer token, or a signed provider webhook. */

@@ -76,3 +76,7 @@ export async function onHandSeries(deps: ServiceDeps, sku: string, current: Read
   }
   return { times, totals }
 }
+
+export function recentInbound(deps: ServiceDeps, provider: string | undefined, limit = 100): Promise<repo.InboundRow[]> {
+  return repo.listRecentInbound(deps.store.db, provider, limit)
+}

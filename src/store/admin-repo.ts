@@ -206,3 +206,25 @@ export async function listOnHandPoints(ex: Executor, sku: string, limit: number)
     .execute()
   return rows.reverse().map((r) => ({ at: Number(r.created_at), warehouseId: Number(r.warehouse_id), onHandBefore: Number(r.on_hand_before), onHandAfter: Number(r.on_hand_after) }))
 }
+
+export interface InboundRow {
+  readonly id: string
+  readonly provider: string
+  readonly eventType: string | null
+  readonly status: string
+  readonly outcome: string | null
+  readonly bytes: number
+  readonly receivedAt: number
+}
+
+/** Newest received provider webhooks of every provider (the body's size, not the body). */
+export async function listRecentInbound(ex: Executor, provider: string | undefined, limit: number): Promise<InboundRow[]> {
+  const rows = await ex
+    .selectFrom('inbound_webhook')
+    .select(['id', 'provider', 'event_type', 'status', 'outcome', 'received_at', sql<number>`length(body)`.as('bytes')])
+    .$if(provider !== undefined, (qb) => qb.where('provider', '=', provider as string))
+    .orderBy('seq', 'desc')
+    .limit(limit)
+    .execute()
+  return rows.map((r) => ({ id: r.id, provider: r.provider, eventType: r.event_type, status: r.status, outcome: r.outcome, bytes: Number(r.bytes), receivedAt: Number(r.received_at) }))
+}
