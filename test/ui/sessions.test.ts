@@ -1,0 +1,191 @@
+/**
+ * Admin UI sessions and CSRF (#16), in-process on every database: the key is exchanged for a
+ * session kept in the database (so two nodes share it), idle and absolute expiry, logout, a
+ * revoked key ending its sessions, forms refused without the session's CSRF token, read-only keys
+ * refused on every write, and strict security headers on every page.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../../src/http/app.js'
+import { ApiKeyVerifier, createApiKey, revokeApiKey } from '../../src/service/api-keys.js'
+import type { ServiceDeps } from '../../src/service/deps.js'
+import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
+import { makeProduct, makeWarehouse, testApp, testClock, testDeps, type TestClock } from '../support/fixtures.js'
+import { updateStock } from '../../src/service/stock.js'
+import { snapshot } from '../e2e/support-e2e.js'
+import { cookiesOf, csrfOf, form, signIn } from './support-ui.js'
+
+for (const db of DATABASES) {
+  describe.skipIf(db.skipReason !== null)(`${db.name}: admin UI sessions and CSRF`, () => {
+    let ts: TestStore
+    let clock: TestClock
+    let deps: ServiceDeps
+    let t: Awaited<ReturnType<typeof testApp>>
+    const fetcher = (path: string, init?: RequestInit) => t.app.request(path, init)
+    let sku: string
+    let wh: number
+
+    beforeAll(async () => {
+      ts = await createTestStore(db.name)
+      clock = testClock(Date.now())
+      deps = testDeps(ts.store, clock)
+      t = await testApp(deps)
+      const w = await makeWarehouse(deps, { code: 'UI-W1' })
+      wh = w.id
+      sku = (await makeProduct(deps, { sku: 'UI-SESS-1' })).sku
+      await updateStock(deps, { sku, warehouseId: wh, changeType: 'restock', quantity: 10, source: 'seed', referenceId: null, notes: null }, { actor: 'test' })
+    })
+    afterAll(async () => ts?.drop())
+
+    it('sends a browser without a session to the login page, keeping where it was going', async () => {
+      const res = await fetcher('/admin/stock?q=UI')
+      expect(res.status).toBe(303)
+      expect(res.headers.get('location')).toBe('/admin/login?next=%2Fadmin%2Fstock%3Fq%3DUI')
+    })
+
+    it('exchanges a key for an HttpOnly, SameSite=Strict session cookie scoped to /admin; the key itself is never set as a cookie', async () => {
+      const s = await signIn(fetcher, t.keys.admin)
+      const line = s.loginResponse.headers.getSetCookie().find((l) => l.startsWith('sb_admin='))!
+      expect(line).toMatch(/HttpOnly/)
+      expect(line).toMatch(/SameSite=Strict/)
+      expect(line).toMatch(/Path=\/admin/)
+      expect(line).toMatch(/Max-Age=\d+/)
+      expect(s.loginResponse.headers.getSetCookie().join('\n')).not.toContain(t.keys.admin)
+      // Only the token's hash is stored.
+      const rows = await ts.store.db.selectFrom('admin_session').selectAll().execute()
+      expect(rows.some((r) => r.id_hash === s.token)).toBe(false)
+      expect(rows.length).toBeGreaterThan(0)
+    })
+
+    it('refuses a wrong key, and a login post without the login form token', async () => {
+      const page = await fetcher('/admin/login')
+      const loginCookie = cookiesOf(page).get('sb_admin_login')!
+      const token = csrfOf(await page.text())
+      const wrong = form({ _csrf: token, api_key: 'sbk_' + 'x'.repeat(43) })
+      const r1 = await fetcher('/admin/login', { method: 'POST', body: wrong.body, headers: { ...wrong.headers, cookie: `sb_admin_login=${loginCookie}` } })
+      expect(r1.status).toBe(401)
+      expect(cookiesOf(r1).has('sb_admin')).toBe(false)
+      const forged = form({ _csrf: 'forged', api_key: t.keys.admin })
+      const r2 = await fetcher('/admin/login', { method: 'POST', body: forged.body, headers: { ...forged.headers, cookie: `sb_admin_login=${loginCookie}` } })
+      expect(r2.status).toBe(403)
+      expect(cookiesOf(r2).has('sb_admin')).toBe(false)
+    })
+
+    it('answers every page with a strict CSP (no inline script or style) and no caching', async () => {
+      const s = await signIn(fetcher, t.keys.read)
+      for (const path of ['/admin', '/admin/stock', `/admin/sku/${sku}`, '/admin/warehouses', '/admin/stores', '/admin/events', '/admin/inbound', '/admin/keys']) {
+        const res = await fetcher(path, { headers: { cookie: s.cookie } })
+        expect([200, 403], path).toContain(res.status)
+        const csp = res.headers.get('content-security-policy')!
+        expect(csp).toContain("script-src 'self'")
+        expect(csp).toContain("style-src 'self'")
+        expect(csp).not.toContain('unsafe-inline')
+        expect(res.headers.get('cache-control')).toBe('no-store')
+        const body = await res.text()
+        expect(body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/) // every script is a file
+        expect(body).not.toMatch(/\sstyle=/)
+        expect(body).not.toMatch(/\son[a-z]+=/)
+      }
+    })
+
+    it('refuses a form post without the session CSRF token, or with another session\'s, and changes nothing', async () => {
+      const a = await signIn(fetcher, t.keys.admin)
+      const b = await signIn(fetcher, t.keys.admin)
+      const before = await snapshot(ts.store.db)
+      for (const token of [null, 'x', b.csrf]) {
+        const f = form({ ...(token ? { _csrf: token } : {}), kind: 'restock', warehouse_id: String(wh), quantity: '5', _idem: `forged-${token}` })
+        const res = await fetcher(`/admin/sku/${sku}/move`, { method: 'POST', body: f.body, headers: { ...f.headers, cookie: a.cookie } })
+        expect(res.status).toBe(403)
+        expect(await res.text()).toContain('CSRF')
+      }
+      expect(await snapshot(ts.store.db)).toEqual(before)
+      // With the right token the same post applies.
+      const ok = form({ _csrf: a.csrf, kind: 'restock', warehouse_id: String(wh), quantity: '5', _idem: 'legit-1' })
+      const res = await fetcher(`/admin/sku/${sku}/move`, { method: 'POST', body: ok.body, headers: { ...ok.headers, cookie: a.cookie, 'hx-request': 'true' } })
+      expect(res.status).toBe(200)
+      expect(await res.text()).toContain('Applied')
+      expect((await snapshot(ts.store.db)).ledgerCount).toBe(before.ledgerCount + 1)
+    })
+
+    it('shows a read-only key no forms, and refuses its posts even with a valid token', async () => {
+      const s = await signIn(fetcher, t.keys.read)
+      const page = await (await fetcher(`/admin/sku/${sku}`, { headers: { cookie: s.cookie } })).text()
+      expect(page).not.toContain('/move"')
+      expect(page).not.toContain('/transfer"')
+      expect(page).toContain('read scope only')
+      const before = await snapshot(ts.store.db)
+      const f = form({ _csrf: s.csrf, kind: 'restock', warehouse_id: String(wh), quantity: '5', _idem: 'ro-1' })
+      const res = await fetcher(`/admin/sku/${sku}/move`, { method: 'POST', body: f.body, headers: { ...f.headers, cookie: s.cookie } })
+      expect(res.status).toBe(403)
+      const w = form({ _csrf: s.csrf, code: 'RO-NEW', name: 'x', priority: '1', is_active: 'on' })
+      expect((await fetcher('/admin/warehouses', { method: 'POST', body: w.body, headers: { ...w.headers, cookie: s.cookie } })).status).toBe(403)
+      const k = form({ _csrf: s.csrf, name: 'ro', scope_admin: 'on' })
+      expect((await fetcher('/admin/keys', { method: 'POST', body: k.body, headers: { ...k.headers, cookie: s.cookie } })).status).toBe(403)
+      expect(await snapshot(ts.store.db)).toEqual(before)
+    })
+
+    it('ends a session idle for 30 minutes, and any session 12 hours after login however busy', async () => {
+      const s = await signIn(fetcher, t.keys.admin)
+      clock.advance(29 * 60_000)
+      expect((await fetcher('/admin/warehouses', { headers: { cookie: s.cookie } })).status).toBe(200)
+      clock.advance(31 * 60_000)
+      expect((await fetcher('/admin/warehouses', { headers: { cookie: s.cookie } })).status).toBe(303)
+
+      const busy = await signIn(fetcher, t.keys.admin)
+      for (let h = 0; h < 12 * 4 - 1; h++) {
+        clock.advance(15 * 60_000)
+        expect((await fetcher('/admin/warehouses', { headers: { cookie: busy.cookie } })).status).toBe(200)
+      }
+      clock.advance(16 * 60_000)
+      expect((await fetcher('/admin/warehouses', { headers: { cookie: busy.cookie } })).status).toBe(303)
+    })
+
+    it('logs out: the cookie is cleared and the old token no longer works', async () => {
+      const s = await signIn(fetcher, t.keys.admin)
+      const f = form({ _csrf: s.csrf })
+      const res = await fetcher('/admin/logout', { method: 'POST', body: f.body, headers: { ...f.headers, cookie: s.cookie } })
+      expect(res.status).toBe(303)
+      expect(res.headers.getSetCookie().some((l) => l.startsWith('sb_admin=;') && /Max-Age=0/.test(l))).toBe(true)
+      expect((await fetcher('/admin', { headers: { cookie: s.cookie } })).status).toBe(303)
+    })
+
+    it('ends the sessions of a revoked key at their next request', async () => {
+      const k = await createApiKey(deps, 'soon revoked', ['read'])
+      const s = await signIn(fetcher, k.secret)
+      await revokeApiKey(deps, k.apiKey.id)
+      expect((await fetcher('/admin', { headers: { cookie: s.cookie } })).status).toBe(303)
+    })
+
+    it('serves a session opened on one node from another node over the same database', async () => {
+      const s = await signIn(fetcher, t.keys.admin)
+      const other = createApp({ ...deps, verifier: new ApiKeyVerifier(deps, 0), limits: { bodyBytes: 256 * 1024, bulkBodyBytes: 4 * 1024 * 1024 } })
+      const res = await other.request('/admin/warehouses', { headers: { cookie: s.cookie } })
+      expect(res.status).toBe(200)
+      expect(csrfOf(await res.text())).toBe(s.csrf)
+    })
+
+    it('refuses a mangled session cookie and a next parameter pointing elsewhere', async () => {
+      expect((await fetcher('/admin', { headers: { cookie: 'sb_admin=' + 'A'.repeat(43) } })).status).toBe(303)
+      expect((await fetcher('/admin', { headers: { cookie: 'sb_admin=<script>' } })).status).toBe(303)
+      const page = await fetcher('/admin/login')
+      const loginCookie = cookiesOf(page).get('sb_admin_login')!
+      for (const next of ['//evil.example/', 'https://evil.example/admin', '/adminevil', '/admin\\@evil']) {
+        const f = form({ _csrf: csrfOf(await page.clone().text()), api_key: t.keys.admin, next })
+        const res = await fetcher('/admin/login', { method: 'POST', body: f.body, headers: { ...f.headers, cookie: `sb_admin_login=${loginCookie}` } })
+        expect(res.status).toBe(303)
+        expect(res.headers.get('location')).toBe('/admin')
+      }
+    })
+
+    it('escapes every user string: names, notes and search terms render as text', async () => {
+      const evil = '<img src=x onerror=alert(1)>'
+      const p = await makeProduct(deps, { sku: 'UI-XSS-1', name: evil })
+      await updateStock(deps, { sku: p.sku, warehouseId: wh, changeType: 'restock', quantity: 1, source: 'seed', referenceId: null, notes: evil }, { actor: 'test' })
+      const s = await signIn(fetcher, t.keys.admin)
+      for (const path of [`/admin/sku/${p.sku}`, `/admin/stock?q=${encodeURIComponent(evil)}`, '/admin/stock?q=UI-XSS']) {
+        const body = await (await fetcher(path, { headers: { cookie: s.cookie } })).text()
+        expect(body, path).not.toContain('<img')
+        expect(body, path).toContain('&lt;img src=x onerror=alert(1)&gt;')
+      }
+    })
+  })
+}
