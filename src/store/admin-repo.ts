@@ -81,6 +81,12 @@ const PREFIX_END = '\uffff'
 export async function browseLevels(ex: Executor, f: LevelBrowseFilter): Promise<BrowsedLevel[]> {
   const available = sql<number>`(stock_level.on_hand - stock_level.reserved - stock_level.safety_stock)`
   const q = f.query?.trim()
+  // A query names SKUs by prefix when any SKU starts with it (an index probe); otherwise it is a
+  // fragment of the product name, matched against products (one per SKU, not one per level) first.
+  const prefixes = q ? [...new Set([q, q.toUpperCase()])] : []
+  const bySku = q ? await anySkuStartsWith(ex, prefixes) : false
+  const nameSkus = q && !bySku ? await skusByName(ex, q, f) : null
+  if (nameSkus !== null && nameSkus.length === 0) return []
   const rows = await ex
     .selectFrom('stock_level')
     .innerJoin('product', 'product.sku', 'stock_level.sku')
@@ -95,25 +101,18 @@ export async function browseLevels(ex: Executor, f: LevelBrowseFilter): Promise<
       'stock_level.version',
       'product.allows_backorders',
     ])
-    .$if(!!q, (qb) =>
-      qb.where((eb) => {
-        const prefixes = [...new Set([q as string, (q as string).toUpperCase()])]
-        return eb.or([
-          ...prefixes.map((p) => eb.and([eb('stock_level.sku', '>=', p), eb('stock_level.sku', '<', p + PREFIX_END)])),
-          eb(eb.fn('lower', ['product.name']), 'like', `%${escapeLike((q as string).toLowerCase())}%`),
-        ])
-      }),
-    )
+    .$if(bySku, (qb) => qb.where((eb) => eb.or(prefixes.map((p) => eb.and([eb('stock_level.sku', '>=', p), eb('stock_level.sku', '<', p + PREFIX_END)])))))
+    .$if(nameSkus !== null, (qb) => qb.where('stock_level.sku', 'in', nameSkus as string[]))
     .$if(f.warehouseId !== undefined, (qb) => qb.where('stock_level.warehouse_id', '=', f.warehouseId as number))
     .$if(f.state === 'low', (qb) => qb.where(sql<boolean>`${available} > 0 and ${available} <= stock_level.low_stock_threshold`))
     .$if(f.state === 'out', (qb) => qb.where(sql<boolean>`${available} <= 0`))
     .$if(f.state === 'backorders', (qb) => qb.where('product.allows_backorders', '=', 1))
     .$if(f.after !== undefined, (qb) => {
       const a = f.after as { sku: string; warehouseId: number }
-      const op = f.descending ? '<' : '>'
-      return qb.where((eb) =>
-        eb.or([eb('stock_level.sku', op, a.sku), eb.and([eb('stock_level.sku', '=', a.sku), eb('stock_level.warehouse_id', op, a.warehouseId)])]),
-      )
+      // Written as a range on sku plus a tie-break, so both databases walk the index from the cursor.
+      return f.descending
+        ? qb.where('stock_level.sku', '<=', a.sku).where((eb) => eb.or([eb('stock_level.sku', '<', a.sku), eb('stock_level.warehouse_id', '<', a.warehouseId)]))
+        : qb.where('stock_level.sku', '>=', a.sku).where((eb) => eb.or([eb('stock_level.sku', '>', a.sku), eb('stock_level.warehouse_id', '>', a.warehouseId)]))
     })
     .orderBy('stock_level.sku', f.descending ? 'desc' : 'asc')
     .orderBy('stock_level.warehouse_id', f.descending ? 'desc' : 'asc')
@@ -130,6 +129,27 @@ export async function browseLevels(ex: Executor, f: LevelBrowseFilter): Promise<
     allowsBackorders: Number(r.allows_backorders) === 1,
     version: Number(r.version),
   }))
+}
+
+async function anySkuStartsWith(ex: Executor, prefixes: ReadonlyArray<string>): Promise<boolean> {
+  for (const p of prefixes) {
+    const hit = await ex.selectFrom('product').select('sku').where('sku', '>=', p).where('sku', '<', p + PREFIX_END).limit(1).executeTakeFirst()
+    if (hit) return true
+  }
+  return false
+}
+
+/** The next page's worth of SKUs (in paging order) whose product name holds the fragment. */
+async function skusByName(ex: Executor, q: string, f: LevelBrowseFilter): Promise<string[]> {
+  const rows = await ex
+    .selectFrom('product')
+    .select('sku')
+    .where(sql<boolean>`lower(name) like ${`%${escapeLike(q.toLowerCase())}%`}`)
+    .$if(f.after !== undefined, (qb) => qb.where('sku', f.descending ? '<=' : '>=', (f.after as { sku: string }).sku))
+    .orderBy('sku', f.descending ? 'desc' : 'asc')
+    .limit(f.limit)
+    .execute()
+  return rows.map((r) => r.sku)
 }
 
 function escapeLike(s: string): string {
@@ -156,14 +176,14 @@ export async function countStock(ex: Executor): Promise<StockCounts> {
     .selectFrom('stock_level')
     .select([
       sql<number | string>`count(*)`.as('levels'),
-      sql<number | string>`count(distinct sku)`.as('skus'),
       sql<number | string | null>`sum(on_hand)`.as('on_hand'),
       sql<number | string | null>`sum(reserved)`.as('reserved'),
       sql<number | string>`sum(case when ${available} > 0 and ${available} <= low_stock_threshold then 1 else 0 end)`.as('low'),
       sql<number | string>`sum(case when ${available} <= 0 then 1 else 0 end)`.as('out'),
     ])
     .executeTakeFirstOrThrow()
-  return { skus: Number(r.skus), levels: Number(r.levels), onHand: Number(r.on_hand ?? 0), reserved: Number(r.reserved ?? 0), low: Number(r.low ?? 0), out: Number(r.out ?? 0) }
+  const p = await ex.selectFrom('product').select(sql<number | string>`count(*)`.as('n')).executeTakeFirstOrThrow()
+  return { skus: Number(p.n), levels: Number(r.levels), onHand: Number(r.on_hand ?? 0), reserved: Number(r.reserved ?? 0), low: Number(r.low ?? 0), out: Number(r.out ?? 0) }
 }
 
 export interface OpenReservationLine {
