@@ -32,6 +32,7 @@ export async function browseLevels(deps: ServiceDeps, f: Omit<repo.LevelBrowseFi
  */
 const COUNTS_MIN_AGE_MS = 5000
 const COUNT_COST_FACTOR = 50
+const CHEAP_COUNT_MS = 50
 
 interface CachedCounts {
   readonly at: number
@@ -66,7 +67,14 @@ export async function stockCounts(deps: ServiceDeps): Promise<DatedCounts> {
     return { counts: await entry.counts, at: entry.at }
   }
   const maxAge = Math.max(COUNTS_MIN_AGE_MS, hit.tookMs * COUNT_COST_FACTOR)
-  if (deps.clock.now() - hit.at >= maxAge && !hit.refreshing) {
+  const isStale = deps.clock.now() - hit.at >= maxAge
+  // A cheap count (a small catalogue) is simply redone: stale figures are only worth serving when counting is costly.
+  if (isStale && hit.tookMs < CHEAP_COUNT_MS) {
+    const fresh = countNow(deps)
+    countCache.set(deps.store, fresh)
+    return { counts: await fresh.counts, at: fresh.at }
+  }
+  if (isStale && !hit.refreshing) {
     hit.refreshing = true
     const fresh = countNow(deps)
     fresh.counts.then(

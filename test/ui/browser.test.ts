@@ -82,7 +82,7 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
     ] as const) {
       await page.setViewportSize({ width: w, height: h })
       await page.waitForTimeout(150) // let the chart re-lay itself out at the new width
-      await page.screenshot({ path: path.join(SHOT_DIR, `${name}-${w}.png`), fullPage: true })
+      await page.screenshot({ path: path.join(SHOT_DIR, `${name}-${w}.png`), fullPage: true, caret: 'initial' }) // 'hide' injects a style the CSP refuses
     }
     await page.setViewportSize({ width: 1280, height: 800 })
   }
@@ -163,6 +163,8 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
     await page.waitForURL(url('/admin'))
     await expect(page.locator('h1').textContent()).resolves.toBe('Overview')
     await page.waitForSelector('[data-live-status].on', { timeout: WAIT })
+    await page.waitForSelector('#counts .tile') // htmx loaded the counts after the page
+    expect(await page.textContent('#counts')).toContain('Out of stock')
     await axe('overview')
   })
 
@@ -297,6 +299,15 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
       await axe(p)
       await shoot(p)
     }
+  })
+
+  it('shows the recent movements on the overview, live', async () => {
+    await page.goto(url('/admin'))
+    await page.waitForSelector('[data-live-status].on', { timeout: WAIT })
+    await page.waitForSelector('#counts .tile')
+    await api('/stock/update', keys.writer, { sku: 'UI-CAP', warehouse_id: ber, quantity: 1, change_type: 'sale', source: 'pos', reference_id: 'till-9' })
+    await page.waitForFunction(() => document.querySelector('#recent li')?.textContent.includes('UI-CAP'), undefined, { timeout: WAIT })
+    await shoot('overview')
   })
 
   it('gives a read-only key no forms, and refuses a forged post', async () => {

@@ -187,5 +187,40 @@ for (const db of DATABASES) {
         expect(body, path).toContain('&lt;img src=x onerror=alert(1)&gt;')
       }
     })
+
+    it('answers hostile form posts with a clear refusal and changes nothing', async () => {
+      const s = await signIn(fetcher, t.keys.admin)
+      const before = await snapshot(ts.store.db)
+      const post = async (path: string, fields: Record<string, string>, extra: Record<string, string> = {}) => {
+        const f = form({ _csrf: s.csrf, ...fields })
+        const res = await fetcher(path, { method: 'POST', body: f.body, headers: { ...f.headers, cookie: s.cookie, ...extra } })
+        return { status: res.status, text: await res.text() }
+      }
+      const move = (fields: Record<string, string>) => post(`/admin/sku/${sku}/move`, { _idem: `h-${Math.random()}`, ...fields })
+      expect(await move({ kind: 'restock', warehouse_id: String(wh), quantity: 'abc' })).toMatchObject({ status: 422, text: expect.stringContaining('Quantity must be a whole number') })
+      expect(await move({ kind: 'restock', warehouse_id: String(wh), quantity: '-5' })).toMatchObject({ status: 422 })
+      expect(await move({ kind: 'restock', warehouse_id: String(wh), quantity: '99999999999' })).toMatchObject({ status: 422 })
+      expect(await move({ kind: 'restock', warehouse_id: String(wh) })).toMatchObject({ status: 422, text: expect.stringContaining('Quantity is required') })
+      expect(await move({ kind: 'drop table', warehouse_id: String(wh), quantity: '1' })).toMatchObject({ status: 422, text: expect.stringContaining('Unknown movement') })
+      expect(await move({ kind: 'restock', warehouse_id: '987654', quantity: '1' })).toMatchObject({ status: 404 })
+      expect(await move({ kind: 'restock', warehouse_id: String(wh), quantity: '1', notes: 'n'.repeat(600) })).toMatchObject({ status: 422 })
+      expect((await post(`/admin/sku/${sku}/transfer`, { warehouse_id: String(wh), to_warehouse_id: String(wh), quantity: '1' })).status).toBe(422)
+      expect((await post('/admin/warehouses', { code: 'bad code!', name: 'x', priority: '1' })).status).toBe(422)
+      expect((await post('/admin/warehouses', { code: 'OK', name: '', priority: '1' })).status).toBe(422)
+      expect((await post('/admin/keys', { name: 'no scopes' })).status).toBe(422)
+      expect((await post('/admin/keys/key_nope/revoke', {})).status).toBe(404)
+      expect((await post('/admin/dead-letters/dl_nope/replay', {})).status).toBe(404)
+      expect((await post('/admin/stores/nope/reconcile', { dry_run: '1' })).status).toBe(404)
+      // JSON instead of a form carries no CSRF token: refused before anything is read.
+      const json = await fetcher(`/admin/sku/${sku}/move`, { method: 'POST', body: JSON.stringify({ _csrf: s.csrf, kind: 'restock', warehouse_id: wh, quantity: 1 }), headers: { 'content-type': 'application/json', cookie: s.cookie } })
+      expect(json.status).toBe(403)
+      const huge = form({ _csrf: s.csrf, kind: 'restock', warehouse_id: String(wh), quantity: '1', notes: 'x'.repeat(400_000) })
+      const big = await fetcher(`/admin/sku/${sku}/move`, { method: 'POST', body: huge.body, headers: { ...huge.headers, cookie: s.cookie } })
+      expect(big.status).toBe(413)
+      expect((await fetcher('/admin/sku/not%20a%20sku', { headers: { cookie: s.cookie } })).status).toBe(404)
+      expect((await fetcher('/admin/sku/NO-SUCH-SKU', { headers: { cookie: s.cookie } })).status).toBe(404)
+      expect((await fetcher('/admin/stock?after=%%%&warehouse=abc&state=nope&sort=x', { headers: { cookie: s.cookie } })).status).toBe(200)
+      expect(await snapshot(ts.store.db)).toEqual(before)
+    })
   })
 }

@@ -37,7 +37,7 @@
       var li = document.createElement('li')
       var t = document.createElement('time')
       t.dateTime = env.created_at
-      t.textContent = env.created_at.slice(11, 19) + ' '
+      t.textContent = env.created_at.slice(0, 19).replace('T', ' ') + ' '
       var a = document.createElement('a')
       a.href = '/admin/sku/' + encodeURIComponent(d.sku)
       a.textContent = d.sku
