@@ -154,8 +154,12 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
   })
 
   it('asks for a key once, then shows the overview', async () => {
-    await page.goto(url('/admin'))
+    const res = await page.goto(url('/admin'))
     await page.waitForURL(/\/admin\/login/)
+    // Behind the real server the UI's own CSP is the one sent, not the API's laxer default.
+    const csp = res!.headers()['content-security-policy']!
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).not.toContain('unsafe-inline')
     await axe('login')
     await shoot('login')
     await page.fill('#api_key', keys.admin)
