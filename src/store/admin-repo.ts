@@ -79,14 +79,30 @@ const PREFIX_END = '\uffff'
  * plus the rows a filter skips, never an OFFSET, so page 20,000 costs what page 1 costs.
  */
 export async function browseLevels(ex: Executor, f: LevelBrowseFilter): Promise<BrowsedLevel[]> {
-  const available = sql<number>`(stock_level.on_hand - stock_level.reserved - stock_level.safety_stock)`
   const q = f.query?.trim()
   // A query names SKUs by prefix when any SKU starts with it (an index probe); otherwise it is a
-  // fragment of the product name, matched against products (one per SKU, not one per level) first.
+  // fragment of the product name, matched against products (one per SKU, not one per level).
   const prefixes = q ? [...new Set([q, q.toUpperCase()])] : []
-  const bySku = q ? await anySkuStartsWith(ex, prefixes) : false
-  const nameSkus = q && !bySku ? await skusByName(ex, q, f) : null
-  if (nameSkus !== null && nameSkus.length === 0) return []
+  if (!q || (await anySkuStartsWith(ex, prefixes))) return levelPage(ex, f, q ? { prefixes } : {})
+  // By name: SKUs in paging order, a batch at a time, until the page is full or names run out
+  // (a level filter may keep few of a batch's levels).
+  const out: BrowsedLevel[] = []
+  let after = f.after
+  for (;;) {
+    const skus = await skusByName(ex, q, f.descending, after?.sku, NAME_BATCH)
+    if (skus.length === 0) break
+    out.push(...(await levelPage(ex, { ...f, after, limit: f.limit - out.length }, { skus })))
+    if (out.length >= f.limit || skus.length < NAME_BATCH) break
+    // Past every level of the batch's last SKU.
+    after = { sku: skus[skus.length - 1]!, warehouseId: f.descending ? -1 : 2_147_483_647 } // an int4 on PostgreSQL
+  }
+  return out
+}
+
+const NAME_BATCH = 100
+
+async function levelPage(ex: Executor, f: LevelBrowseFilter, match: { prefixes?: ReadonlyArray<string>; skus?: ReadonlyArray<string> }): Promise<BrowsedLevel[]> {
+  const available = sql<number>`(stock_level.on_hand - stock_level.reserved - stock_level.safety_stock)`
   const rows = await ex
     .selectFrom('stock_level')
     .innerJoin('product', 'product.sku', 'stock_level.sku')
@@ -101,8 +117,10 @@ export async function browseLevels(ex: Executor, f: LevelBrowseFilter): Promise<
       'stock_level.version',
       'product.allows_backorders',
     ])
-    .$if(bySku, (qb) => qb.where((eb) => eb.or(prefixes.map((p) => eb.and([eb('stock_level.sku', '>=', p), eb('stock_level.sku', '<', p + PREFIX_END)])))))
-    .$if(nameSkus !== null, (qb) => qb.where('stock_level.sku', 'in', nameSkus as string[]))
+    .$if(match.prefixes !== undefined, (qb) =>
+      qb.where((eb) => eb.or((match.prefixes as string[]).map((p) => eb.and([eb('stock_level.sku', '>=', p), eb('stock_level.sku', '<', p + PREFIX_END)])))),
+    )
+    .$if(match.skus !== undefined, (qb) => qb.where('stock_level.sku', 'in', match.skus as string[]))
     .$if(f.warehouseId !== undefined, (qb) => qb.where('stock_level.warehouse_id', '=', f.warehouseId as number))
     .$if(f.state === 'low', (qb) => qb.where(sql<boolean>`${available} > 0 and ${available} <= stock_level.low_stock_threshold`))
     .$if(f.state === 'out', (qb) => qb.where(sql<boolean>`${available} <= 0`))
@@ -139,15 +157,15 @@ async function anySkuStartsWith(ex: Executor, prefixes: ReadonlyArray<string>): 
   return false
 }
 
-/** The next page's worth of SKUs (in paging order) whose product name holds the fragment. */
-async function skusByName(ex: Executor, q: string, f: LevelBrowseFilter): Promise<string[]> {
+/** Up to `limit` SKUs, in paging order from `afterSku` (inclusive), whose product name holds the fragment. */
+async function skusByName(ex: Executor, q: string, descending: boolean, afterSku: string | undefined, limit: number): Promise<string[]> {
   const rows = await ex
     .selectFrom('product')
     .select('sku')
     .where(sql<boolean>`lower(name) like ${`%${escapeLike(q.toLowerCase())}%`}`)
-    .$if(f.after !== undefined, (qb) => qb.where('sku', f.descending ? '<=' : '>=', (f.after as { sku: string }).sku))
-    .orderBy('sku', f.descending ? 'desc' : 'asc')
-    .limit(f.limit)
+    .$if(afterSku !== undefined, (qb) => qb.where('sku', descending ? '<=' : '>=', afterSku as string))
+    .orderBy('sku', descending ? 'desc' : 'asc')
+    .limit(limit)
     .execute()
   return rows.map((r) => r.sku)
 }

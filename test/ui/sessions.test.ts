@@ -12,6 +12,8 @@ import { createTestStore, DATABASES, type TestStore } from '../support/databases
 import { makeProduct, makeWarehouse, testApp, testClock, testDeps, type TestClock } from '../support/fixtures.js'
 import { updateStock } from '../../src/service/stock.js'
 import { snapshot } from '../e2e/support-e2e.js'
+import { browseLevels } from '../../src/service/admin-views.js'
+import { bulkSync } from '../../src/service/bulk-sync.js'
 import { cookiesOf, csrfOf, form, signIn } from './support-ui.js'
 
 for (const db of DATABASES) {
@@ -220,7 +222,45 @@ for (const db of DATABASES) {
       expect((await fetcher('/admin/sku/not%20a%20sku', { headers: { cookie: s.cookie } })).status).toBe(404)
       expect((await fetcher('/admin/sku/NO-SUCH-SKU', { headers: { cookie: s.cookie } })).status).toBe(404)
       expect((await fetcher('/admin/stock?after=%%%&warehouse=abc&state=nope&sort=x', { headers: { cookie: s.cookie } })).status).toBe(200)
+      const bigCursor = Buffer.from(JSON.stringify(['UI-SESS-1', 9_999_999_999])).toString('base64url')
+      for (const path of ['/admin/stock?warehouse=9999999999', `/admin/stock?after=${bigCursor}`, `/admin/sku/${sku}?warehouse=9999999999&type=x&cursor=%%`, `/admin/sku/${sku}/history?warehouse=9999999999`]) {
+        expect((await fetcher(path, { headers: { cookie: s.cookie } })).status, path).toBe(200)
+      }
       expect(await snapshot(ts.store.db)).toEqual(before)
+    })
+
+    it('pages the stock browser by keyset without losing or repeating a level, by SKU prefix and by name with a filter', async () => {
+      const w2 = await makeWarehouse(deps, { code: 'UI-W2' })
+      const items: Array<{ sku: string; warehouse_id: number; quantity: number }> = []
+      for (let i = 0; i < 230; i++) {
+        const p = await makeProduct(deps, { sku: `UI-PG-${String(i).padStart(3, '0')}`, name: i % 2 ? `Paged thing ${i}` : `Other ${i}`, lowStockThreshold: 5 })
+        items.push({ sku: p.sku, warehouse_id: wh, quantity: i % 3 === 0 ? 2 : 40 }, { sku: p.sku, warehouse_id: w2.id, quantity: 40 })
+      }
+      await bulkSync(deps, { source: 'test', referenceId: null, items }, { actor: 'test' })
+      const all = async (f: { query: string; state?: 'low'; descending?: boolean }) => {
+        const seen: string[] = []
+        let after: { sku: string; warehouseId: number } | undefined
+        for (let pages = 0; pages < 50; pages++) {
+          const page = await browseLevels(deps, { query: f.query, state: f.state, descending: f.descending ?? false, after })
+          seen.push(...page.rows.map((r) => `${r.sku}@${r.warehouseId}`))
+          if (!page.next) return seen
+          after = page.next
+        }
+        throw new Error('too many pages')
+      }
+      const byPrefix = await all({ query: 'UI-PG-' })
+      expect(byPrefix).toHaveLength(460)
+      expect(new Set(byPrefix).size).toBe(460)
+      expect(byPrefix).toEqual([...byPrefix].sort((a, b) => (a < b ? -1 : 1)))
+      expect(await all({ query: 'ui-pg-', descending: true })).toEqual([...byPrefix].reverse())
+      // Odd i named "Paged thing", low when i % 3 === 0 (only in the first warehouse): i = 3, 9, 15, …
+      const lowByName = await all({ query: 'paged THING', state: 'low' })
+      const expected = Array.from({ length: 230 }, (_, i) => i).filter((i) => i % 2 === 1 && i % 3 === 0).map((i) => `UI-PG-${String(i).padStart(3, '0')}@${wh}`)
+      expect(lowByName).toEqual(expected)
+      // 115 products match the name: more than one batch of names, several pages of levels.
+      const byName = await all({ query: 'Paged thing' })
+      expect(byName).toEqual(byPrefix.filter((k) => Number(k.slice(6, 9)) % 2 === 1))
+      expect(await all({ query: 'Paged thing', descending: true })).toEqual([...byName].reverse())
     })
   })
 }

@@ -66,7 +66,7 @@ function historyFilterOf(c: UiContext): HistoryFilter {
   const type = c.req.query('type') ?? ''
   const cursor = c.req.query('cursor') ?? ''
   return {
-    warehouseId: /^\d{1,10}$/.test(wh) ? Number(wh) : undefined,
+    warehouseId: /^\d{1,10}$/.test(wh) && Number(wh) <= 2_147_483_647 ? Number(wh) : undefined,
     type: (LEDGER_CHANGE_TYPES as ReadonlyArray<string>).includes(type) ? type : undefined,
     cursor: /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? cursor : undefined,
   }

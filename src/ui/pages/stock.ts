@@ -32,14 +32,14 @@ function parseQuery(c: UiContext): StockQuery {
   if (cursor) {
     try {
       const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown
-      if (Array.isArray(v) && typeof v[0] === 'string' && isSku(v[0]) && Number.isSafeInteger(v[1])) after = { sku: v[0], warehouseId: v[1] as number }
+      if (Array.isArray(v) && typeof v[0] === 'string' && isSku(v[0]) && Number.isInteger(v[1]) && Math.abs(v[1] as number) <= 2_147_483_647) after = { sku: v[0], warehouseId: v[1] as number }
     } catch {
       after = undefined // a mangled cursor starts from the first page
     }
   }
   return {
     q,
-    warehouseId: /^\d{1,10}$/.test(wh) ? Number(wh) : undefined,
+    warehouseId: /^\d{1,10}$/.test(wh) && Number(wh) <= 2_147_483_647 ? Number(wh) : undefined,
     state: state in STATES ? (state as State) : undefined,
     descending: c.req.query('sort') === 'desc',
     after,
