@@ -9,7 +9,7 @@
  * - The login form has no session yet: its token is a double-submit cookie of its own.
  */
 import { randomBytes } from 'node:crypto'
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { equalsConstantTime } from '../security/constant-time.js'
 import { closeAdminSession, openAdminSession, resumeAdminSession, DEFAULT_SESSION_POLICY } from '../service/admin-sessions.js'
@@ -62,10 +62,10 @@ function loginPage(c: Context, status: 200 | 401 | 403, message: string | null, 
   )
 }
 
-export function registerLogin(ui: { get: Function; post: Function }, deps: UiDeps): void {
+export function registerLogin(ui: Hono<UiEnv>, deps: UiDeps): void {
   const policy = deps.session ?? DEFAULT_SESSION_POLICY
-  ui.get('/login', (c: Context) => loginPage(c, 200, null, safeNext(c.req.query('next'))))
-  ui.post('/login', async (c: Context) => {
+  ui.get('/login', (c) => loginPage(c, 200, null, safeNext(c.req.query('next'))))
+  ui.post('/login', async (c) => {
     const form = await formOf(c)
     const expected = getCookie(c, LOGIN_COOKIE)
     const next = safeNext(form.next)
@@ -105,8 +105,8 @@ export function requireSession(deps: UiDeps): MiddlewareHandler<UiEnv> {
   }
 }
 
-export function registerLogout(ui: { post: Function }, deps: UiDeps): void {
-  ui.post('/logout', async (c: Context) => {
+export function registerLogout(ui: Hono<UiEnv>, deps: UiDeps): void {
+  ui.post('/logout', async (c) => {
     const token = getCookie(c, SESSION_COOKIE)
     if (token) await closeAdminSession(deps, token)
     deleteCookie(c, SESSION_COOKIE, { path: '/admin' })
