@@ -79,6 +79,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       metricsToken: config.metrics.token,
       readiness: { deliveryWorkerRunning: () => (worker ? workerRunning : null), alertEvaluatorRunning: () => (evaluator ? evaluator.running : null) },
     },
+    adminUi: { sealKey: config.security.keyEncryptionKey },
   })
   // METRICS_PORT: /metrics without a token, bound to loopback only (a scraper on the same host or a sidecar).
   const metricsServer: ServerType | null =

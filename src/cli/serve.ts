@@ -25,7 +25,7 @@ export function registerServe(program: Command, config: Config): void {
       const firstKey = (await countApiKeys(rt.store.db)) === 0 ? await createApiKey(rt.deps, 'admin (first start)', ['admin'], { sealKey: config.security.keyEncryptionKey }) : null
       const server = await startServer(config, rt)
       log.info({ url: server.url, database: rt.store.location }, 'stockbridge listening')
-      process.stdout.write(`\nstockbridge is running at ${server.url}  (API ${server.url}/inventory/v1, docs ${server.url}/docs)\n`)
+      process.stdout.write(`\nstockbridge is running at ${server.url}  (admin UI ${server.url}/admin, API ${server.url}/inventory/v1, docs ${server.url}/docs)\n`)
       if (firstKey) process.stdout.write(`An admin API key was made for this new database; it is not shown again:\n  ${firstKey.secret}\n\n`)
       else process.stdout.write('Create an API key with: npm run cli -- keys create --name me --scopes read,write\n\n')
 

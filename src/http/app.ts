@@ -27,6 +27,7 @@ import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js
 import { resolveSecurity } from './security.js'
 import { registerAlertRoutes } from './routes/alerts.js'
 import { measureRequests, registerObservabilityRoutes } from './routes/observability.js'
+import { createAdminUi } from '../ui/index.js'
 
 export const API_BASE = '/inventory/v1'
 const VERSION = '0.1.0'
@@ -63,7 +64,7 @@ export function createApp(deps: AppDeps): App {
     app.use('*', async (c, next) => (isPublic(c.req.path) || c.req.path === '/' || c.req.path === '/docs' || c.req.path.startsWith('/docs/') ? byIp(c, next) : next()))
   }
 
-  app.get('/', (c) => c.json({ name: 'stockbridge', version: VERSION, api: API_BASE, openapi: `${API_BASE}/openapi.json`, docs: '/docs', health: '/healthz' }))
+  app.get('/', (c) => c.json({ name: 'stockbridge', version: VERSION, api: API_BASE, openapi: `${API_BASE}/openapi.json`, docs: '/docs', admin: '/admin', health: '/healthz' }))
   app.get('/healthz', async (c) =>
     (await isDatabaseReachable(deps))
       ? c.json({ status: 'ok', database: 'ok', version: VERSION })
@@ -119,5 +120,8 @@ export function createApp(deps: AppDeps): App {
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
   app.route(API_BASE, api)
+  // The admin UI (#16): session cookies instead of API keys, HTML instead of problem+json.
+  app.get('/admin/', (c) => c.redirect('/admin', 301))
+  app.route('/admin', createAdminUi({ ...deps, ...(deps.adminUi?.sealKey !== undefined ? { sealKey: deps.adminUi.sealKey } : {}), ...(deps.adminUi?.session ? { session: deps.adminUi.session } : {}) }))
   return app
 }

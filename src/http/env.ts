@@ -5,6 +5,7 @@ import type { ApiKeyVerifier } from '../service/api-keys.js'
 import type { ServiceDeps } from '../service/deps.js'
 import type { SecurityDeps } from './security.js'
 import type { ObservabilityOptions } from './routes/observability.js'
+import type { SessionPolicy } from '../service/admin-sessions.js'
 
 export interface HttpLimits {
   /** Default body limit in bytes for JSON routes. */
@@ -22,6 +23,8 @@ export interface AppDeps extends ServiceDeps {
   readonly security?: Partial<SecurityDeps>
   /** /metrics token and /readyz probes (#15); absent: /metrics is not served on the API port. */
   readonly observability?: ObservabilityOptions
+  /** The admin UI (#16): KEY_ENCRYPTION_KEY for keys made there, and session lifetimes. */
+  readonly adminUi?: { readonly sealKey?: Buffer | null; readonly session?: SessionPolicy }
 }
 
 /** Who is calling, however they proved it (#5): an API key, a bearer token, or a signed provider webhook. */

@@ -1,6 +1,7 @@
 /** @module store/schema: the database as Kysely sees it. Times are epoch milliseconds; flags are 0/1. */
 import type { ColumnType, Generated } from 'kysely'
 import type { WooTables } from './woo-schema.js'
+import type { AdminTables } from './admin-schema.js'
 
 /** PostgreSQL returns BIGINT as a string; repositories convert with Number(). */
 type BigIntColumn = ColumnType<number | string, number, number>
@@ -250,7 +251,7 @@ export interface AlertChannelTable {
   created_at: BigIntColumn
 }
 
-export interface Database extends WooTables {
+export interface Database extends WooTables, AdminTables {
   alert_cursor: AlertCursorTable
   alert_state: AlertStateTable
   alert: AlertTable

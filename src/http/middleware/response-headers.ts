@@ -42,8 +42,9 @@ export function stampResponses(): MiddlewareHandler<AppEnv> {
       return next()
     }
     await next()
-    // Set after the handler, so answers it built itself (not through c) carry them too.
-    for (const [name, value] of SECURITY_HEADERS) c.res.headers.set(name, value)
+    // Set after the handler, so answers it built itself (not through c) carry them too; a header
+    // the handler chose (the admin UI's stricter CSP) wins, as it does behind a real server.
+    for (const [name, value] of SECURITY_HEADERS) if (!c.res.headers.has(name)) c.res.headers.set(name, value)
     c.res.headers.set('x-request-id', id)
   }
 }
