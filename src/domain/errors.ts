@@ -41,6 +41,9 @@ export const ERROR_CATALOG = Object.freeze({
   // WooCommerce connector (#7).
   store_not_found: { status: 404, title: 'No WooCommerce store has this id or name' },
   store_request_failed: { status: 502, title: 'The WooCommerce store could not be reached or refused the request' },
+  // Supply side (#14): inbound providers and their mappings.
+  provider_not_found: { status: 404, title: 'No provider has this name' },
+  mapping_failed: { status: 422, title: 'The provider mapping could not turn the payload into movements' },
   service_unavailable: { status: 503, title: 'The service cannot reach its database' },
   internal_error: { status: 500, title: 'An unexpected error occurred' },
 } as const)

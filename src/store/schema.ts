@@ -1,5 +1,6 @@
 /** @module store/schema: the database as Kysely sees it. Times are epoch milliseconds; flags are 0/1. */
 import type { ColumnType, Generated } from 'kysely'
+import type { ProviderTables } from './provider-schema.js'
 import type { WooTables } from './woo-schema.js'
 
 /** PostgreSQL returns BIGINT as a string; repositories convert with Number(). */
@@ -202,7 +203,7 @@ export interface JobTable {
   updated_at: BigIntColumn
 }
 
-export interface Database extends WooTables {
+export interface Database extends WooTables, ProviderTables {
   warehouse: WarehouseTable
   product: ProductTable
   stock_level: StockLevelTable
