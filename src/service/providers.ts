@@ -465,31 +465,51 @@ function tally(eventId: string, results: ReadonlyArray<ItemOutcome>): WebhookRes
 export async function receiveProviderPayload(deps: ServiceDeps, provider: InboundProvider, payloadText: string, ctx: RequestContext): Promise<Replayable<WebhookResult>> {
   const { eventId, ready, outcomes } = await mapPayload(deps, provider, payloadText)
   const claim = { scope: `provider:${provider.name}`, key: eventId, requestHash: createHash('sha256').update(`${provider.name}\u0000${eventId}`).digest('hex') }
-  return runIdempotent(deps, claim, async (trx) => {
-    const now = deps.clock.now()
-    const caps = deps.store.caps
-    // Lock every product this payload touches first, in the one order all writers use (no deadlocks).
-    let products = new Map((await lockProductsInOrder(trx, caps, ready.map((m) => m.sku))).map((p) => [p.sku, p]))
-    const unknown = ready.filter((m) => !products.has(m.sku))
-    if (unknown.length > 0 && provider.unknownSku === 'create') {
-      await registerSkus(trx, unknown, now)
-      products = new Map((await lockProductsInOrder(trx, caps, ready.map((m) => m.sku))).map((p) => [p.sku, p]))
+  try {
+    return await runIdempotent(deps, claim, (trx) => applyMapped(deps, trx, provider, eventId, ready, outcomes, ctx))
+  } catch (e) {
+    // Every item refused: the transaction rolled back and the event is not remembered, so the
+    // provider's retry (after the SKU is registered, the stock arrived, …) gets a fresh attempt.
+    if (e instanceof NothingTookEffect) return { value: e.result, replayed: false }
+    throw e
+  }
+}
+
+class NothingTookEffect extends Error {
+  readonly result: WebhookResult
+  constructor(result: WebhookResult) {
+    super('Every item of the delivery was refused')
+    this.result = result
+  }
+}
+
+/** The writing half of a delivery, inside its transaction: register, hold or apply each mapped movement in payload order. */
+async function applyMapped(deps: ServiceDeps, trx: Transaction<Database>, provider: InboundProvider, eventId: string, ready: ReadonlyArray<MappedMovement>, outcomes: Array<ItemOutcome | undefined>, ctx: RequestContext): Promise<WebhookResult> {
+  const now = deps.clock.now()
+  const caps = deps.store.caps
+  // Lock every product this payload touches first, in the one order all writers use (no deadlocks).
+  let products = new Map((await lockProductsInOrder(trx, caps, ready.map((m) => m.sku))).map((p) => [p.sku, p]))
+  const unknown = ready.filter((m) => !products.has(m.sku))
+  if (unknown.length > 0 && provider.unknownSku === 'create') {
+    await registerSkus(trx, unknown, now)
+    products = new Map((await lockProductsInOrder(trx, caps, ready.map((m) => m.sku))).map((p) => [p.sku, p]))
+  }
+  const held: Parameters<typeof repo.insertHeldItems>[1][number][] = []
+  for (const m of ready) {
+    const product = products.get(m.sku)
+    if (product) outcomes[m.index] = await applyOne(deps, trx, provider.name, product, m, ctx, now)
+    else if (provider.unknownSku === 'hold') {
+      const id = deps.ids.next('hld')
+      held.push({ id, provider: provider.name, externalSku: m.externalSku, eventId, itemIndex: m.index, movement: { ...m, observedAt: m.observedAt ?? now }, heldAt: now })
+      outcomes[m.index] = { ...base(m), status: 'held', held_id: id }
+    } else {
+      outcomes[m.index] = { ...base(m), status: 'refused', code: 'sku_not_found', detail: `No product is registered with SKU ${m.sku}` }
     }
-    const held: Parameters<typeof repo.insertHeldItems>[1][number][] = []
-    for (const m of ready) {
-      const product = products.get(m.sku)
-      if (product) outcomes[m.index] = await applyOne(deps, trx, provider.name, product, m, ctx, now)
-      else if (provider.unknownSku === 'hold') {
-        const id = deps.ids.next('hld')
-        held.push({ id, provider: provider.name, externalSku: m.externalSku, eventId, itemIndex: m.index, movement: { ...m, observedAt: m.observedAt ?? now }, heldAt: now })
-        outcomes[m.index] = { ...base(m), status: 'held', held_id: id }
-      } else {
-        outcomes[m.index] = { ...base(m), status: 'refused', code: 'sku_not_found', detail: `No product is registered with SKU ${m.sku}` }
-      }
-    }
-    await repo.insertHeldItems(trx, held)
-    return tally(eventId, outcomes as ItemOutcome[])
-  })
+  }
+  await repo.insertHeldItems(trx, held)
+  const result = tally(eventId, outcomes as ItemOutcome[])
+  if (result.results.length > 0 && result.refused === result.results.length) throw new NothingTookEffect(result)
+  return result
 }
 
 /** What a payload would produce, resolved against the current catalogue; changes nothing. */

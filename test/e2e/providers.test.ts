@@ -64,6 +64,8 @@ for (const db of DATABASES) {
             supplier_portal_c: provider('supplier_portal_c', SEED_SECRET),
             // An environment provider with neither a mapping nor a preset of its name.
             bare_env: provider('bare_env', SEED_SECRET),
+            // The seed's format under another name, limited to one warehouse.
+            limited_a: provider('limited_a', SEED_SECRET, { warehouses: [wh.MAIN!], preset: 'warehouse_system_a' }),
           },
         },
       })
@@ -199,6 +201,41 @@ for (const db of DATABASES) {
     })
 
     describe('failures change nothing; redelivery is a replay', () => {
+      const single = (data: Record<string, unknown>, over: Record<string, unknown> = {}) => ({
+        event_type: 'stock_update',
+        timestamp: '2026-12-03T08:59:00Z',
+        data: { product_code: 'MUG-002', warehouse_code: 'MAIN', quantity: 1, change_type: 'sale', transaction_id: 'L-1', ...data },
+        ...over,
+      })
+      const refusals: ReadonlyArray<[string, unknown, string]> = [
+        ['a negative sale quantity', single({ quantity: -3 }), 'validation_failed'],
+        ['an unknown change type', single({ change_type: 'gift' }), 'unknown_change_type'],
+        ['an unregistered SKU', single({ product_code: 'NOPE-404', change_type: 'restock' }), 'sku_not_found'],
+        ['an unknown warehouse code', single({ warehouse_code: 'NOWHERE' }), 'warehouse_not_found'],
+        ['a sale beyond available', single({ quantity: 9999 }), 'insufficient_stock'],
+        ['a warehouse the provider may not write', single({ warehouse_code: 'EAST', change_type: 'restock' }), 'warehouse_forbidden'],
+        ['an inventory sync naming that warehouse', single({}, { event_type: 'inventory_sync', data: { sync_id: 'L-2', items: [{ product_code: 'MUG-002', warehouse_code: 'EAST', quantity: 0 }] } }), 'warehouse_forbidden'],
+        ['an item without its fields', single({}, { data: {} }), 'validation_failed'],
+      ]
+      for (const [what, payload, code] of refusals) {
+        it(`a delivery whose only item is refused (${what}): 200, success false, the code, nothing changed`, async () => {
+          const before = await snapshot(ts.store.db)
+          const r = await expectJson(await hook('limited_a', payload, SEED_SECRET))
+          expect(r).toMatchObject({ success: false, data: { refused: 1, applied: 0 } })
+          expect(r.data.results[0]).toMatchObject({ status: 'refused', code })
+          expect(await snapshot(ts.store.db)).toEqual(before)
+        })
+      }
+
+      it('a refused delivery is not remembered: the retry after the cause is fixed applies', async () => {
+        const payload = single({ product_code: 'LATE-REG', change_type: 'restock', quantity: 3, transaction_id: 'L-3' })
+        expect((await expectJson(await hook('limited_a', payload, SEED_SECRET))).data.results[0]).toMatchObject({ code: 'sku_not_found' })
+        await makeProduct(deps, { sku: 'LATE-REG' })
+        const again = await expectJson(await hook('limited_a', payload, SEED_SECRET))
+        expect(again).toMatchObject({ success: true, replayed: false, data: { applied: 1 } })
+        expect(await onHand('LATE-REG', 'MAIN')).toBe(3)
+      })
+
       it('a mapping that fails answers 422 with where it failed, and nothing changes', async () => {
         const before = await snapshot(ts.store.db)
         const r = await expectProblem(await hook('warehouse_system_a', { event_type: 'teleport', timestamp: 0, data: {} }, SEED_SECRET), 422, 'mapping_failed')
