@@ -12,6 +12,7 @@ import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
 import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
+import { closeMappingRunner } from './service/provider-mapping.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -98,6 +99,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       await sweeping
       await pruning
       await security.close()
+      // The provider mappings' worker thread (#14), once no request can need it.
+      await closeMappingRunner()
     },
   }
 }

@@ -5,7 +5,12 @@
  * (mappings that loop, recurse or allocate; bad bodies and credentials on the provider routes).
  */
 import { serve, type ServerType } from '@hono/node-server'
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ServiceDeps } from '../../src/service/deps.js'
 import { closeMappingRunner } from '../../src/service/provider-mapping.js'
@@ -22,6 +27,8 @@ import { expectJson, expectProblem, snapshot } from './support-e2e.js'
 const SEED_SECRET = 'seed-provider-secret-000000001'
 const SHIPHERO_SECRET = 'shiphero-api-secret-0000000002'
 const SEAL_KEY = parseSealKey('11'.repeat(32))
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const run = promisify(execFile)
 
 for (const db of DATABASES) {
   describe.skipIf(db.skipReason !== null)(`${db.name}: inbound providers over HTTP`, () => {
@@ -269,6 +276,40 @@ for (const db of DATABASES) {
         const a2 = await expectJson(await hook('creator', anon, SEED_SECRET))
         expect([a1.replayed, a2.replayed, a2.event_id]).toEqual([false, true, a1.event_id])
       })
+    })
+
+    describe('a custom provider added over the CLI', () => {
+      it('add → list → test (changes nothing) → signed webhook applies → held SKU resolved from the CLI', async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-providers-'))
+        const env = { ...process.env, DATABASE_URL: ts.url, KEY_ENCRYPTION_KEY: '11'.repeat(32), LOG_LEVEL: 'warn' }
+        const cli = async (...args: string[]) => (await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { cwd: ROOT, env, timeout: 60_000 })).stdout
+        try {
+          const mappingFile = path.join(dir, 'acme.jsonata')
+          fs.writeFileSync(mappingFile, '{ "event_id": batch, "movements": [stock.{ "sku": code, "warehouse_code": site, "quantity": units, "change_type": "sync", "observed_at": $$.taken_at }] }')
+          const secret = 'acme-wms-shared-secret-0000001'
+          expect(await cli('providers', 'add', 'acme-wms', '--secret', secret, '--mapping', mappingFile, '--header', 'X-Acme-Signature', '--encoding', 'base64', '--unknown-sku', 'hold')).toMatch(/Added provider acme-wms: signature base64 HMAC-SHA256 in X-Acme-Signature, unknown SKUs: hold/)
+          const list = await cli('providers', 'list', '--json')
+          expect(JSON.parse(list)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'acme-wms', origin: 'database', unknown_sku: 'hold' })]))
+          expect(list).not.toContain(secret)
+          const payload = { batch: 'B-77', taken_at: '2026-12-03T08:55:00Z', stock: [{ code: 'MUG-002', site: 'EAST', units: 13 }, { code: 'ACME-99', site: 'EAST', units: 2 }] }
+          const payloadFile = path.join(dir, 'payload.json')
+          fs.writeFileSync(payloadFile, JSON.stringify(payload))
+          const before = await snapshot(ts.store.db)
+          const tried = await cli('providers', 'test', 'acme-wms', '--payload', payloadFile)
+          expect(tried).toMatch(/event B-77: 2 movement\(s\); nothing was changed/)
+          expect(tried).toMatch(/#0\tMUG-002\twarehouse \d+\tsync 13 @ 2026-12-03T08:55:00.000Z\tready/)
+          expect(tried).toMatch(/#1\tACME-99.*unknown SKU: would be held/)
+          expect(await snapshot(ts.store.db)).toEqual(before)
+
+          const r = await expectJson(await hook('acme-wms', payload, secret, { header: 'X-Acme-Signature', encoding: 'base64' }))
+          expect(r).toMatchObject({ success: true, event_id: 'B-77', data: { applied: 1, held: 1 } })
+          expect(await onHand('MUG-002', 'EAST')).toBe(13)
+          expect(await cli('providers', 'resolve', 'acme-wms', 'ACME-99', '--create')).toMatch(/ACME-99: created; 1 held item\(s\): 1 applied/)
+          expect(await onHand('ACME-99', 'EAST')).toBe(2)
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true })
+        }
+      }, 180_000)
     })
 
     describe('hostile mappings are bounded in time, depth and memory', () => {
