@@ -12,7 +12,7 @@ import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
 import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
-import { closeMappingRunner } from './service/provider-mapping.js'
+import { closeMappingRunner, mappingRunner } from './service/provider-mapping.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -29,6 +29,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   const security = await createSecurityDeps(config, deps)
   const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
   const app = createApp({ ...deps, verifier, security, limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold } })
+  // Provider webhooks map payloads in a worker thread (#14): start it now rather than on the first delivery.
+  mappingRunner().warm()
 
   // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.
   let sweeping: Promise<unknown> = Promise.resolve()

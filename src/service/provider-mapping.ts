@@ -119,6 +119,11 @@ export class MappingRunner {
     })
   }
 
+  /** Start the worker ahead of the first payload (a server does, so no delivery waits for a thread to boot). */
+  warm(): void {
+    if (!this.#closed) this.#worker ??= this.#spawn()
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     for (const j of this.#queue.splice(0)) j.reject(new Error('The mapping runner closed'))

@@ -22,8 +22,10 @@ export interface ProviderPreset {
 // Unix seconds (number or digit string) or an ISO 8601 instant, as the seed's `timestamp`.
 const SEED_INSTANT = `($type(timestamp) = "number" ? $fromMillis(timestamp * 1000) : $contains($string(timestamp), /^[0-9]{1,11}$/) ? $fromMillis($number(timestamp) * 1000) : timestamp)`
 
+// Values shared by every item are bound once: a path from the root ($$) per item costs a lookup each.
 const WAREHOUSE_SYSTEM_A = `(
   $at := ${SEED_INSTANT};
+  $sync := data.sync_id;
   event_type = "stock_update" ? {
     "event_id": data.transaction_id,
     "movements": [{
@@ -43,7 +45,7 @@ const WAREHOUSE_SYSTEM_A = `(
     "event_id": data.sync_id,
     "movements": [data.items.{
       "sku": product_code, "warehouse_code": warehouse_code, "quantity": quantity,
-      "change_type": "sync", "reference_id": $$.data.sync_id, "observed_at": $at
+      "change_type": "sync", "reference_id": $sync, "observed_at": $at
     }]
   } :
   $error("event_type must be stock_update, stock_adjustment or inventory_sync")
@@ -66,17 +68,20 @@ const ERP_SYSTEM_B = `(
   }
 )`
 
-const SUPPLIER_PORTAL_C = `{
-  "event_id": feed_id,
-  "movements": [products.{
-    "sku": our_sku ? our_sku : supplier_sku,
-    "warehouse_code": $$.warehouse,
-    "quantity": available,
-    "change_type": "sync",
-    "reference_id": $$.feed_id,
-    "observed_at": $$.generated_at
-  }]
-}`
+const SUPPLIER_PORTAL_C = `(
+  $warehouse := warehouse; $feed := feed_id; $at := generated_at;
+  {
+    "event_id": feed_id,
+    "movements": [products.{
+      "sku": our_sku ? our_sku : supplier_sku,
+      "warehouse_code": $warehouse,
+      "quantity": available,
+      "change_type": "sync",
+      "reference_id": $feed,
+      "observed_at": $at
+    }]
+  }
+)`
 
 // https://developer.shiphero.com/webhooks/inventory-update-webhook/ : on_hand arrives as a string,
 // per SKU, with the warehouse the movement happened in under updated_warehouse. ShipHero signs with
