@@ -47,6 +47,9 @@ const Schema = z.object({
   WOO_REQUEST_TIMEOUT_MS: int(500, 600_000).default(30_000),
   WOO_DRIFT_GRACE_MS: int(0, 3_600_000).default(15_000),
   WOO_RECONCILE_MINUTES: int(0, 7 * 24 * 60).default(60),
+  // Provider mappings (#14): how long one payload's JSONata may run, and the worker's heap.
+  PROVIDER_MAPPING_TIMEOUT_MS: int(100, 60_000).default(5000),
+  PROVIDER_MAPPING_HEAP_MB: int(16, 2048).default(64),
 })
 
 export interface Config {
@@ -71,6 +74,8 @@ export interface Config {
   /** WooCommerce connector (#7): request timeout, drift grace, reconciliation schedule (0 minutes: off). */
   readonly woocommerce: { readonly requestTimeoutMs: number; readonly driftGraceMs: number; readonly reconcileMinutes: number }
   /** JWT, signed requests, webhooks, rate limits, CORS (#5): see security/settings.ts and the README. */
+  /** Bounds of one provider payload's JSONata evaluation (#14). */
+  readonly providerMapping: { readonly timeoutMs: number; readonly heapMb: number }
   readonly security: SecuritySettings
   /** The same values with secrets masked: what may be logged. */
   redacted(): Record<string, unknown>
@@ -113,6 +118,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     delivery: Object.freeze({ enabled: v.DELIVERY_WORKER === 'on', maxAttempts: v.DELIVERY_MAX_ATTEMPTS, timeoutMs: v.DELIVERY_TIMEOUT_MS, pollMs: v.DELIVERY_POLL_MS }),
     retention: Object.freeze({ eventsDays: v.RETENTION_EVENTS_DAYS, deliveryLogDays: v.RETENTION_DELIVERY_LOG_DAYS, idempotencyDays: v.RETENTION_IDEMPOTENCY_DAYS }),
     woocommerce: Object.freeze({ requestTimeoutMs: v.WOO_REQUEST_TIMEOUT_MS, driftGraceMs: v.WOO_DRIFT_GRACE_MS, reconcileMinutes: v.WOO_RECONCILE_MINUTES }),
+    providerMapping: Object.freeze({ timeoutMs: v.PROVIDER_MAPPING_TIMEOUT_MS, heapMb: v.PROVIDER_MAPPING_HEAP_MB }),
     security: Object.freeze(security.settings),
     redacted() {
       const { redacted: _omit, ...rest } = this

@@ -12,7 +12,7 @@ import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
 import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
-import { closeMappingRunner, mappingRunner } from './service/provider-mapping.js'
+import { closeMappingRunner, mappingRunner, useMappingLimits } from './service/provider-mapping.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -30,6 +30,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
   const app = createApp({ ...deps, verifier, security, limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold } })
   // Provider webhooks map payloads in a worker thread (#14): start it now rather than on the first delivery.
+  useMappingLimits(config.providerMapping)
   mappingRunner().warm()
 
   // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import type { Command } from 'commander'
 import type { Config } from '../config.js'
 import { invalid } from '../domain/errors.js'
-import { closeMappingRunner } from '../service/provider-mapping.js'
+import { closeMappingRunner, useMappingLimits } from '../service/provider-mapping.js'
 import { PROVIDER_PRESETS, findPreset } from '../service/provider-presets.js'
 import {
   addProvider,
@@ -71,6 +71,7 @@ function withDefinitionOptions(c: Command): Command {
 
 export function registerProviders(program: Command, config: Config): void {
   const opts: ProviderOptions = { sealKey: config.security.keyEncryptionKey, envProviders: config.security.webhooks }
+  useMappingLimits(config.providerMapping)
   const providers = program.command('providers').description('Inbound providers: warehouses, ERPs and suppliers posting signed webhooks')
 
   withDefinitionOptions(providers.command('add <name>').description('Add a provider; webhooks then go to POST /inventory/v1/webhook/<name>').requiredOption('--secret <secret>', 'the HMAC secret the provider signs with (at least 16 characters)')).action(

@@ -25,7 +25,9 @@ export interface MappingLimits {
   readonly maxOutputBytes: number
 }
 
-export const DEFAULT_MAPPING_LIMITS: MappingLimits = Object.freeze({ timeoutMs: 1000, heapMb: 64, maxOutputBytes: 16 * 1024 * 1024 })
+// 5 s: a 1,000-item mapping took up to ~1 s on the bench machine when it was heavily loaded (load
+// average 18 on 2 cores), so a tighter bound would refuse honest payloads; hostile ones stop here.
+export const DEFAULT_MAPPING_LIMITS: MappingLimits = Object.freeze({ timeoutMs: 5000, heapMb: 64, maxOutputBytes: 16 * 1024 * 1024 })
 
 /** Where a mapping failed: jsonata's error code, the character position in the expression, the token there. */
 export interface MappingFault {
@@ -196,10 +198,19 @@ export class MappingRunner {
 }
 
 let shared: MappingRunner | null = null
+let limits: MappingLimits = DEFAULT_MAPPING_LIMITS
+
+/** Set the bounds (PROVIDER_MAPPING_TIMEOUT_MS, PROVIDER_MAPPING_HEAP_MB) before the first payload; a running worker is replaced. */
+export function useMappingLimits(next: Partial<MappingLimits>): void {
+  limits = Object.freeze({ ...limits, ...next })
+  const old = shared
+  shared = null
+  void old?.close()
+}
 
 /** The process's runner, started on first use. */
 export function mappingRunner(): MappingRunner {
-  shared ??= new MappingRunner()
+  shared ??= new MappingRunner(limits)
   return shared
 }
 

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ServiceDeps } from '../../src/service/deps.js'
-import { closeMappingRunner } from '../../src/service/provider-mapping.js'
+import { closeMappingRunner, useMappingLimits } from '../../src/service/provider-mapping.js'
 import { PROVIDER_PRESETS } from '../../src/service/provider-presets.js'
 import { parseSealKey } from '../../src/security/secret-box.js'
 import { listInboundWebhooks } from '../../src/store/inbound-webhook-repo.js'
@@ -55,6 +55,8 @@ for (const db of DATABASES) {
     const addProvider = async (body: Record<string, unknown>) => expectJson(await api('POST', 'providers', { secret: SEED_SECRET, ...body }), 201)
 
     beforeAll(async () => {
+      // A tighter bound than the default 5 s, so the hostile cases end sooner.
+      useMappingLimits({ timeoutMs: 1000 })
       ts = await createTestStore(db.name)
       clock = testClock(Date.parse('2026-12-03T09:00:00Z'))
       deps = testDeps(ts.store, clock)
