@@ -396,6 +396,16 @@ for (const db of DATABASES) {
         expect(await snapshot(ts.store.db)).toEqual(before)
       })
 
+      it('the OpenAPI document lists the provider routes and the webhook answer', async () => {
+        const doc = await expectJson(await send('openapi.json'))
+        expect(Object.keys(doc.paths['/providers'] ?? {}).sort()).toEqual(['get', 'post'])
+        expect(Object.keys(doc.paths['/providers/{name}'] ?? {}).sort()).toEqual(['delete', 'get', 'patch'])
+        for (const p of ['/providers/presets', '/providers/{name}/held']) expect(Object.keys(doc.paths[p] ?? {}), p).toEqual(['get'])
+        for (const p of ['/providers/{name}/test', '/providers/{name}/held/resolve', '/webhook/{provider}']) expect(Object.keys(doc.paths[p] ?? {}), p).toEqual(['post'])
+        expect(doc.components.schemas.ProviderWebhookResult).toBeDefined()
+        expect(doc.components.schemas.ProviderInput.properties.unknown_sku.enum).toEqual(['reject', 'create', 'hold'])
+      })
+
       it('a removed provider\u2019s webhooks are refused', async () => {
         const r = await api('DELETE', 'providers/strict')
         expect(r.status).toBe(204)
