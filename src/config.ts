@@ -54,6 +54,9 @@ const Schema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(500).optional(),
   METRICS_PORT: int(1, 65535).optional(),
   METRICS_SAMPLE_SECONDS: int(1, 3600).default(5),
+  // Provider mappings (#14): how long one payload's JSONata may run, and the worker's heap.
+  PROVIDER_MAPPING_TIMEOUT_MS: int(100, 60_000).default(5000),
+  PROVIDER_MAPPING_HEAP_MB: int(16, 2048).default(64),
 })
 
 export interface Config {
@@ -78,6 +81,8 @@ export interface Config {
   /** WooCommerce connector (#7): request timeout, drift grace, reconciliation schedule (0 minutes: off). */
   readonly woocommerce: { readonly requestTimeoutMs: number; readonly driftGraceMs: number; readonly reconcileMinutes: number }
   /** JWT, signed requests, webhooks, rate limits, CORS (#5): see security/settings.ts and the README. */
+  /** Bounds of one provider payload's JSONata evaluation (#14). */
+  readonly providerMapping: { readonly timeoutMs: number; readonly heapMb: number }
   readonly security: SecuritySettings
   /** Alerts (#15): evaluation on/off, hysteresis units, outbox lag limit for the operational alert (0: none). */
   readonly alerts: { readonly enabled: boolean; readonly hysteresis: number; readonly outboxLagSeconds: number }
@@ -124,6 +129,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     delivery: Object.freeze({ enabled: v.DELIVERY_WORKER === 'on', maxAttempts: v.DELIVERY_MAX_ATTEMPTS, timeoutMs: v.DELIVERY_TIMEOUT_MS, pollMs: v.DELIVERY_POLL_MS }),
     retention: Object.freeze({ eventsDays: v.RETENTION_EVENTS_DAYS, deliveryLogDays: v.RETENTION_DELIVERY_LOG_DAYS, idempotencyDays: v.RETENTION_IDEMPOTENCY_DAYS }),
     woocommerce: Object.freeze({ requestTimeoutMs: v.WOO_REQUEST_TIMEOUT_MS, driftGraceMs: v.WOO_DRIFT_GRACE_MS, reconcileMinutes: v.WOO_RECONCILE_MINUTES }),
+    providerMapping: Object.freeze({ timeoutMs: v.PROVIDER_MAPPING_TIMEOUT_MS, heapMb: v.PROVIDER_MAPPING_HEAP_MB }),
     security: Object.freeze(security.settings),
     alerts: Object.freeze({ enabled: v.ALERTS === 'on', hysteresis: v.ALERT_HYSTERESIS, outboxLagSeconds: v.ALERT_OUTBOX_LAG_SECONDS }),
     metrics: Object.freeze({ token: v.METRICS_TOKEN ?? null, port: v.METRICS_PORT ?? null, sampleSeconds: v.METRICS_SAMPLE_SECONDS }),

@@ -16,6 +16,7 @@ import { AlertEvaluator } from './service/alerts.js'
 import { ObservabilitySampler } from './service/observability.js'
 import { alertChannelResolver } from './connectors/alert-channels/destination.js'
 import { metricsOnlyFetch } from './http/routes/observability.js'
+import { closeMappingRunner, mappingRunner, useMappingLimits } from './service/provider-mapping.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -31,6 +32,9 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   // JWT, nonce store, rate limits (Redis when REDIS_URL is set), webhook providers, CORS (#5).
   const security = await createSecurityDeps(config, deps)
   const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
+  // Provider webhooks map payloads in a worker thread (#14): start it now rather than on the first delivery.
+  useMappingLimits(config.providerMapping)
+  mappingRunner().warm()
 
   // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.
   let sweeping: Promise<unknown> = Promise.resolve()
@@ -128,6 +132,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       await pruning
       await security.close()
       if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()))
+      // The provider mappings' worker thread (#14), once no request can need it.
+      await closeMappingRunner()
     },
   }
 }

@@ -9,6 +9,7 @@ import { registerStock } from './stock.js'
 import { registerStores } from './stores.js'
 import { registerEvents } from './events.js'
 import { registerAlerts } from './alerts.js'
+import { registerProviders } from './providers.js'
 import { loadDemoData } from '../service/demo.js'
 
 function main(argv: ReadonlyArray<string>): Promise<unknown> {
@@ -46,6 +47,7 @@ function main(argv: ReadonlyArray<string>): Promise<unknown> {
   registerStores(program, config)
   registerEvents(program, config)
   registerAlerts(program, config)
+  registerProviders(program, config)
   program.addOption(new Option('--no-color').hideHelp())
   return program.parseAsync(argv as string[])
 }

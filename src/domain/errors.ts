@@ -47,6 +47,9 @@ export const ERROR_CATALOG = Object.freeze({
   alert_channel_not_found: { status: 404, title: 'No alert channel has this id or name' },
   alert_channel_failed: { status: 502, title: 'The alert channel did not accept the test message' },
   metrics_unauthorized: { status: 401, title: 'The metrics bearer token is missing or wrong' },
+  // Supply side (#14): inbound providers and their mappings.
+  provider_not_found: { status: 404, title: 'No provider has this name' },
+  mapping_failed: { status: 422, title: 'The provider mapping could not turn the payload into movements' },
   service_unavailable: { status: 503, title: 'The service cannot reach its database' },
   internal_error: { status: 500, title: 'An unexpected error occurred' },
 } as const)

@@ -20,6 +20,7 @@ import { registerEventRoutes } from './routes/events.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 import { registerStoreRoutes } from './routes/stores.js'
+import { registerProviderRoutes } from './routes/providers.js'
 import { registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
@@ -106,7 +107,8 @@ export function createApp(deps: AppDeps): App {
     const byPrincipal = limitByPrincipal(limits, deps.log)
     api.use('*', async (c, next) => (isPublic(c.req.path) ? next() : byPrincipal(c, next)))
   }
-  registerWebhookRoutes(api, deps, security.webhooks)
+  const providers = { sealKey: security.keyEncryptionKey, envProviders: security.webhooks }
+  registerWebhookRoutes(api, deps, providers)
   registerStockRoutes(api, deps)
   registerHistoryRoutes(api, deps)
   registerStockReadRoute(api, deps)
@@ -117,6 +119,7 @@ export function createApp(deps: AppDeps): App {
   registerJobRoutes(api, deps)
   registerStoreRoutes(api, deps)
   registerAlertRoutes(api, deps)
+  registerProviderRoutes(api, deps, providers)
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
   app.route(API_BASE, api)

@@ -30,6 +30,8 @@ export interface SecurityDeps {
   readonly webhooks: Readonly<Record<string, WebhookProvider>>
   readonly corsOrigins: ReadonlyArray<string>
   readonly trustProxyHops: number
+  /** KEY_ENCRYPTION_KEY: seals provider secrets stored by the API (#14); null: stored `plain:`. */
+  readonly keyEncryptionKey: Buffer | null
   /** Release connections (Redis). */
   close(): Promise<void>
 }
@@ -44,6 +46,7 @@ export function resolveSecurity(deps: ServiceDeps, given: Partial<SecurityDeps> 
     webhooks: given.webhooks ?? {},
     corsOrigins: given.corsOrigins ?? [],
     trustProxyHops: given.trustProxyHops ?? 0,
+    keyEncryptionKey: given.keyEncryptionKey ?? null,
     close: given.close ?? (async () => {}),
   }
 }
@@ -66,6 +69,7 @@ export async function createSecurityDeps(config: Config, deps: ServiceDeps): Pro
     webhooks: s.webhooks,
     corsOrigins: s.corsOrigins,
     trustProxyHops: s.trustProxyHops,
+    keyEncryptionKey: s.keyEncryptionKey,
     async close() {
       await store?.close()
       redis?.disconnect()

@@ -18,6 +18,11 @@ export interface WebhookProvider {
   readonly prefix: string
   /** Warehouses this provider may move stock in; null: all. */
   readonly warehouses: ReadonlyArray<number> | null
+  /** JSONata mapping (#14); absent: the preset's, by `preset` or else by the provider's own name. */
+  readonly mapping?: string | undefined
+  readonly preset?: string | undefined
+  /** reject | create | hold (#14); absent: reject. */
+  readonly unknownSku?: string | undefined
 }
 
 /** The seed's providers; the seed sent `X-Webhook-Signature` as hex for every one of them. */
@@ -41,7 +46,9 @@ function decodeSignature(value: string, encoding: SignatureEncoding): Buffer | n
 
 export type ProviderCheck = 'ok' | 'missing' | 'malformed' | 'mismatch'
 
-export function verifyProviderSignature(provider: WebhookProvider, rawBody: Uint8Array, headerValue: string | undefined): ProviderCheck {
+export type SignatureRule = Pick<WebhookProvider, 'secret' | 'header' | 'encoding' | 'prefix'>
+
+export function verifyProviderSignature(provider: SignatureRule, rawBody: Uint8Array, headerValue: string | undefined): ProviderCheck {
   if (headerValue === undefined || headerValue === '') return 'missing'
   const value = headerValue.trim()
   if (!value.startsWith(provider.prefix)) return 'malformed'

@@ -63,9 +63,18 @@ function bucket(env: Env, kind: 'READ' | 'WRITE' | 'ANON', problems: string[]): 
   return { perMinute, capacity }
 }
 
-function providerFromParts(name: string, parts: { secret?: unknown; header?: unknown; encoding?: unknown; prefix?: unknown; warehouses?: unknown }, where: string, problems: string[]): WebhookProvider | null {
+function providerFromParts(
+  name: string,
+  parts: { secret?: unknown; header?: unknown; encoding?: unknown; prefix?: unknown; warehouses?: unknown; mapping?: unknown; preset?: unknown; unknown_sku?: unknown },
+  where: string,
+  problems: string[],
+): WebhookProvider | null {
   const defaults = SEED_PROVIDER_DEFAULTS[name] ?? { header: 'X-Webhook-Signature', encoding: 'hex' as SignatureEncoding }
-  const { secret, header = defaults.header, encoding = defaults.encoding, prefix = '', warehouses = null } = parts
+  const { secret, header = defaults.header, encoding = defaults.encoding, prefix = '', warehouses = null, mapping, preset, unknown_sku: unknownSku } = parts
+  // #14: what to do with a verified payload (a JSONata mapping, or a preset's), and with unknown SKUs.
+  if (mapping !== undefined && (typeof mapping !== 'string' || mapping.trim() === '' || mapping.length > 50_000)) problems.push(`${where}: mapping must be a JSONata expression of at most 50,000 characters`)
+  if (preset !== undefined && (typeof preset !== 'string' || !/^[a-z0-9_]{1,40}$/.test(preset))) problems.push(`${where}: preset must be a preset name such as shiphero_inventory_update`)
+  if (unknownSku !== undefined && unknownSku !== 'reject' && unknownSku !== 'create' && unknownSku !== 'hold') problems.push(`${where}: unknown_sku must be reject, create or hold`)
   const before = problems.length
   if (typeof secret !== 'string' || secret.length < 16) problems.push(`${where}: the secret must be at least 16 characters`)
   if (typeof header !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(header)) problems.push(`${where}: header must be an HTTP header name`)
@@ -75,12 +84,22 @@ function providerFromParts(name: string, parts: { secret?: unknown; header?: unk
     problems.push(`${where}: warehouses must be a non-empty array of warehouse ids`)
   }
   if (problems.length > before) return null
-  return Object.freeze({ name, secret: secret as string, header: header as string, encoding: encoding as SignatureEncoding, prefix: prefix as string, warehouses: warehouses as number[] | null })
+  return Object.freeze({
+    name,
+    secret: secret as string,
+    header: header as string,
+    encoding: encoding as SignatureEncoding,
+    prefix: prefix as string,
+    warehouses: warehouses as number[] | null,
+    ...(mapping !== undefined ? { mapping: mapping as string } : {}),
+    ...(preset !== undefined ? { preset: preset as string } : {}),
+    ...(unknownSku !== undefined ? { unknownSku: unknownSku as string } : {}),
+  })
 }
 
 /**
  * Providers from WEBHOOK_PROVIDERS (JSON: {"name": {"secret", "header"?, "encoding"?, "prefix"?,
- * "warehouses"?}}) and from WEBHOOK_SECRET_<NAME> (+ WEBHOOK_HEADER_<NAME>, WEBHOOK_ENCODING_<NAME>);
+ * "warehouses"?, "mapping"?, "preset"?, "unknown_sku"?}}) and from WEBHOOK_SECRET_<NAME> (+ WEBHOOK_HEADER_<NAME>, WEBHOOK_ENCODING_<NAME>);
  * NAME is the provider upper-cased with `-` as `_`. Only providers with a secret exist.
  */
 function webhookProviders(env: Env, problems: string[]): Record<string, WebhookProvider> {
@@ -116,7 +135,7 @@ function webhookProviders(env: Env, problems: string[]): Record<string, WebhookP
     const name = suffix.toLowerCase()
     // Already used as the secret of a JSON provider whose name has dashes (acme-wms ← WEBHOOK_SECRET_ACME_WMS).
     if (Object.keys(out).some((k) => k !== name && k.replaceAll('-', '_') === name)) continue
-    const p = providerFromParts(name, { ...(out[name] ?? {}), secret, header: env[`WEBHOOK_HEADER_${suffix}`] ?? out[name]?.header, encoding: env[`WEBHOOK_ENCODING_${suffix}`] ?? out[name]?.encoding }, variable, problems)
+    const p = providerFromParts(name, { ...(out[name] ?? {}), unknown_sku: out[name]?.unknownSku, secret, header: env[`WEBHOOK_HEADER_${suffix}`] ?? out[name]?.header, encoding: env[`WEBHOOK_ENCODING_${suffix}`] ?? out[name]?.encoding }, variable, problems)
     if (p) out[name] = p
   }
   return out

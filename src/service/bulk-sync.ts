@@ -10,6 +10,7 @@
  * join on SQLite), and the ledger rows and their outbox events go in as multi-row INSERTs.
  * Measured with bench/bulk-sync.ts: 100,000 rows as 10 requests of 10,000.
  */
+import type { Transaction } from 'kysely'
 import { DomainError, ValidationError, type ErrorCode } from '../domain/errors.js'
 import { applyMovement } from '../domain/movement.js'
 import { parseCount } from '../domain/quantity.js'
@@ -19,6 +20,7 @@ import type { Product } from '../domain/product.js'
 import type { StockLevel } from '../domain/stock-level.js'
 import { stockChangedData } from './stock-events.js'
 import type { Executor } from '../store/db.js'
+import type { Database } from '../store/schema.js'
 import { enqueueDeliverySlots } from '../store/delivery-repo.js'
 import { appendLedgerEntries, type NewLedgerEntry } from '../store/ledger-repo.js'
 import { bumpSkuVersions, insertOutboxEvents, notifyOutbox, sumLevelsBySku, type NewOutboxEvent } from '../store/outbox-repo.js'
@@ -150,99 +152,105 @@ export async function bulkSync(deps: ServiceDeps, input: BulkSyncInput, ctx: Req
     throw new ValidationError([{ pointer: '/items', message: `must hold at most ${MAX_BULK_ITEMS} items` }])
   }
   assertBulkItemsAllowed(ctx, input.items) // security (#5): the credential's warehouse restriction
-  const caps = deps.store.caps
-  return runIdempotent(deps, claimFor(ctx, 'stock.bulk-sync', input, null), async (trx) => {
-    const now = deps.clock.now()
-    const observedAt = input.observedAt ?? now
-    const outcomes: BulkItemOutcome[] = new Array(input.items.length)
-    const valid: ValidItem[] = []
-    input.items.forEach((raw, i) => {
-      const v = validateItem(raw, i)
-      if ('status' in v) outcomes[i] = v
-      else valid.push(v)
-    })
-    // Products first, then levels, each in (sku, warehouse_id) order: see the module comment.
-    const products = new Map((await lockProductsInOrder(trx, caps, valid.map((v) => v.sku))).map((p) => [p.sku, p]))
-    const warehouseIds = new Set((await listWarehouses(trx)).map((w) => w.id))
-    const writable: ValidItem[] = []
-    for (const item of valid) {
-      if (!products.has(item.sku)) {
-        outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: 'rejected', code: 'sku_not_found', detail: `No product is registered with SKU ${item.sku}` }
-      } else if (!warehouseIds.has(item.warehouseId)) {
-        outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: 'rejected', code: 'warehouse_not_found', detail: `No warehouse has id ${item.warehouseId}` }
-      } else {
-        writable.push(item)
-      }
-    }
-    // Stable: several counts for one level keep their request order, and the last one wins.
-    writable.sort((a, b) => compareLevelKeys(a, b) || a.index - b.index)
-    const toLock: LevelToLock[] = []
-    for (const item of writable) {
-      const last = toLock[toLock.length - 1]
-      if (!last || compareLevelKeys(last, item) !== 0) toLock.push({ sku: item.sku, warehouseId: item.warehouseId, defaults: products.get(item.sku)! })
-    }
-    const levels = await lockLevelsInOrder(trx, caps, toLock, now)
+  return runIdempotent(deps, claimFor(ctx, 'stock.bulk-sync', input, null), (trx) => writeBulkCounts(deps, trx, input, ctx))
+}
 
-    // What every SKU's levels add up to before this batch: the base of its events' totals.
-    const baseTotals = await sumLevelsBySku(trx, caps, [...new Set(toLock.map((l) => l.sku))])
-    const entries: NewLedgerEntry[] = []
-    const entryOutcome: number[] = []
-    const changed: Array<{ readonly entry: number; readonly level: StockLevel }> = []
-    const writes = new Map<string, LevelCountWrite>()
-    for (const item of writable) {
-      const product = products.get(item.sku)!
-      const k = levelKeyOf(item)
-      const level = levels.get(k)!
-      const outcome = applyMovement(level, { kind: 'sync', count: item.count, observedAt }, { allowsBackorders: product.allowsBackorders })
-      let after: StockLevel = level
-      if (outcome.status === 'applied') {
-        after = { ...level, onHand: outcome.after.onHand, version: level.version + 1, lastCountedAt: Math.max(level.lastCountedAt ?? observedAt, observedAt), updatedAt: now }
-        const first = writes.get(k)
-        writes.set(k, { sku: item.sku, warehouseId: item.warehouseId, onHand: after.onHand, fromVersion: first?.fromVersion ?? level.version, toVersion: after.version, lastCountedAt: after.lastCountedAt })
-        levels.set(k, after)
-        changed.push({ entry: entries.length, level: after })
-      }
-      entries.push({
-        sku: item.sku,
-        productId: product.productId,
-        warehouseId: item.warehouseId,
-        changeType: 'sync',
-        status: outcome.status,
-        quantity: item.count,
-        onHandBefore: level.onHand,
-        onHandAfter: after.onHand,
-        reservedBefore: level.reserved,
-        reservedAfter: after.reserved,
-        levelVersion: after.version,
-        source: input.source,
-        referenceId: input.referenceId,
-        reservationId: null,
-        actor: ctx.actor,
-        notes: null,
-        observedAt,
-        createdAt: now,
-      })
-      entryOutcome.push(item.index)
-      outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: outcome.status, previous: level.onHand, current: after.onHand, movementId: null }
-    }
-    // Every level is locked (or the database has a single writer), so no guard can fail here;
-    // if one ever does, refuse the whole batch rather than write a ledger the levels disagree with.
-    const written = await writeLevelCounts(trx, caps, [...writes.values()], now)
-    if (written !== writes.size) {
-      throw new DomainError('version_conflict', `${writes.size - written} of the levels in this batch changed while it was written; retry`, {})
-    }
-    const ids = await appendLedgerEntries(trx, caps, entries)
-    ids.forEach((id, i) => {
-      const at = entryOutcome[i]!
-      outcomes[at] = { ...(outcomes[at] as AppliedOutcome), movementId: id }
-    })
-    await recordStockChangedBatch(
-      deps,
-      trx,
-      changed.map((c) => ({ entry: { ...entries[c.entry]!, id: ids[c.entry]! }, level: c.level, product: products.get(c.level.sku)! })),
-      baseTotals,
-      now,
-    )
-    return resultOf(outcomes)
+/**
+ * The writing half of a bulk sync, inside the caller's transaction (a bulk sync's own, or a
+ * provider delivery's, #14): validate, lock, write levels, ledger and outbox set-based.
+ */
+export async function writeBulkCounts(deps: ServiceDeps, trx: Transaction<Database>, input: BulkSyncInput, ctx: RequestContext): Promise<BulkSyncResult> {
+  const caps = deps.store.caps
+  const now = deps.clock.now()
+  const observedAt = input.observedAt ?? now
+  const outcomes: BulkItemOutcome[] = new Array(input.items.length)
+  const valid: ValidItem[] = []
+  input.items.forEach((raw, i) => {
+    const v = validateItem(raw, i)
+    if ('status' in v) outcomes[i] = v
+    else valid.push(v)
   })
+  // Products first, then levels, each in (sku, warehouse_id) order: see the module comment.
+  const products = new Map((await lockProductsInOrder(trx, caps, valid.map((v) => v.sku))).map((p) => [p.sku, p]))
+  const warehouseIds = new Set((await listWarehouses(trx)).map((w) => w.id))
+  const writable: ValidItem[] = []
+  for (const item of valid) {
+    if (!products.has(item.sku)) {
+      outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: 'rejected', code: 'sku_not_found', detail: `No product is registered with SKU ${item.sku}` }
+    } else if (!warehouseIds.has(item.warehouseId)) {
+      outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: 'rejected', code: 'warehouse_not_found', detail: `No warehouse has id ${item.warehouseId}` }
+    } else {
+      writable.push(item)
+    }
+  }
+  // Stable: several counts for one level keep their request order, and the last one wins.
+  writable.sort((a, b) => compareLevelKeys(a, b) || a.index - b.index)
+  const toLock: LevelToLock[] = []
+  for (const item of writable) {
+    const last = toLock[toLock.length - 1]
+    if (!last || compareLevelKeys(last, item) !== 0) toLock.push({ sku: item.sku, warehouseId: item.warehouseId, defaults: products.get(item.sku)! })
+  }
+  const levels = await lockLevelsInOrder(trx, caps, toLock, now)
+
+  // What every SKU's levels add up to before this batch: the base of its events' totals.
+  const baseTotals = await sumLevelsBySku(trx, caps, [...new Set(toLock.map((l) => l.sku))])
+  const entries: NewLedgerEntry[] = []
+  const entryOutcome: number[] = []
+  const changed: Array<{ readonly entry: number; readonly level: StockLevel }> = []
+  const writes = new Map<string, LevelCountWrite>()
+  for (const item of writable) {
+    const product = products.get(item.sku)!
+    const k = levelKeyOf(item)
+    const level = levels.get(k)!
+    const outcome = applyMovement(level, { kind: 'sync', count: item.count, observedAt }, { allowsBackorders: product.allowsBackorders })
+    let after: StockLevel = level
+    if (outcome.status === 'applied') {
+      after = { ...level, onHand: outcome.after.onHand, version: level.version + 1, lastCountedAt: Math.max(level.lastCountedAt ?? observedAt, observedAt), updatedAt: now }
+      const first = writes.get(k)
+      writes.set(k, { sku: item.sku, warehouseId: item.warehouseId, onHand: after.onHand, fromVersion: first?.fromVersion ?? level.version, toVersion: after.version, lastCountedAt: after.lastCountedAt })
+      levels.set(k, after)
+      changed.push({ entry: entries.length, level: after })
+    }
+    entries.push({
+      sku: item.sku,
+      productId: product.productId,
+      warehouseId: item.warehouseId,
+      changeType: 'sync',
+      status: outcome.status,
+      quantity: item.count,
+      onHandBefore: level.onHand,
+      onHandAfter: after.onHand,
+      reservedBefore: level.reserved,
+      reservedAfter: after.reserved,
+      levelVersion: after.version,
+      source: input.source,
+      referenceId: input.referenceId,
+      reservationId: null,
+      actor: ctx.actor,
+      notes: null,
+      observedAt,
+      createdAt: now,
+    })
+    entryOutcome.push(item.index)
+    outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: outcome.status, previous: level.onHand, current: after.onHand, movementId: null }
+  }
+  // Every level is locked (or the database has a single writer), so no guard can fail here;
+  // if one ever does, refuse the whole batch rather than write a ledger the levels disagree with.
+  const written = await writeLevelCounts(trx, caps, [...writes.values()], now)
+  if (written !== writes.size) {
+    throw new DomainError('version_conflict', `${writes.size - written} of the levels in this batch changed while it was written; retry`, {})
+  }
+  const ids = await appendLedgerEntries(trx, caps, entries)
+  ids.forEach((id, i) => {
+    const at = entryOutcome[i]!
+    outcomes[at] = { ...(outcomes[at] as AppliedOutcome), movementId: id }
+  })
+  await recordStockChangedBatch(
+    deps,
+    trx,
+    changed.map((c) => ({ entry: { ...entries[c.entry]!, id: ids[c.entry]! }, level: c.level, product: products.get(c.level.sku)! })),
+    baseTotals,
+    now,
+  )
+  return resultOf(outcomes)
 }

@@ -5,7 +5,7 @@ export interface NewInboundWebhook {
   readonly id: string
   readonly provider: string
   readonly eventType: string | null
-  readonly status: 'processed' | 'accepted' | 'rejected'
+  readonly status: 'processed' | 'rejected'
   readonly body: string
   readonly outcome: string | null
   readonly receivedAt: number

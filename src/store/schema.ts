@@ -1,5 +1,6 @@
 /** @module store/schema: the database as Kysely sees it. Times are epoch milliseconds; flags are 0/1. */
 import type { ColumnType, Generated } from 'kysely'
+import type { ProviderTables } from './provider-schema.js'
 import type { WooTables } from './woo-schema.js'
 import type { AdminTables } from './admin-schema.js'
 
@@ -251,7 +252,7 @@ export interface AlertChannelTable {
   created_at: BigIntColumn
 }
 
-export interface Database extends WooTables, AdminTables {
+export interface Database extends WooTables, AdminTables, ProviderTables {
   alert_cursor: AlertCursorTable
   alert_state: AlertStateTable
   alert: AlertTable
