@@ -428,6 +428,10 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
     async function capacityParts(): Promise<Row[]> {
       const out: Row[] = []
       await emu.latency(OFF)
+      // Stock to sell from (the 10,000-SKU part may not have run): the loaded SKUs counted at FIRST.
+      const loaded = skus.slice(0, CAPACITY_SKUS)
+      await api.bulkSync(loaded.map((sku) => ({ sku, warehouse_id: wh, quantity: FIRST })))
+      if (!(await view.until(() => loaded.every((k) => view.figure.get(k) === FIRST), 20_000))) throw new Error('the first counts of the capacity loads did not reach the store')
       await emu.capacity(CAPACITY)
       for (const load of CAPACITY_LOADS) {
         const seconds = s.capacitySeconds ?? 20

@@ -273,3 +273,12 @@ export async function enqueueDeliverySlots(ex: Executor, caps: DialectCaps, slot
       .execute()
   }
 }
+
+/**
+ * Make a target's waiting retries due now (its store answers again after an outage): slots not
+ * held by a worker whose next attempt lies ahead. Attempts already made still count. Returns how many.
+ */
+export async function expediteTarget(ex: Executor, targetId: string, now: number): Promise<number> {
+  const res = await ex.updateTable('delivery').set({ next_attempt_at: now }).where('target_id', '=', targetId).where('next_attempt_at', '>', now).where('locked_by', 'is', null).executeTakeFirst()
+  return Number(res.numUpdatedRows)
+}
