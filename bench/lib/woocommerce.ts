@@ -433,14 +433,29 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
       await api.bulkSync(loaded.map((sku) => ({ sku, warehouse_id: wh, quantity: FIRST })))
       if (!(await view.until(() => loaded.every((k) => view.figure.get(k) === FIRST), 20_000))) throw new Error('the first counts of the capacity loads did not reach the store')
       await emu.capacity(CAPACITY)
-      for (const load of CAPACITY_LOADS) {
+      // STOCKBRIDGE_BENCH_WOO_RATES=20,60 runs only those loads.
+      const rates = process.env.STOCKBRIDGE_BENCH_WOO_RATES?.split(',').map(Number)
+      for (const load of CAPACITY_LOADS.filter((l) => !rates || rates.includes(l.rate))) {
         const seconds = s.capacitySeconds ?? 20
         view.mark()
         const req0 = (await emu.requests(0)).next
         const acc0 = await emu.account()
         const ledger0 = await db.maxLedgerId()
         s.log(`${tag}: capacity model, ${load.rate} changes/s over ${CAPACITY_SKUS} SKUs for ${seconds} s`)
+        // What steers the pushes (the store's `pushing` figures), logged every second of the load.
+        const steering: string[] = []
+        const sampler = setInterval(() => {
+          void api
+            .call<{ data: { pushing: Record<string, unknown> | null } }>('GET', `/stores/${STORE}`)
+            .then((x) => {
+              const p = x.json.data.pushing
+              if (p) steering.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} lat${p.latency_ms} q${p.backlog}`)
+            })
+            .catch(() => {})
+        }, 1000)
         const r: LoadResult = await runLoad({ url: srv.url, scenario: 'update', connections: Math.min(32, Math.max(2, load.rate)), overallRate: load.rate, duration: seconds, warmupSeconds: 0, apiKey: adminKey, skuPrefix: SKU_PREFIX, skuCount: CAPACITY_SKUS, warehouseId: wh })
+        clearInterval(sampler)
+        s.log(`${tag}: steering during the load: ${steering.join(' | ')}`)
         const loadEnd = performance.now()
         let changes = await db.changesAfter(ledger0, wh)
         const last = new Map(changes.map((c) => [c.sku, c.figure]))

@@ -16,9 +16,9 @@
  *   bound); while not loaded it falls back to `minWindowMs` (the configured linger), which applies
  *   only while other requests are in flight (an idle store gets a change at once). Always within
  *   [minWindowMs, maxWindowMs].
- * - **Concurrency** starts at 1 and grows by one while items wait for a free request and the store
+ * - **Concurrency** starts at 2 (at most the store's) and grows by one while items wait for a free request and the store
  *   does not queue (parallel requests help); it shrinks by one when a request sent beside others
- *   took ≥ 1.6× what a request of its size takes alone (they only queue at the store).
+ *   took ≥ 1.4× what a request of its size takes alone (they only queue at the store).
  *
  * Oldest first: items leave in the order they were claimed, so no SKU waits behind newer ones.
  * Pure bookkeeping, no timers: the worker asks and reports (sync/worker.ts).
@@ -49,8 +49,8 @@ export interface PacingSnapshot {
 
 const ENTER_BUSY = 0.5
 const LEAVE_BUSY = 0.2
-const QUEUEING = 1.6
-const NO_QUEUEING = 1.25
+const QUEUEING = 1.4
+const NO_QUEUEING = 1.15
 /** Busy share sampled over at least this long. */
 const SAMPLE_MS = 250
 
@@ -61,7 +61,7 @@ const bucketOf = (items: number) => BUCKET_TOPS.findIndex((top) => items <= top)
 export class Pacer {
   #s: PacingSettings
   #window: number
-  #concurrency = 1
+  #concurrency: number
   #loaded = false
   #latency: number | null = null
   /** Uncontended response time per size class (requests sent with nothing else of ours in flight). */
@@ -76,6 +76,8 @@ export class Pacer {
   constructor(settings: PacingSettings, now: number) {
     this.#s = Pacer.#bounded(settings)
     this.#window = this.#s.minWindowMs
+    // Two to start with: one request is answered while the next gathers (the store still decides).
+    this.#concurrency = Math.min(2, this.#s.maxConcurrency)
     this.#sampleAt = now
   }
 
@@ -138,8 +140,9 @@ export class Pacer {
       // Alone: the target's own cost for this size. The floor creeps up slowly, so a store that got
       // slower for good is not compared with its best day forever.
       this.#base[b] = base === undefined || o.ms < base ? o.ms : base + (o.ms - base) * 0.05
-    } else if (base !== undefined && base > 0) {
-      queueing = o.ms / base
+    } else {
+      const expected = this.#expected(b, o.items)
+      if (expected !== null && expected > 0) queueing = o.ms / expected
     }
     if (queueing !== null && queueing >= QUEUEING) this.#concurrency = Math.max(1, this.#concurrency - 1)
     else if (o.waiting && (queueing === null || queueing <= NO_QUEUEING)) this.#concurrency = Math.min(this.#s.maxConcurrency, this.#concurrency + 1)
@@ -149,6 +152,21 @@ export class Pacer {
     const { minWindowMs, maxWindowMs } = this.#s
     const target = this.#loaded ? maxWindowMs - this.#latency : minWindowMs
     this.#window = Math.min(maxWindowMs, Math.max(minWindowMs, this.#window + (target - this.#window) * 0.5))
+  }
+
+  /**
+   * What a request of `items` takes alone: its size class's own figure, else the nearest smaller
+   * class's scaled up in proportion to the items (an overestimate, as part of a request's cost is
+   * fixed: it errs towards "no queueing").
+   */
+  #expected(b: number, items: number): number | null {
+    const own = this.#base[b]
+    if (own !== undefined) return own
+    for (let i = b - 1; i >= 0; i--) {
+      const base = this.#base[i]
+      if (base !== undefined) return base * (items / BUCKET_TOPS[i]!)
+    }
+    return null
   }
 
   /** Fold the busy time since the last sample into the smoothed busy share. */
@@ -161,8 +179,8 @@ export class Pacer {
       this.#busySince = now
     }
     const share = Math.min(1, Math.max(0, busyMs / span))
-    // Smoothed over about two seconds: a span that long (an idle store) replaces the share outright.
-    const weight = Math.min(1, span / 2000)
+    // Smoothed over about a second: a span that long (an idle store) replaces the share outright.
+    const weight = Math.min(1, span / 1000)
     this.#busy = this.#busy * (1 - weight) + share * weight
     this.#busyMs = 0
     this.#sampleAt = now

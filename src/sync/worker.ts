@@ -88,6 +88,10 @@ interface Lane {
 }
 
 const keyOf = (s: { targetId: string; sku: string }) => `${s.targetId}\u0000${s.sku}`
+/** A slot's due time on the performance.now() scale (never in the future). */
+const sinceOf = (s: DeliverySlot, now: number, clockNow: number) => (s.dueSince === undefined ? now : now - Math.max(0, clockNow - s.dueSince))
+/** Items older than their window by this much waited for a free request, not for more items. */
+const STARVED_SLACK_MS = 100
 const NO_OUTCOME: DeliveryOutcome = { kind: 'retry', status: null, error: 'the destination gave no outcome', retryAfterMs: 0 }
 
 export class DeliveryWorker {
@@ -201,6 +205,9 @@ export class DeliveryWorker {
       else byTarget.set(s.targetId, [s])
     }
     const gone: Result[] = []
+    // The window counts from when a change became due, not from when this worker claimed it.
+    const now = performance.now()
+    const clockNow = this.#deps.clock.now()
     await Promise.all(
       [...byTarget].map(async ([targetId, targetSlots]) => {
         let dest: Destination | undefined
@@ -219,7 +226,7 @@ export class DeliveryWorker {
           const event = events.get(slot.eventSeq)
           // The target was removed or the event pruned: nothing left to deliver.
           if (!lane || !event) gone.push({ slot, event, outcome: 'gone', ms: 0 })
-          else lane.queue.push({ slot, event, at: performance.now() })
+          else lane.queue.push({ slot, event, at: sinceOf(slot, now, clockNow) })
         }
       }),
     )
@@ -270,6 +277,7 @@ export class DeliveryWorker {
         // A loaded paced target gets everything that waited its window in one request.
         const spread = lane.pacer?.loaded ? 1 : free
         const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
+        if (lane.pacer && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
         this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
       }
       // Items ready to go but every request of the target busy: the target is the bottleneck.
