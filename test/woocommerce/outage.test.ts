@@ -71,6 +71,13 @@ for (const { name, skipReason } of DATABASES) {
       expect(back.unreachableSince).toBeNull()
       expect(back.health).toBe('ok')
       expect(await db.selectFrom('dead_letter').selectAll().execute()).toEqual([])
+      // What steered the pushes is on the store, as the API shows it.
+      await until(async () => (await findStore(db, 'shop1'))?.pushStatus != null, 5000, 'the push status recorded')
+      const shown = (await (await hub.call('GET', 'stores/shop1')).json()) as { data: { unreachable_since: string | null; pushing: { window_ms: number; concurrency: number; max_concurrency: number; at: string } | null } }
+      expect(shown.data.unreachable_since).toBeNull()
+      expect(shown.data.pushing).toMatchObject({ max_concurrency: 4 })
+      expect(shown.data.pushing!.window_ms).toBeLessThanOrEqual(600)
+      expect(shown.data.pushing!.concurrency).toBeGreaterThanOrEqual(1)
     }, 60_000)
   })
 }
