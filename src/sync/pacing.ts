@@ -66,6 +66,8 @@ export class Pacer {
   #latency: number | null = null
   /** Uncontended response time per size class (requests sent with nothing else of ours in flight). */
   readonly #base: Array<number | undefined> = []
+  /** When the concurrency last changed. */
+  #changedAt = -Infinity
   #busy = 0
   #busyMs = 0
   #inFlight = 0
@@ -144,8 +146,13 @@ export class Pacer {
       const expected = this.#expected(b, o.items)
       if (expected !== null && expected > 0) queueing = o.ms / expected
     }
-    if (queueing !== null && queueing >= QUEUEING) this.#concurrency = Math.max(1, this.#concurrency - 1)
-    else if (o.waiting && (queueing === null || queueing <= NO_QUEUEING)) this.#concurrency = Math.min(this.#s.maxConcurrency, this.#concurrency + 1)
+    // One step at a time: answers to requests sent before the last change say nothing of the new level.
+    if (now - o.ms >= this.#changedAt) {
+      const before = this.#concurrency
+      if (queueing !== null && queueing >= QUEUEING) this.#concurrency = Math.max(1, this.#concurrency - 1)
+      else if (o.waiting && (queueing === null || queueing <= NO_QUEUEING)) this.#concurrency = Math.min(this.#s.maxConcurrency, this.#concurrency + 1)
+      if (this.#concurrency !== before) this.#changedAt = now
+    }
 
     if (!this.#loaded && (this.#busy >= ENTER_BUSY || o.waiting || (queueing !== null && queueing >= QUEUEING))) this.#loaded = true
     else if (this.#loaded && this.#busy <= LEAVE_BUSY && !o.waiting) this.#loaded = false

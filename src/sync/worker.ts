@@ -85,6 +85,8 @@ interface Lane {
   pacer: Pacer | null
   /** Items waited for a free request since the last delivery came back (the pacer's saturation signal). */
   starved: boolean
+  /** Every request was busy when the worker last claimed (since the last dispatch). */
+  full: boolean
 }
 
 const keyOf = (s: { targetId: string; sku: string }) => `${s.targetId}\u0000${s.sku}`
@@ -157,7 +159,12 @@ export class DeliveryWorker {
   #busyTargets(): string[] {
     const out: string[] = []
     // A lane lingering over a small batch still takes claims: that is what it waits for.
-    for (const l of this.#lanes.values()) if (l.running >= this.#laneCap(l) || (l.queue.length > 0 && l.linger === null) || l.queue.length >= l.limits.maxBatch) out.push(l.targetId)
+    for (const l of this.#lanes.values()) {
+      const full = l.running >= this.#laneCap(l)
+      // Changes of a target whose every request is busy wait in the table: for a paced target, a sign it is saturated.
+      if (full) l.full = true
+      if (full || (l.queue.length > 0 && l.linger === null) || l.queue.length >= l.limits.maxBatch) out.push(l.targetId)
+    }
     return out
   }
 
@@ -257,7 +264,7 @@ export class DeliveryWorker {
       lane.pacer = pacer
       return lane
     }
-    const made: Lane = { targetId, dest, limits: bounded, running: 0, queue: [], linger: null, pacer, starved: false }
+    const made: Lane = { targetId, dest, limits: bounded, running: 0, queue: [], linger: null, pacer, starved: false, full: false }
     this.#lanes.set(targetId, made)
     return made
   }
@@ -277,7 +284,8 @@ export class DeliveryWorker {
         // A loaded paced target gets everything that waited its window in one request.
         const spread = lane.pacer?.loaded ? 1 : free
         const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
-        if (lane.pacer && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
+        if (lane.pacer && (lane.full || lane.running >= cap - 1) && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
+        lane.full = false
         this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
       }
       // Items ready to go but every request of the target busy: the target is the bottleneck.
