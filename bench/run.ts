@@ -6,7 +6,8 @@
  *   npm run bench                  full run (10 s per load, 10,000 SKUs, 100,000-row bulk sync)
  *   npm run bench -- --quick       under two minutes (3 s per load, smaller bulk scaled to 100k)
  *   npm run bench -- --profile     also profile the SQLite write path (node --cpu-prof) and summarise it
- *   npm run bench -- --only=sqlite,pg,memory,woo,providers
+ *   npm run bench -- --only=sqlite,pg,memory,woo,alerts,providers
+ *   npm run bench -- --only=woocap   only the WooCommerce capacity-model loads (store as the slow side)
  *
  * Environment: STOCKBRIDGE_BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
  * STOCKBRIDGE_BENCH_ROOT (measure the service in another tree, e.g. an export of a commit).
@@ -590,7 +591,8 @@ async function benchAlerts(): Promise<void> {
  * take (bench/lib/woocommerce.ts): SQLite; PostgreSQL too in a full run.
  */
 async function benchWoo(): Promise<void> {
-  const settings = { quick: QUICK, loadSkus: S.skus, seconds: S.propagationSeconds, rate: 100, log }
+  const parts = { propagation: ONLY.has('woo'), capacity: ONLY.has('woo') || ONLY.has('woocap') }
+  const settings = { quick: QUICK, loadSkus: S.skus, seconds: S.propagationSeconds, rate: 100, log, parts, capacitySeconds: QUICK ? 10 : 20 }
   rows.push(...(await wooPropagation('sqlite', settings, PG_ADMIN)))
   if (!QUICK) rows.push(...(await wooPropagation('postgres', settings, PG_ADMIN)))
 }
@@ -619,7 +621,7 @@ async function main(): Promise<void> {
   await phase('SQLite', ONLY.has('sqlite'), benchSqlite)
   await phase('PostgreSQL', ONLY.has('pg'), benchPostgres)
   await phase('Memory', ONLY.has('memory'), benchMemory)
-  await phase('WooCommerce', ONLY.has('woo'), benchWoo)
+  await phase('WooCommerce', ONLY.has('woo') || ONLY.has('woocap'), benchWoo)
   await phase('Alerts', ONLY.has('alerts'), benchAlerts)
   await phase('Providers', ONLY.has('providers'), async () => void rows.push(...(await providerWebhookRows({ log, tempDir, pgAdmin: PG_ADMIN, cleanups, rounds: QUICK ? 3 : 5 }))))
   // The machine is shared: say how busy it was, so a reader can weigh the absolute figures.

@@ -57,6 +57,9 @@ const Schema = z.object({
   // Provider mappings (#14): how long one payload's JSONata may run, and the worker's heap.
   PROVIDER_MAPPING_TIMEOUT_MS: int(100, 60_000).default(5000),
   PROVIDER_MAPPING_HEAP_MB: int(16, 2048).default(64),
+  WOO_STORE_LINGER_MS: int(0, 5000).default(40),
+  WOO_STORE_MAX_WINDOW_MS: int(0, 10_000).default(600),
+  WOO_PROBE_MS: int(100, 600_000).default(2000),
 })
 
 export interface Config {
@@ -79,7 +82,7 @@ export interface Config {
   readonly delivery: { readonly enabled: boolean; readonly maxAttempts: number; readonly timeoutMs: number; readonly pollMs: number }
   readonly retention: { readonly eventsDays: number; readonly deliveryLogDays: number; readonly idempotencyDays: number }
   /** WooCommerce connector (#7): request timeout, drift grace, reconciliation schedule (0 minutes: off). */
-  readonly woocommerce: { readonly requestTimeoutMs: number; readonly driftGraceMs: number; readonly reconcileMinutes: number }
+  readonly woocommerce: { readonly requestTimeoutMs: number; readonly driftGraceMs: number; readonly reconcileMinutes: number; readonly storeLingerMs: number; readonly storeMaxWindowMs: number; readonly probeMs: number }
   /** JWT, signed requests, webhooks, rate limits, CORS (#5): see security/settings.ts and the README. */
   /** Bounds of one provider payload's JSONata evaluation (#14). */
   readonly providerMapping: { readonly timeoutMs: number; readonly heapMb: number }
@@ -128,8 +131,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bulkSyncJobThreshold: v.BULK_SYNC_JOB_THRESHOLD,
     delivery: Object.freeze({ enabled: v.DELIVERY_WORKER === 'on', maxAttempts: v.DELIVERY_MAX_ATTEMPTS, timeoutMs: v.DELIVERY_TIMEOUT_MS, pollMs: v.DELIVERY_POLL_MS }),
     retention: Object.freeze({ eventsDays: v.RETENTION_EVENTS_DAYS, deliveryLogDays: v.RETENTION_DELIVERY_LOG_DAYS, idempotencyDays: v.RETENTION_IDEMPOTENCY_DAYS }),
-    woocommerce: Object.freeze({ requestTimeoutMs: v.WOO_REQUEST_TIMEOUT_MS, driftGraceMs: v.WOO_DRIFT_GRACE_MS, reconcileMinutes: v.WOO_RECONCILE_MINUTES }),
     providerMapping: Object.freeze({ timeoutMs: v.PROVIDER_MAPPING_TIMEOUT_MS, heapMb: v.PROVIDER_MAPPING_HEAP_MB }),
+    woocommerce: Object.freeze({
+      requestTimeoutMs: v.WOO_REQUEST_TIMEOUT_MS,
+      driftGraceMs: v.WOO_DRIFT_GRACE_MS,
+      reconcileMinutes: v.WOO_RECONCILE_MINUTES,
+      storeLingerMs: v.WOO_STORE_LINGER_MS,
+      // The bound is never below the floor.
+      storeMaxWindowMs: Math.max(v.WOO_STORE_LINGER_MS, v.WOO_STORE_MAX_WINDOW_MS),
+      probeMs: v.WOO_PROBE_MS,
+    }),
     security: Object.freeze(security.settings),
     alerts: Object.freeze({ enabled: v.ALERTS === 'on', hysteresis: v.ALERT_HYSTERESIS, outboxLagSeconds: v.ALERT_OUTBOX_LAG_SECONDS }),
     metrics: Object.freeze({ token: v.METRICS_TOKEN ?? null, port: v.METRICS_PORT ?? null, sampleSeconds: v.METRICS_SAMPLE_SECONDS }),

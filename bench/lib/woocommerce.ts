@@ -35,7 +35,22 @@ export interface WooSettings {
   /** Changes per second. */
   readonly rate: number
   readonly log: (msg: string) => void
+  /** Which parts run: the 10,000-SKU round and the 100/s load, the capacity-model loads (default both). */
+  readonly parts?: { readonly propagation: boolean; readonly capacity: boolean }
+  /** Seconds of each capacity-model load. */
+  readonly capacitySeconds?: number
 }
+
+/** The capacity-model loads: changes/s over 100 SKUs, and the issue's targets for each. */
+const CAPACITY_LOADS = [
+  { rate: 1, p50: 300, p99: null },
+  { rate: 20, p50: null, p99: 1000 },
+  { rate: 60, p50: null, p99: 3000 },
+] as const
+const CAPACITY_SKUS = 100
+/** A real WooCommerce 10 store on 2 cores: 2 PHP workers, 60 ms a request + 35 ms a stock-only batch item. */
+const CAPACITY = { workers: 2, request_ms: 60, item_ms: 35 }
+const NO_CAPACITY = { workers: 0, request_ms: 0, item_ms: 0 }
 
 /** The store's catalogue: the 10,000 SKUs of the batch test, the load uses the first `loadSkus`. */
 const CATALOGUE = 10_000
@@ -57,12 +72,21 @@ const atMost = (bound: number): Target => ({ op: '<=', bound })
 // ---------------------------------------------------------------------------------------------
 // The emulator process and its observation endpoints
 
+interface CapacityAccount {
+  readonly requests: number
+  readonly items: number
+  readonly worker_ms: number
+  readonly queued_ms: number
+}
+
 interface Emulator {
   readonly pid: number
   readonly url: string
   readonly consumerKey: string
   readonly consumerSecret: string
   latency(l: { per_request_ms: number; per_item_ms: number }): Promise<void>
+  capacity(c: { workers: number; request_ms: number; item_ms: number }): Promise<CapacityAccount>
+  account(): Promise<CapacityAccount>
   /** Stock writes from index `from`: [sku, quantity, at ms]. */
   writes(from: number): Promise<{ next: number; writes: Array<[string, number | null, number]> }>
   requests(from: number): Promise<{ next: number; requests: Array<{ method: string; path: string; status: number; items: number; at: number }> }>
@@ -108,6 +132,12 @@ async function startEmulator(): Promise<Emulator> {
       const res = await fetch(`${url}/__emulator/latency`, { method: 'PUT', body: JSON.stringify(l) })
       if (!res.ok) throw new Error(`emulator latency → ${res.status}`)
     },
+    async capacity(c) {
+      const res = await fetch(`${url}/__emulator/capacity`, { method: 'PUT', body: JSON.stringify(c) })
+      if (!res.ok) throw new Error(`emulator capacity → ${res.status}`)
+      return (await res.json()) as CapacityAccount
+    },
+    account: () => get(`/__emulator/capacity`),
     writes: (from) => get(`/__emulator/stock-writes?from=${from}`),
     requests: (from) => get(`/__emulator/requests?from=${from}`),
     stop: () => stopChild(child),
@@ -303,7 +333,8 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
     const [emu, srv] = await Promise.all([startEmulator(), startServer({ databaseUrl: db.url })])
     s.log(`${tag}: service and emulator started in ${((performance.now() - tStart) / 1000).toFixed(1)} s`)
     if (!srv.adminKey) throw new Error('the first start printed no admin key')
-    const api = new Api(srv.url, srv.adminKey)
+    const adminKey: string = srv.adminKey
+    const api = new Api(srv.url, adminKey)
     const view = new StoreView(emu)
     const t0 = performance.now()
     const skus = Array.from({ length: CATALOGUE }, (_, i) => skuAt(i + 1))
@@ -320,64 +351,146 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
     s.log(`${tag}: ${CATALOGUE} SKUs registered and mapped in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
     await sleep(1200 - (performance.now() - connectedAt)) // the service caches its delivery targets for up to a second
 
-    // 10,000 SKUs changed at once: their first counts in one bulk sync (POST /stock/bulk-sync,
-    // a background job), each pushed through the outbox. How many batch requests carry them?
-    // Quick: the emulator's latency is off for this part (100 requests of 2.09 s each would take
-    // ~50 s at the store's 4 requests in flight); the count does not depend on it.
-    await emu.latency(s.quick ? OFF : REALISTIC)
-    const req1 = (await emu.requests(0)).next
-    s.log(`${tag}: 10,000 SKUs changed at once (${s.quick ? 'emulator latency off' : 'realistic latency'})`)
-    const t1 = performance.now()
-    await api.bulkSync(skus.map((sku) => ({ sku, warehouse_id: wh, quantity: FIRST })))
-    const answered = performance.now()
-    const all = await view.until(() => skus.every((k) => view.figure.get(k) === FIRST), s.quick ? 20_000 : 180_000)
-    const done = performance.now()
-    const b10 = (await emu.requests(req1)).requests.filter((q) => q.method !== 'GET' && q.path.endsWith('/batch'))
-    const arrived = skus.filter((k) => view.figure.get(k) === FIRST).length
-    const batchRow = row(`${label} batch requests for 10,000 changed SKUs (one bulk sync)`, b10.length, 'requests', Math.ceil(CATALOGUE / 100), {
-      limitOf: 'fewest possible: 100 items a request',
-      target: atMost(100),
-      note: [
-        `max ${Math.max(0, ...b10.map((b) => b.items))} items a request`,
-        `${all ? 'all' : `ONLY ${arrived} of`} 10,000 in the store ${((done - t1) / 1000).toFixed(1)} s after the bulk sync was sent (answered after ${((answered - t1) / 1000).toFixed(1)} s)`,
-        s.quick ? 'quick: emulator latency off for this count' : 'emulator 90 ms/request + 20 ms/item, store concurrency 4',
-      ].join('; '),
-    })
-    if (!all) throw new Error(`only ${arrived} of 10,000 first figures reached the store`)
-
-    // Paced load with realistic latency: random SKUs, sales and restocks of 1. 32 connections, so
-    // the pace holds while responses are slow (autocannon sends one request at a time per connection).
-    await emu.latency(REALISTIC)
-    view.mark()
-    const req0 = (await emu.requests(0)).next
-    const ledger0 = await db.maxLedgerId()
-    s.log(`${tag}: ${s.rate} changes/s for ${s.seconds} s, emulator 90 ms/request + 20 ms/item`)
-    const r: LoadResult = await runLoad({ url: srv.url, scenario: 'update', connections: 32, overallRate: s.rate, duration: s.seconds, warmupSeconds: 0, apiKey: srv.adminKey, skuPrefix: SKU_PREFIX, skuCount: s.loadSkus, warehouseId: wh })
-    let changes = await db.changesAfter(ledger0, wh)
-    const last = new Map(changes.map((c) => [c.sku, c.figure]))
-    const drained = await view.until(() => [...last].every(([sku, f]) => view.figure.get(sku) === f), s.quick ? 5_000 : 15_000)
-    changes = await db.changesAfter(ledger0, wh) // requests still in flight when the load ended
-    const { latencies, pending, netZero } = settle(changes, view.writes, (sku) => view.figure.get(sku))
-    const batches = (await emu.requests(req0)).requests.filter((q) => q.method !== 'GET' && q.path.endsWith('/batch'))
-    const items = batches.reduce((n, b) => n + b.items, 0)
-    const bad = unexpected(r)
-    const loadNote = [
-      `${latencies.length} of ${changes.length} changes arrived at ${Math.round(r.okPerSec)}/s over ${s.loadSkus.toLocaleString('en-US')} SKUs${netZero ? ` (+${netZero} cancelled out by a later change of the SKU: nothing to push)` : ''}`,
-      `emulator 90 ms/request + 20 ms/item, store concurrency 4: ${batches.length} batch requests, ${(items / Math.max(1, batches.length)).toFixed(1)} items each`,
-      bad ? `UNEXPECTED: ${bad}` : '',
-    ]
-      .filter(Boolean)
-      .join('; ')
-    out.push(
-      row(`${label} commit → WooCommerce emulator updated, ${s.rate} changes/s: p50`, percentile(latencies, 0.5), 'ms', null, { target: below(300), note: loadNote }),
-      row(`${label} commit → WooCommerce emulator updated, ${s.rate} changes/s: p99`, percentile(latencies, 0.99), 'ms', null, {
-        target: below(1000),
-        note: [`max ${percentile(latencies, 1)} ms`, pending ? `NOT ARRIVED: ${pending}${drained ? '' : ' (store still behind after the drain wait)'}` : ''].filter(Boolean).join('; '),
-      }),
-      batchRow,
-    )
+    const parts = s.parts ?? { propagation: true, capacity: true }
+    if (parts.propagation) out.push(...(await propagationParts()))
+    if (parts.capacity) out.push(...(await capacityParts()))
     await srv.stop()
     await emu.stop()
+
+    async function propagationParts(): Promise<Row[]> {
+      const out: Row[] = []
+      // 10,000 SKUs changed at once: their first counts in one bulk sync (POST /stock/bulk-sync,
+      // a background job), each pushed through the outbox. How many batch requests carry them?
+      // Quick: the emulator's latency is off for this part (100 requests of 2.09 s each would take
+      // ~50 s at the store's 4 requests in flight); the count does not depend on it.
+      await emu.latency(s.quick ? OFF : REALISTIC)
+      const req1 = (await emu.requests(0)).next
+      s.log(`${tag}: 10,000 SKUs changed at once (${s.quick ? 'emulator latency off' : 'realistic latency'})`)
+      const t1 = performance.now()
+      await api.bulkSync(skus.map((sku) => ({ sku, warehouse_id: wh, quantity: FIRST })))
+      const answered = performance.now()
+      const all = await view.until(() => skus.every((k) => view.figure.get(k) === FIRST), s.quick ? 20_000 : 180_000)
+      const done = performance.now()
+      const b10 = (await emu.requests(req1)).requests.filter((q) => q.method !== 'GET' && q.path.endsWith('/batch'))
+      const arrived = skus.filter((k) => view.figure.get(k) === FIRST).length
+      const batchRow = row(`${label} batch requests for 10,000 changed SKUs (one bulk sync)`, b10.length, 'requests', Math.ceil(CATALOGUE / 100), {
+        limitOf: 'fewest possible: 100 items a request',
+        target: atMost(100),
+        note: [
+          `max ${Math.max(0, ...b10.map((b) => b.items))} items a request`,
+          `${all ? 'all' : `ONLY ${arrived} of`} 10,000 in the store ${((done - t1) / 1000).toFixed(1)} s after the bulk sync was sent (answered after ${((answered - t1) / 1000).toFixed(1)} s)`,
+          s.quick ? 'quick: emulator latency off for this count' : 'emulator 90 ms/request + 20 ms/item, store concurrency 4',
+        ].join('; '),
+      })
+      if (!all) throw new Error(`only ${arrived} of 10,000 first figures reached the store`)
+
+      // Paced load with realistic latency: random SKUs, sales and restocks of 1. 32 connections, so
+      // the pace holds while responses are slow (autocannon sends one request at a time per connection).
+      await emu.latency(REALISTIC)
+      view.mark()
+      const req0 = (await emu.requests(0)).next
+      const ledger0 = await db.maxLedgerId()
+      s.log(`${tag}: ${s.rate} changes/s for ${s.seconds} s, emulator 90 ms/request + 20 ms/item`)
+      const r: LoadResult = await runLoad({ url: srv.url, scenario: 'update', connections: 32, overallRate: s.rate, duration: s.seconds, warmupSeconds: 0, apiKey: adminKey, skuPrefix: SKU_PREFIX, skuCount: s.loadSkus, warehouseId: wh })
+      let changes = await db.changesAfter(ledger0, wh)
+      const last = new Map(changes.map((c) => [c.sku, c.figure]))
+      const drained = await view.until(() => [...last].every(([sku, f]) => view.figure.get(sku) === f), s.quick ? 5_000 : 15_000)
+      changes = await db.changesAfter(ledger0, wh) // requests still in flight when the load ended
+      const { latencies, pending, netZero } = settle(changes, view.writes, (sku) => view.figure.get(sku))
+      const batches = (await emu.requests(req0)).requests.filter((q) => q.method !== 'GET' && q.path.endsWith('/batch'))
+      const items = batches.reduce((n, b) => n + b.items, 0)
+      const bad = unexpected(r)
+      const loadNote = [
+        `${latencies.length} of ${changes.length} changes arrived at ${Math.round(r.okPerSec)}/s over ${s.loadSkus.toLocaleString('en-US')} SKUs${netZero ? ` (+${netZero} cancelled out by a later change of the SKU: nothing to push)` : ''}`,
+        `emulator 90 ms/request + 20 ms/item, store concurrency 4: ${batches.length} batch requests, ${(items / Math.max(1, batches.length)).toFixed(1)} items each`,
+        bad ? `UNEXPECTED: ${bad}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ')
+      out.push(
+        row(`${label} commit → WooCommerce emulator updated, ${s.rate} changes/s: p50`, percentile(latencies, 0.5), 'ms', null, { target: below(300), note: loadNote }),
+        row(`${label} commit → WooCommerce emulator updated, ${s.rate} changes/s: p99`, percentile(latencies, 0.99), 'ms', null, {
+          target: below(1000),
+          note: [`max ${percentile(latencies, 1)} ms`, pending ? `NOT ARRIVED: ${pending}${drained ? '' : ' (store still behind after the drain wait)'}` : ''].filter(Boolean).join('; '),
+        }),
+        batchRow,
+      )
+      await emu.latency(OFF)
+      return out
+    }
+
+    /**
+     * The store as the slow side (the emulator's capacity model: 2 workers, 60 ms a request +
+     * 35 ms an item): paced sales and restocks over 100 SKUs at 1, 20 and 60 changes/s. Besides
+     * p50/p99, the store's modelled worker time per change (its own accounting: the same whatever
+     * else the machine runs) and the batch requests it served.
+     */
+    async function capacityParts(): Promise<Row[]> {
+      const out: Row[] = []
+      await emu.latency(OFF)
+      // Stock to sell from (the 10,000-SKU part may not have run): the loaded SKUs counted at FIRST.
+      const loaded = skus.slice(0, CAPACITY_SKUS)
+      await api.bulkSync(loaded.map((sku) => ({ sku, warehouse_id: wh, quantity: FIRST })))
+      if (!(await view.until(() => loaded.every((k) => view.figure.get(k) === FIRST), 20_000))) throw new Error('the first counts of the capacity loads did not reach the store')
+      await emu.capacity(CAPACITY)
+      // STOCKBRIDGE_BENCH_WOO_RATES=20,60 runs only those loads.
+      const rates = process.env.STOCKBRIDGE_BENCH_WOO_RATES?.split(',').map(Number)
+      for (const load of CAPACITY_LOADS.filter((l) => !rates || rates.includes(l.rate))) {
+        const seconds = s.capacitySeconds ?? 20
+        view.mark()
+        const req0 = (await emu.requests(0)).next
+        const acc0 = await emu.account()
+        const ledger0 = await db.maxLedgerId()
+        s.log(`${tag}: capacity model, ${load.rate} changes/s over ${CAPACITY_SKUS} SKUs for ${seconds} s`)
+        // What steers the pushes (the store's `pushing` figures), logged every second of the load.
+        const steering: string[] = []
+        const sampler = setInterval(() => {
+          void api
+            .call<{ data: { pushing: Record<string, unknown> | null } }>('GET', `/stores/${STORE}`)
+            .then((x) => {
+              const p = x.json.data.pushing
+              if (p) steering.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} lat${p.latency_ms} q${p.backlog}`)
+            })
+            .catch(() => {})
+        }, 1000)
+        const r: LoadResult = await runLoad({ url: srv.url, scenario: 'update', connections: Math.min(32, Math.max(2, load.rate)), overallRate: load.rate, duration: seconds, warmupSeconds: 0, apiKey: adminKey, skuPrefix: SKU_PREFIX, skuCount: CAPACITY_SKUS, warehouseId: wh })
+        clearInterval(sampler)
+        s.log(`${tag}: steering during the load: ${steering.join(' | ')}`)
+        const loadEnd = performance.now()
+        let changes = await db.changesAfter(ledger0, wh)
+        const last = new Map(changes.map((c) => [c.sku, c.figure]))
+        const drained = await view.until(() => [...last].every(([sku, f]) => view.figure.get(sku) === f), 30_000)
+        const drainMs = performance.now() - loadEnd
+        changes = await db.changesAfter(ledger0, wh)
+        const finalLast = new Map(changes.map((c) => [c.sku, c.figure]))
+        const wrong = [...finalLast].filter(([sku, f]) => view.figure.get(sku) !== f).length
+        const acc = await emu.account()
+        const { latencies, pending, netZero } = settle(changes, view.writes, (sku) => view.figure.get(sku))
+        const batches = (await emu.requests(req0)).requests.filter((q) => q.method !== 'GET' && q.path.endsWith('/batch'))
+        const items = batches.reduce((n, b) => n + b.items, 0)
+        const workerMs = acc.worker_ms - acc0.worker_ms
+        const perChange = changes.length ? workerMs / changes.length : null
+        const bad = unexpected(r)
+        const note = [
+          `${latencies.length} of ${changes.length} changes at ${Math.round(r.okPerSec)}/s${netZero ? ` (+${netZero} cancelled out)` : ''}`,
+          `${batches.length} batch requests, ${(items / Math.max(1, batches.length)).toFixed(1)} items each; store worker time ${Math.round(workerMs)} ms = ${perChange?.toFixed(1) ?? '-'} ms/change`,
+          `all ${finalLast.size} SKUs ${wrong ? `NOT right (${wrong} wrong)` : 'right'} ${(drainMs / 1000).toFixed(1)} s after the load${drained ? '' : ' (drain wait ran out)'}`,
+          pending ? `NOT ARRIVED: ${pending}` : '',
+          bad ? `UNEXPECTED: ${bad}` : '',
+        ]
+          .filter(Boolean)
+          .join('; ')
+        const name = `${label} capacity model (2 workers, 60 ms + 35 ms/item), ${load.rate} change${load.rate === 1 ? '' : 's'}/s over ${CAPACITY_SKUS} SKUs`
+        out.push(
+          row(`${name}: p50`, percentile(latencies, 0.5), 'ms', null, load.p50 !== null ? { target: below(load.p50), note } : { note }),
+          row(`${name}: p99`, percentile(latencies, 0.99), 'ms', null, load.p99 !== null ? { target: below(load.p99), note: `max ${percentile(latencies, 1)} ms` } : { note: `max ${percentile(latencies, 1)} ms` }),
+          row(`${name}: store worker time per change`, perChange, 'ms', CAPACITY.request_ms + CAPACITY.item_ms, { limitOf: 'one change alone in a request (60 + 35 ms)' }),
+        )
+        await sleep(1000)
+      }
+      await emu.capacity(NO_CAPACITY)
+      return out
+    }
   } finally {
     await db.close().catch((e: unknown) => s.log(`${tag}: clean-up failed: ${String(e)}`))
   }

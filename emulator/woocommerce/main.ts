@@ -1,7 +1,10 @@
 /**
  * Run the WooCommerce emulator: `npx tsx emulator/woocommerce/main.ts [--port 8090] [--simple 50]
  * [--variable 10] [--stock 20] [--catalog numbered|demo] [--realistic] [--https CERT,KEY]
- * [--webhooks async|sync|manual] [--sku-prefix P] [--sku-digits 5] [--observe]`. `--catalog demo`
+ * [--webhooks async|sync|manual] [--sku-prefix P] [--sku-digits 5] [--observe]
+ * [--capacity [--workers 2] [--request-ms 60] [--item-ms 35]]`. `--capacity` turns on the capacity
+ * model (server.ts): that many requests served at once, each costing a worker request-ms plus
+ * item-ms per batch item, the rest queued. `--catalog demo`
  * carries the SKUs of the hub's demo data set; the numbered catalogue's SKUs are
  * `${prefix}S-00001` (simple) and `${prefix}V-00001-M` (variations), `--sku-digits` wide.
  * `--port 0` picks a free port. `--observe` serves /__emulator/stock-writes, /__emulator/requests
@@ -11,7 +14,7 @@
 import fs from 'node:fs'
 import { parseArgs } from 'node:util'
 import { seedCatalog, seedDemoCatalog } from './seed.js'
-import { WooEmulator } from './server.js'
+import { DEFAULT_CAPACITY, WooEmulator } from './server.js'
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +33,10 @@ const { values } = parseArgs({
     'sku-prefix': { type: 'string', default: '' },
     'sku-digits': { type: 'string', default: '5' },
     observe: { type: 'boolean', default: false },
+    capacity: { type: 'boolean', default: false },
+    workers: { type: 'string', default: String(DEFAULT_CAPACITY.workers) },
+    'request-ms': { type: 'string', default: String(DEFAULT_CAPACITY.requestMs) },
+    'item-ms': { type: 'string', default: String(DEFAULT_CAPACITY.itemMs) },
   },
 })
 
@@ -42,6 +49,7 @@ const emu = new WooEmulator({
   webhookMode: values.webhooks as 'async' | 'sync' | 'manual',
   asyncDelayMs: Number(values['webhook-delay-ms']),
   observe: values.observe,
+  ...(values.capacity ? { capacity: { workers: Number(values.workers), requestMs: Number(values['request-ms']), itemMs: Number(values['item-ms']) } } : {}),
 })
 const apiKey =
   values['consumer-key'] && values['consumer-secret']
@@ -56,7 +64,8 @@ process.stdout.write(
     `consumer secret: ${apiKey.consumerSecret}`,
     `catalogue: ${seeded.simple.length} simple products, ${seeded.parents.length} variable with ${seeded.variations.length} variations (SKUs like ${seeded.skus.slice(0, 2).join(', ')})`,
     `latency: ${emu.latency.perRequestMs} ms per request + ${emu.latency.perItemMs} ms per batch item; webhooks ${emu.webhookMode}`,
-    ...(values.observe ? [`observation: ${emu.url}/__emulator/stock-writes, /__emulator/requests, PUT /__emulator/latency`] : []),
+    emu.capacity.workers > 0 ? `capacity: ${emu.capacity.workers} workers, ${emu.capacity.requestMs} ms per request + ${emu.capacity.itemMs} ms per batch item of a worker` : 'capacity: unlimited',
+    ...(values.observe ? [`observation: ${emu.url}/__emulator/stock-writes, /__emulator/requests, PUT /__emulator/latency, /__emulator/capacity`] : []),
     '',
   ].join('\n'),
 )

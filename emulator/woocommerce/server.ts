@@ -16,6 +16,16 @@
  *   GET /__emulator/requests?from=N      the request log: {next, requests: [{method, path, query,
  *       status, items, at}, …]} (`items`: create + update + delete of a batch request)
  *   PUT /__emulator/latency {per_request_ms, per_item_ms}   change the injected latency
+ *   GET /__emulator/capacity   the capacity model and its accounting: {workers, request_ms, item_ms,
+ *       busy, queued, requests, items, worker_ms, queued_ms}
+ *   PUT /__emulator/capacity {workers, request_ms, item_ms}   change it (workers 0: no model)
+ *
+ * The capacity model is how a real shop (PHP-FPM workers in front of one database) slows down:
+ * `workers` requests are served at once, each holds its worker for `request_ms + item_ms × items`
+ * (a batch's create + update + delete, at most 100), the rest queue. A real WooCommerce 10 store
+ * measured about 60 ms a request and 35 ms a stock-only batch item on 2 cores. `worker_ms` adds up
+ * the modelled cost of every request served, so a client's load on the store is read from it
+ * independently of how busy the machine running the emulator is.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
@@ -51,6 +61,25 @@ export interface LoggedRequest {
   readonly at: number
 }
 
+export interface CapacityModel {
+  /** Requests served at once (0: unlimited, no cost). */
+  readonly workers: number
+  readonly requestMs: number
+  readonly itemMs: number
+}
+
+/** What the capacity model has served so far (modelled worker time, not wall time). */
+export interface CapacityAccount {
+  requests: number
+  items: number
+  /** Sum of `requestMs + itemMs × items` over the requests served. */
+  workerMs: number
+  /** Time requests waited for a free worker (wall time). */
+  queuedMs: number
+}
+
+export const DEFAULT_CAPACITY: CapacityModel = Object.freeze({ workers: 2, requestMs: 60, itemMs: 35 })
+
 export interface WebhookDeliveryLog {
   readonly webhookId: number
   readonly topic: string
@@ -73,6 +102,11 @@ export interface EmulatorOptions {
   readonly latency?: { readonly perRequestMs: number; readonly perItemMs: number }
   /** Requests processed at once; the rest wait (0: unlimited). */
   readonly workers?: number
+  /**
+   * The capacity model (see the module comment): `workers` at once (default 2), each request
+   * holding one for `requestMs + itemMs × items` (defaults 60 and 35). Replaces `workers`.
+   */
+  readonly capacity?: Partial<CapacityModel>
   /**
    * Webhook delivery: 'async' (queued, coalesced per webhook and resource, sent after asyncDelayMs),
    * 'sync' (sent before the triggering request answers, one per change), 'manual' (queued until
@@ -141,6 +175,9 @@ export class WooEmulator {
   readonly deliveries: WebhookDeliveryLog[] = []
   readonly faults: Fault[] = []
   latency: { perRequestMs: number; perItemMs: number }
+  /** The capacity model in force (workers 0 without one). */
+  capacity: CapacityModel
+  readonly account: CapacityAccount = { requests: 0, items: 0, workerMs: 0, queuedMs: 0 }
   webhookMode: 'async' | 'sync' | 'manual'
   asyncDelayMs: number
   /** Called whenever a managed quantity changes: the probe latency measurements use. */
@@ -165,6 +202,7 @@ export class WooEmulator {
     this.shop = new Shop(o.homeUrl ?? 'http://127.0.0.1')
     this.keys = [...(o.keys ?? [])]
     this.latency = { perRequestMs: o.latency?.perRequestMs ?? 0, perItemMs: o.latency?.perItemMs ?? 0 }
+    this.capacity = o.capacity ? { ...DEFAULT_CAPACITY, ...o.capacity } : { workers: o.workers ?? 0, requestMs: 0, itemMs: 0 }
     this.webhookMode = o.webhookMode ?? 'async'
     this.asyncDelayMs = o.asyncDelayMs ?? 50
     this.shop.listeners.push({
@@ -355,21 +393,36 @@ export class WooEmulator {
 
   // ------------------------------------------------------------------------------------- HTTP
 
-  async #acquire(): Promise<void> {
-    const max = this.#o.workers ?? 0
-    if (max <= 0) return
+  /** Take a worker (waiting in line when all are busy); false without a bound, nothing to release. */
+  async #acquire(): Promise<boolean> {
+    const max = this.capacity.workers
+    if (max <= 0) return false
     if (this.#busy < max) {
       this.#busy++
-      return
+      return true
     }
+    const since = performance.now()
     await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    this.account.queuedMs += performance.now() - since
+    return true
   }
 
   #release(): void {
-    if ((this.#o.workers ?? 0) <= 0) return
-    const next = this.#waiting.shift()
-    if (next) next()
-    else this.#busy--
+    // The worker passes to the next in line, or becomes free (a smaller bound set meanwhile drains).
+    if (this.#busy <= this.capacity.workers) {
+      const next = this.#waiting.shift()
+      if (next) return next()
+    }
+    this.#busy--
+  }
+
+  /** Workers fewer than the model's now (raised by PUT /__emulator/capacity): let waiting requests in. */
+  #admit(): void {
+    // No model any more: everyone waiting goes in.
+    while ((this.capacity.workers <= 0 || this.#busy < this.capacity.workers) && this.#waiting.length > 0) {
+      this.#busy++
+      this.#waiting.shift()!()
+    }
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -427,7 +480,7 @@ export class WooEmulator {
       return
     }
 
-    await this.#acquire()
+    const held = await this.#acquire()
     try {
       let body: Record<string, unknown> = {}
       if (raw.length > 0 && method !== 'GET') {
@@ -439,7 +492,13 @@ export class WooEmulator {
         }
       }
       items = /\/batch$/.test(route) ? (['create', 'update', 'delete'] as const).reduce((n, k) => n + (Array.isArray(body[k]) ? (body[k] as unknown[]).length : 0), 0) : 0
-      const wait = this.latency.perRequestMs + this.latency.perItemMs * Math.min(items, 100)
+      const work = held ? this.capacity.requestMs + this.capacity.itemMs * Math.min(items, 100) : 0
+      if (held) {
+        this.account.requests++
+        this.account.items += items
+        this.account.workerMs += work
+      }
+      const wait = work + this.latency.perRequestMs + this.latency.perItemMs * Math.min(items, 100)
       if (wait > 0) await sleep(wait)
 
       const found = this.#route(method, route)
@@ -468,8 +527,14 @@ export class WooEmulator {
       if (e instanceof WcError) sendError(e)
       else send(500, { code: 'internal_server_error', message: e instanceof Error ? e.message : String(e), data: { status: 500 } })
     } finally {
-      this.#release()
+      if (held) this.#release()
     }
+  }
+
+  /** Change the capacity model (workers 0: none); requests already waiting keep their place. */
+  setCapacity(c: Partial<CapacityModel>): void {
+    this.capacity = { ...this.capacity, ...c }
+    this.#admit()
   }
 
   /** The observation endpoints (not logged as requests; see the module comment). */
@@ -489,7 +554,25 @@ export class WooEmulator {
         return void reply(400, { error: 'invalid JSON' })
       }
     }
+    if (method === 'GET' && path === '/__emulator/capacity') return void reply(200, this.#capacityBody())
+    if (method === 'PUT' && path === '/__emulator/capacity') {
+      try {
+        const b = JSON.parse(raw) as { workers?: unknown; request_ms?: unknown; item_ms?: unknown }
+        const ok = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0
+        if (!ok(b.workers) || !Number.isInteger(b.workers) || !ok(b.request_ms) || !ok(b.item_ms)) return void reply(422, { error: 'workers (integer), request_ms and item_ms: numbers ≥ 0' })
+        this.setCapacity({ workers: b.workers as number, requestMs: b.request_ms as number, itemMs: b.item_ms as number })
+        return void reply(200, this.#capacityBody())
+      } catch {
+        return void reply(400, { error: 'invalid JSON' })
+      }
+    }
     reply(404, { error: 'no such observation endpoint' })
+  }
+
+  #capacityBody() {
+    const { workers, requestMs, itemMs } = this.capacity
+    const a = this.account
+    return { workers, request_ms: requestMs, item_ms: itemMs, busy: this.#busy, queued: this.#waiting.length, requests: a.requests, items: a.items, worker_ms: a.workerMs, queued_ms: Math.round(a.queuedMs) }
   }
 
   // ------------------------------------------------------------------------------------- auth

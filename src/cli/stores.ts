@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import type { Config } from '../config.js'
 import type { Runtime } from '../runtime.js'
-import { addStore, changeStore, listStores, removeStore, storeView } from '../service/stores.js'
+import { addStore, changeStore, getStore, listStores, removeStore, storeView } from '../service/stores.js'
 import { connectorFor, dropConnector } from '../service/woocommerce-runtime.js'
 import type { WooConnector } from '../service/woocommerce.js'
 import { withRuntime } from './with-runtime.js'
@@ -92,6 +92,21 @@ export function registerStores(program: Command, config: Config): void {
         if (o.json) return out(JSON.stringify(all))
         if (all.length === 0) return out('No stores. Add one with: stockbridge stores add --name N --url URL --consumer-key CK --consumer-secret CS --warehouses CODE')
         for (const s of all) out(`${s.id}\t${s.name}\t${s.url}\t${s.mode}\twarehouses=${s.warehouses.join(',')}\tbuffer=${s.buffer}\thealth=${s.health}${s.health_reason ? ` (${s.health_reason})` : ''}\twebhooks=${s.webhooks_configured ? 'yes' : 'no'}`)
+      }),
+    )
+  stores
+    .command('show <store>')
+    .description('One store: settings, health, and what steers pushes to it (window, requests in flight, store latency, backlog)')
+    .option('--json', 'one JSON object')
+    .action((ref: string, o: { json?: boolean }) =>
+      withRuntime(config, async (rt) => {
+        const s = storeView(await getStore(rt.deps, ref))
+        if (o.json) return out(JSON.stringify(s))
+        out(`${s.name} (${s.id})  ${s.url}  mode ${s.mode}  warehouses ${s.warehouses.join(',')}  buffer ${s.buffer}  concurrency ${s.concurrency}`)
+        out(`health: ${s.health}${s.health_reason ? ` (${s.health_reason})` : ''}${s.unreachable_since ? `; unreachable since ${s.unreachable_since}` : ''}`)
+        const p = s.pushing
+        if (!p) return out('pushing: nothing pushed yet')
+        out(`pushing (as of ${p.at ?? '?'}): window ${p.window_ms ?? '-'} ms${p.loaded ? ' (store loaded)' : ''}, ${p.in_flight ?? '-'} in flight of ${p.concurrency ?? '-'} allowed (max ${p.max_concurrency ?? '-'}), store latency ${p.latency_ms ?? '-'} ms, backlog ${p.backlog ?? '-'}, busy ${p.busy === null ? '-' : `${Math.round(p.busy * 100)}%`}`)
       }),
     )
   stores

@@ -107,6 +107,8 @@ export async function addStore(deps: ServiceDeps, input: NewStore): Promise<WooS
     health: 'unknown',
     healthReason: null,
     healthChangedAt: null,
+    pushStatus: null,
+    unreachableSince: null,
     createdAt: now,
     updatedAt: now,
   }
@@ -168,6 +170,27 @@ export async function setWebhookSecret(deps: ServiceDeps, store: WooStore, callb
   return (await repo.updateStore(deps.store.db, store.id, { webhookSecret: secret, callbackUrl }, Math.max(deps.clock.now(), store.updatedAt + 1)))!
 }
 
+/**
+ * What steers pushes to the store (#17), as the node pushing last recorded it: the batch window,
+ * requests in flight and allowed, the store's smoothed response time, items waiting, and when.
+ */
+function pushingView(p: Readonly<Record<string, unknown>> | null) {
+  if (!p) return null
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+  const at = num(p.at)
+  return {
+    window_ms: num(p.window_ms),
+    loaded: p.loaded === true,
+    in_flight: num(p.in_flight),
+    concurrency: num(p.concurrency),
+    max_concurrency: num(p.max_concurrency),
+    latency_ms: num(p.latency_ms),
+    backlog: num(p.backlog),
+    busy: num(p.busy),
+    at: at === null ? null : new Date(at).toISOString(),
+  }
+}
+
 /** What may be shown of a store: never its consumer secret or webhook secret. */
 export function storeView(s: WooStore) {
   return {
@@ -187,6 +210,8 @@ export function storeView(s: WooStore) {
     health: s.health,
     health_reason: s.healthReason,
     health_changed_at: s.healthChangedAt === null ? null : new Date(s.healthChangedAt).toISOString(),
+    unreachable_since: s.unreachableSince === null ? null : new Date(s.unreachableSince).toISOString(),
+    pushing: pushingView(s.pushStatus),
     created_at: new Date(s.createdAt).toISOString(),
     updated_at: new Date(s.updatedAt).toISOString(),
   }

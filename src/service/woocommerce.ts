@@ -6,6 +6,7 @@
 import { DomainError } from '../domain/errors.js'
 import { WooHttpError, WooTransportError } from '../connectors/woocommerce/client.js'
 import { ClientPool, syncSkus, wooResolver } from '../connectors/woocommerce/destination.js'
+import { OutageWatch } from '../connectors/woocommerce/outage.js'
 import { mapByScan, mapSkus, type MappingReport } from '../connectors/woocommerce/mapping.js'
 import { isOurWebhook, reconcileStore, type WebhookInfo } from '../connectors/woocommerce/reconcile.js'
 import { HANDLED_TOPICS, receiveWebhook, WebhookProcessor, type ReceiveResult } from '../connectors/woocommerce/webhooks.js'
@@ -22,9 +23,15 @@ export interface WooSettings {
   readonly driftGraceMs: number
   /** Scheduled reconciliation of every live store (0: off). */
   readonly reconcileMinutes: number
+  /** The batch window's floor: a small batch waits this long for more while other requests are in flight (#17). */
+  readonly storeLingerMs: number
+  /** The batch window's bound under load: no change waits longer for a fuller batch (#17). */
+  readonly storeMaxWindowMs: number
+  /** How often a store that cannot be reached is probed (#12.15). */
+  readonly probeMs: number
 }
 
-export const DEFAULT_WOO_SETTINGS: WooSettings = Object.freeze({ requestTimeoutMs: 30_000, driftGraceMs: 15_000, reconcileMinutes: 60 })
+export const DEFAULT_WOO_SETTINGS: WooSettings = Object.freeze({ requestTimeoutMs: 30_000, driftGraceMs: 15_000, reconcileMinutes: 60, storeLingerMs: 40, storeMaxWindowMs: 600, probeMs: 2000 })
 
 /** A store's refusal or silence, as the service's error. */
 function storeFailure(store: WooStore, e: unknown): never {
@@ -37,6 +44,7 @@ function storeFailure(store: WooStore, e: unknown): never {
 export class WooConnector {
   readonly pool: ClientPool
   readonly processor: WebhookProcessor
+  readonly outage: OutageWatch
   readonly settings: WooSettings
   readonly #deps: ServiceDeps
   #timer: NodeJS.Timeout | null = null
@@ -47,12 +55,14 @@ export class WooConnector {
     this.#deps = deps
     this.settings = { ...DEFAULT_WOO_SETTINGS, ...settings }
     this.pool = new ClientPool(this.settings.requestTimeoutMs)
+    this.outage = new OutageWatch(deps, (s) => this.pool.get(s), { probeMs: this.settings.probeMs })
     this.processor = new WebhookProcessor(deps, this.pool, { driftGraceMs: this.settings.driftGraceMs })
   }
 
   /** Store targets to their stores, the rest to `fallback`. */
   resolver(fallback: DestinationResolver): DestinationResolver {
-    return wooResolver(this.#deps, this.pool, fallback)
+    const { storeLingerMs, storeMaxWindowMs } = this.settings
+    return wooResolver(this.#deps, this.pool, fallback, { lingerMs: storeLingerMs, maxWindowMs: Math.max(storeLingerMs, storeMaxWindowMs) }, this.outage)
   }
 
   start(): void {
@@ -73,6 +83,7 @@ export class WooConnector {
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer)
     if (this.#prune) clearInterval(this.#prune)
+    this.outage.stop()
     await this.processor.stop()
     await this.#reconciling
     this.pool.closeAll()

@@ -13,6 +13,8 @@ export interface DeliverySlot {
   readonly eventSeq: number
   /** Attempts so far, counting the one being made (bumped at claim time, so a crash counts). */
   readonly attempts: number
+  /** When its pending change became due (epoch ms): enqueued, or its retry came due. */
+  readonly dueSince?: number
 }
 
 /** Point each target's slot for this SKU at the event, unless it already holds a newer one. */
@@ -50,9 +52,9 @@ export async function claimDeliveries(ex: Executor, caps: DialectCaps, workerId:
     .updateTable('delivery')
     .set((eb) => ({ locked_by: workerId, locked_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
     .where((eb) => eb(eb.refTuple('target_id', 'sku'), 'in', due))
-    .returning(['target_id', 'sku', 'event_seq', 'attempts'])
+    .returning(['target_id', 'sku', 'event_seq', 'attempts', 'created_at', 'next_attempt_at'])
     .execute()
-  return rows.map((r) => ({ targetId: r.target_id, sku: r.sku, eventSeq: Number(r.event_seq), attempts: Number(r.attempts) }))
+  return rows.map((r) => ({ targetId: r.target_id, sku: r.sku, eventSeq: Number(r.event_seq), attempts: Number(r.attempts), dueSince: Math.max(Number(r.created_at), Number(r.next_attempt_at)) }))
 }
 
 /**
@@ -272,4 +274,13 @@ export async function enqueueDeliverySlots(ex: Executor, caps: DialectCaps, slot
       )
       .execute()
   }
+}
+
+/**
+ * Make a target's waiting retries due now (its store answers again after an outage): slots not
+ * held by a worker whose next attempt lies ahead. Attempts already made still count. Returns how many.
+ */
+export async function expediteTarget(ex: Executor, targetId: string, now: number): Promise<number> {
+  const res = await ex.updateTable('delivery').set({ next_attempt_at: now }).where('target_id', '=', targetId).where('next_attempt_at', '>', now).where('locked_by', 'is', null).executeTakeFirst()
+  return Number(res.numUpdatedRows)
 }

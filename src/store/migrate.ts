@@ -8,6 +8,7 @@ import * as m0003 from './migrations/0003-add-key-security.js'
 import * as m0004 from './migrations/0004-create-woocommerce-tables.js'
 import * as m0007 from './migrations/0007-create-provider-tables.js'
 import * as m0008 from './migrations/0008-create-alert-tables.js'
+import * as m0009 from './migrations/0009-add-store-push-status.js'
 import * as m0011 from './migrations/0011-create-admin-sessions.js'
 
 // A static map, not a directory glob, so a bundled or compiled build still carries every migration.
@@ -18,6 +19,7 @@ const MIGRATIONS = {
   '0004-create-woocommerce-tables': m0004,
   '0007-create-provider-tables': m0007,
   '0008-create-alert-tables': m0008,
+  '0009-add-store-push-status': m0009,
   '0011-create-admin-sessions': m0011,
 } as const
 

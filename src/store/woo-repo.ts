@@ -41,6 +41,10 @@ export interface WooStore {
   readonly health: StoreHealth
   readonly healthReason: string | null
   readonly healthChangedAt: number | null
+  /** The delivery pacer's last figures for this store (JSON object with `at`), null before any push. */
+  readonly pushStatus: Readonly<Record<string, unknown>> | null
+  /** While the store cannot be reached: since when (epoch ms). */
+  readonly unreachableSince: number | null
   readonly createdAt: number
   readonly updatedAt: number
 }
@@ -66,8 +70,20 @@ function toStore(r: Row): WooStore {
     health: r.health as StoreHealth,
     healthReason: r.health_reason,
     healthChangedAt: r.health_changed_at === null ? null : Number(r.health_changed_at),
+    pushStatus: parseStatus(r.push_status),
+    unreachableSince: r.unreachable_since === null ? null : Number(r.unreachable_since),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+  }
+}
+
+function parseStatus(v: string | null): Record<string, unknown> | null {
+  if (v === null) return null
+  try {
+    const o: unknown = JSON.parse(v)
+    return o !== null && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : null
+  } catch {
+    return null
   }
 }
 
@@ -91,6 +107,8 @@ export async function insertStore(ex: Executor, s: WooStore): Promise<void> {
       health: s.health,
       health_reason: s.healthReason,
       health_changed_at: s.healthChangedAt,
+      push_status: s.pushStatus === null ? null : JSON.stringify(s.pushStatus),
+      unreachable_since: s.unreachableSince,
       created_at: s.createdAt,
       updated_at: s.updatedAt,
     })
@@ -145,6 +163,31 @@ export async function setStoreHealth(ex: Executor, id: string, health: StoreHeal
     .where('id', '=', id)
     .where('health', '!=', health)
     .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+/** Record the delivery pacer's figures (written by the node pushing to the store; last writer wins). */
+export async function setPushStatus(ex: Executor, id: string, status: Readonly<Record<string, unknown>>): Promise<void> {
+  await ex.updateTable('woo_store').set({ push_status: JSON.stringify(status) }).where('id', '=', id).execute()
+}
+
+/**
+ * The store cannot be reached: unhealthy with the reason, `unreachable_since` kept from the first
+ * failure. True when this call made it so (it was reachable before), to alert once.
+ */
+export async function markUnreachable(ex: Executor, id: string, reason: string, now: number): Promise<boolean> {
+  const res = await ex
+    .updateTable('woo_store')
+    .set({ health: 'unhealthy', health_reason: reason.slice(0, 500), health_changed_at: now, unreachable_since: now })
+    .where('id', '=', id)
+    .where('unreachable_since', 'is', null)
+    .executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+/** The store answered: reachable again (health is set by the caller). True when it was unreachable. */
+export async function markReachable(ex: Executor, id: string): Promise<boolean> {
+  const res = await ex.updateTable('woo_store').set({ unreachable_since: null }).where('id', '=', id).where('unreachable_since', 'is not', null).executeTakeFirst()
   return Number(res.numUpdatedRows) === 1
 }
 

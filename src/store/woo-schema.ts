@@ -21,6 +21,9 @@ export interface WooStoreTable {
   health: string
   health_reason: string | null
   health_changed_at: NullableBigInt
+  /** JSON of the delivery pacer's figures (sync/pacing.ts) with `at`; null before the first push. */
+  push_status: string | null
+  unreachable_since: NullableBigInt
   created_at: BigIntColumn
   updated_at: BigIntColumn
 }

@@ -1,6 +1,7 @@
 /** @module sync/destination: where events go. A destination delivers one target's due events. */
 import type { OutboxEvent } from '../domain/events.js'
 import type { DeliveryOutcome } from './classify.js'
+import type { PacingSnapshot } from './pacing.js'
 
 /** How the worker may feed one target: deliveries at once, and events in each. */
 export interface DeliveryLimits {
@@ -17,6 +18,11 @@ export interface DeliveryLimits {
    * one-item requests while the backlog piles up for one long request, which doubles the latency.
    */
   readonly lingerMs?: number
+  /**
+   * Adapt the window and the parallel requests to the target's answers (sync/pacing.ts): the
+   * window stays within [lingerMs, maxWindowMs] and the requests at most `concurrency`.
+   */
+  readonly pacing?: { readonly maxWindowMs: number }
 }
 
 /** What the worker assumes of a destination that states no limits: one call at a time, any size. */
@@ -31,6 +37,8 @@ export interface Destination {
   deliver(events: ReadonlyArray<OutboxEvent>, signal: AbortSignal): Promise<DeliveryOutcome[]>
   /** This target's bounds (read each time the worker claims work for it). Default DEFAULT_LIMITS. */
   limits?(): DeliveryLimits | Promise<DeliveryLimits>
+  /** What steers a paced target now (`limits().pacing`): told after each delivery and when it goes idle. */
+  observe?(pacing: PacingSnapshot): void
 }
 
 /** Finds the destination of a target id (a subscription, later a store); undefined when it is gone. */

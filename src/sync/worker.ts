@@ -34,6 +34,7 @@ import { classifyError, type DeliveryOutcome } from './classify.js'
 import { DEFAULT_LIMITS, type DeliveryLimits, type Destination, type DestinationResolver } from './destination.js'
 import { waitForWork } from './idle.js'
 import { deadLettersTotal, deliveriesTotal, storePushLatency, targetKindOf } from '../observability/metrics.js'
+import { Pacer } from './pacing.js'
 
 export interface WorkerOptions {
   readonly workerId: string
@@ -68,6 +69,8 @@ interface Result {
 interface Item {
   readonly slot: DeliverySlot
   readonly event: OutboxEvent
+  /** When it was queued on its lane (performance.now()): the window counts from the oldest. */
+  readonly at: number
 }
 /** One target's lanes on this worker. */
 interface Lane {
@@ -79,9 +82,19 @@ interface Lane {
   readonly queue: Item[]
   /** Set while a small batch waits for more events (limits.lingerMs), with when it started waiting. */
   linger: { readonly since: number; readonly timer: NodeJS.Timeout } | null
+  /** The target's pacer when its limits ask for pacing (kept across idle spells in #pacers). */
+  pacer: Pacer | null
+  /** Items waited for a free request since the last delivery came back (the pacer's saturation signal). */
+  starved: boolean
+  /** Every request was busy when the worker last claimed (since the last dispatch). */
+  full: boolean
 }
 
 const keyOf = (s: { targetId: string; sku: string }) => `${s.targetId}\u0000${s.sku}`
+/** A slot's due time on the performance.now() scale (never in the future). */
+const sinceOf = (s: DeliverySlot, now: number, clockNow: number) => (s.dueSince === undefined ? now : now - Math.max(0, clockNow - s.dueSince))
+/** Items older than their window by this much waited for a free request, not for more items. */
+const STARVED_SLACK_MS = 100
 const NO_OUTCOME: DeliveryOutcome = { kind: 'retry', status: null, error: 'the destination gave no outcome', retryAfterMs: 0 }
 
 export class DeliveryWorker {
@@ -93,6 +106,10 @@ export class DeliveryWorker {
   /** Slots this worker claimed whose outcome is not recorded yet, by (target, SKU); `released` resolves when let go. */
   readonly #held = new Map<string, { slot: DeliverySlot; released: Promise<void>; release: () => void }>()
   readonly #lanes = new Map<string, Lane>()
+  /** Paced targets' pacers, kept while their lanes come and go. */
+  readonly #pacers = new Map<string, Pacer>()
+  /** Each delivery's own abort controller: stop() aborts them; no signal is shared by every request. */
+  readonly #aborts = new Set<AbortController>()
   /** Deliveries and recordings under way (stop() and runOnce() wait for them). */
   readonly #inflight = new Set<Promise<void>>()
   #running = 0
@@ -143,7 +160,12 @@ export class DeliveryWorker {
   #busyTargets(): string[] {
     const out: string[] = []
     // A lane lingering over a small batch still takes claims: that is what it waits for.
-    for (const l of this.#lanes.values()) if (l.running >= l.limits.concurrency || (l.queue.length > 0 && l.linger === null) || l.queue.length >= l.limits.maxBatch) out.push(l.targetId)
+    for (const l of this.#lanes.values()) {
+      const full = l.running >= this.#laneCap(l)
+      // Changes of a target whose every request is busy wait in the table: for a paced target, a sign it is saturated.
+      if (full) l.full = true
+      if (full || (l.queue.length > 0 && l.linger === null) || l.queue.length >= l.limits.maxBatch) out.push(l.targetId)
+    }
     return out
   }
 
@@ -191,6 +213,9 @@ export class DeliveryWorker {
       else byTarget.set(s.targetId, [s])
     }
     const gone: Result[] = []
+    // The window counts from when a change became due, not from when this worker claimed it.
+    const now = performance.now()
+    const clockNow = this.#deps.clock.now()
     await Promise.all(
       [...byTarget].map(async ([targetId, targetSlots]) => {
         let dest: Destination | undefined
@@ -209,7 +234,7 @@ export class DeliveryWorker {
           const event = events.get(slot.eventSeq)
           // The target was removed or the event pruned: nothing left to deliver.
           if (!lane || !event) gone.push({ slot, event, outcome: 'gone', ms: 0 })
-          else lane.queue.push({ slot, event })
+          else lane.queue.push({ slot, event, at: sinceOf(slot, now, clockNow) })
         }
       }),
     )
@@ -225,13 +250,22 @@ export class DeliveryWorker {
       maxBatch: Math.max(1, Math.floor(limits.maxBatch)),
       minBatch: Math.max(1, Math.floor(limits.minBatch)),
       lingerMs: Math.max(0, limits.lingerMs ?? 0),
+      ...(limits.pacing ? { pacing: limits.pacing } : {}),
     }
+    let pacer: Pacer | null = null
+    if (bounded.pacing) {
+      const settings = { minWindowMs: bounded.lingerMs, maxWindowMs: bounded.pacing.maxWindowMs, maxConcurrency: bounded.concurrency }
+      pacer = this.#pacers.get(targetId) ?? null
+      if (pacer) pacer.configure(settings)
+      else this.#pacers.set(targetId, (pacer = new Pacer(settings, performance.now())))
+    } else this.#pacers.delete(targetId)
     if (lane) {
       lane.dest = dest
       lane.limits = bounded
+      lane.pacer = pacer
       return lane
     }
-    const made: Lane = { targetId, dest, limits: bounded, running: 0, queue: [], linger: null }
+    const made: Lane = { targetId, dest, limits: bounded, running: 0, queue: [], linger: null, pacer, starved: false, full: false }
     this.#lanes.set(targetId, made)
     return made
   }
@@ -244,21 +278,39 @@ export class DeliveryWorker {
         lane.linger = null
         if (lane.queue.length) this.#track(this.#finish(lane.queue.splice(0).map(({ slot, event }) => ({ slot, event, outcome: 'unsent' as const, ms: 0 }))))
       }
-      while (lane.queue.length > 0 && lane.running < lane.limits.concurrency && this.#running < this.#o.concurrency && !this.#abort.signal.aborted) {
+      const cap = this.#laneCap(lane)
+      while (lane.queue.length > 0 && lane.running < cap && this.#running < this.#o.concurrency && !this.#abort.signal.aborted) {
         if (this.#lingers(lane)) break
-        const free = Math.min(lane.limits.concurrency - lane.running, this.#o.concurrency - this.#running)
-        const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / free)))
+        const free = Math.min(cap - lane.running, this.#o.concurrency - this.#running)
+        // A loaded paced target gets everything that waited its window in one request.
+        const spread = lane.pacer?.loaded ? 1 : free
+        const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
+        if (lane.pacer && (lane.full || lane.running >= cap - 1) && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
+        lane.full = false
         this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
       }
-      if (lane.queue.length === 0 && lane.running === 0 && lane.linger === null) this.#lanes.delete(id)
+      // Items ready to go but every request of the target busy: the target is the bottleneck.
+      if (lane.queue.length > 0 && lane.running >= cap && lane.pacer && performance.now() - lane.queue[0]!.at >= lane.pacer.waitFor(lane.running)) lane.starved = true
+      if (lane.pacer) lane.pacer.backlog(lane.queue.length)
+      if (lane.queue.length === 0 && lane.running === 0 && lane.linger === null) {
+        this.#lanes.delete(id)
+        if (lane.pacer) lane.dest.observe?.(lane.pacer.snapshot(performance.now()))
+      }
     }
+  }
+
+  /** Requests of the target at once: its pacer's concurrency when paced, else its limit. */
+  #laneCap(lane: Lane): number {
+    return lane.pacer ? Math.min(lane.limits.concurrency, lane.pacer.concurrency) : lane.limits.concurrency
   }
 
   /**
    * Whether a small batch should wait for more events: only while other deliveries of the target
    * are in flight (an idle target sends at once), and at most lingerMs from when it began waiting.
+   * A paced target waits until its oldest item has waited the pacer's window (a full batch goes at once).
    */
   #lingers(lane: Lane): boolean {
+    if (lane.pacer) return this.#windows(lane, lane.pacer)
     const { minBatch } = lane.limits
     const lingerMs = lane.limits.lingerMs ?? 0
     const now = performance.now()
@@ -278,6 +330,26 @@ export class DeliveryWorker {
     return false
   }
 
+  #windows(lane: Lane, pacer: Pacer): boolean {
+    const wait = pacer.waitFor(lane.running)
+    const age = performance.now() - lane.queue[0]!.at
+    // Not loaded: the plain linger rule (a batch of minBatch goes at once); loaded: only a full one.
+    const enough = lane.queue.length >= (pacer.loaded ? lane.limits.maxBatch : lane.limits.minBatch)
+    if (wait <= 0 || age >= wait || enough) {
+      if (lane.linger) clearTimeout(lane.linger.timer)
+      lane.linger = null
+      return false
+    }
+    if (lane.linger === null) {
+      const timer = setTimeout(() => {
+        if (lane.linger?.timer === timer) lane.linger = null
+        this.#pump()
+      }, Math.ceil(wait - age))
+      lane.linger = { since: performance.now(), timer }
+    }
+    return true
+  }
+
   #track(p: Promise<void>): void {
     this.#inflight.add(p)
     void p.then(() => this.#inflight.delete(p))
@@ -285,19 +357,31 @@ export class DeliveryWorker {
 
   /** One delivery on one lane; never rejects. A finished delivery frees its lane at once. */
   async #deliver(lane: Lane, items: Item[]): Promise<void> {
+    const alongside = lane.running
     lane.running++
     this.#running++
     const started = performance.now()
+    lane.pacer?.sent(started)
+    const abort = new AbortController()
+    this.#aborts.add(abort)
     let outcomes: DeliveryOutcome[]
     try {
       outcomes = await lane.dest.deliver(
         items.map((i) => i.event),
-        this.#abort.signal,
+        abort.signal,
       )
     } catch (e) {
       outcomes = items.map(() => classifyError(e))
+    } finally {
+      this.#aborts.delete(abort)
     }
-    const ms = (performance.now() - started) / items.length
+    const took = performance.now() - started
+    const ms = took / items.length
+    if (lane.pacer) {
+      lane.pacer.done(performance.now(), { items: items.length, ms: took, alongside, waiting: lane.starved })
+      lane.starved = false
+      lane.dest.observe?.(lane.pacer.snapshot(performance.now()))
+    }
     try {
       await this.#finish(items.map(({ slot, event }, i) => ({ slot, event, outcome: outcomes[i] ?? NO_OUTCOME, ms })))
     } finally {
@@ -482,6 +566,7 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.#unsubscribe?.()
     this.#abort.abort()
+    for (const a of this.#aborts) a.abort()
     this.wake()
     await this.#loop
     this.#pump()

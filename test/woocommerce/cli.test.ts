@@ -48,6 +48,8 @@ describe('stockbridge stores (CLI, SQLite)', () => {
     expect(tee.stockQuantity).toBe((right ?? 0) + 5)
     expect(await cli('stores', 'reconcile', 'demo-shop')).toMatch(new RegExp(`repair\\): done; ${n} SKUs checked, 1 drifted, 1 repaired`))
     expect(tee.stockQuantity).toBe(right)
+    // One store with its health and (nothing pushed by a server yet) no pacing figures.
+    expect(await cli('stores', 'show', 'demo-shop')).toMatch(/demo-shop \(sto_\w+\)[\s\S]*health: ok[\s\S]*pushing: nothing pushed yet/)
     expect(await cli('stores', 'remove', 'demo-shop')).toMatch(/Removed demo-shop/)
     expect(await cli('stores', 'list')).toMatch(/No stores/)
   }, 120_000)

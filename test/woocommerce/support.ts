@@ -37,16 +37,20 @@ export interface Hub {
   close(): Promise<void>
 }
 
-export async function startHub(kind: TestDatabase, o: { driftGraceMs?: number; warehouses?: Array<{ code: string; priority: number }> } = {}): Promise<Hub> {
+export async function startHub(
+  kind: TestDatabase,
+  o: { driftGraceMs?: number; warehouses?: Array<{ code: string; priority: number }>; backoff?: { baseMs: number; capMs: number }; random?: () => number; probeMs?: number; requestTimeoutMs?: number } = {},
+): Promise<Hub> {
   const db = await createTestStore(kind)
   const deps: ServiceDeps = { store: db.store, clock: { now: () => Date.now() }, ids: ulidIds(), log: silentLogger, events: new EventBus([subscriptionTargets, storeTargets], 0) }
-  const woo = connectorFor(deps, { requestTimeoutMs: 5000, driftGraceMs: o.driftGraceMs ?? 0, reconcileMinutes: 0 })
+  const woo = connectorFor(deps, { requestTimeoutMs: o.requestTimeoutMs ?? 5000, driftGraceMs: o.driftGraceMs ?? 0, reconcileMinutes: 0, ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}) })
   const worker = new DeliveryWorker(deps, woo.resolver(subscriptionResolver(deps.store.db, 5000)), {
     workerId: `test-${process.pid}`,
     batchSize: 400,
     pollMs: 50,
     maxAttempts: 12,
-    backoff: { baseMs: 20, capMs: 250 },
+    backoff: o.backoff ?? { baseMs: 20, capMs: 250 },
+    ...(o.random ? { random: o.random } : {}),
   })
   const { app, call } = await testApp(deps)
   const server: ServerType = await new Promise((resolve) => {

@@ -159,12 +159,17 @@ export class WooClient {
         req.destroy()
         fail(new WooTransportError('aborted', false))
       }
-      o.signal?.addEventListener('abort', onAbort, { once: true })
+      // A signal of its own that follows the caller's: the caller's signal (one per delivery, or a
+      // whole sync's) gets no listener per request, however many wait for a socket at once, so
+      // requests queued behind the store's bounded sockets cannot pile listeners up on it.
+      const signal = o.signal ? AbortSignal.any([o.signal]) : undefined
+      if (signal?.aborted) onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
       req.on('error', (e) => {
         clearTimeout(timer)
         fail(new WooTransportError(e.message, false, { cause: e }))
       })
-      req.on('close', () => o.signal?.removeEventListener('abort', onAbort))
+      req.on('close', () => signal?.removeEventListener('abort', onAbort))
       req.end(payload)
     })
   }

@@ -17,10 +17,21 @@ import type { WooStore } from '../../store/woo-repo.js'
 import { WooClient } from './client.js'
 import { storeFigures } from './figures.js'
 import { applyLookup, lookupSkus } from './mapping.js'
+import type { OutageWatch } from './outage.js'
 import { BATCH_LIMIT, MIN_SPLIT, pushItems, type PushItem, type PushResult, type PushStats } from './push.js'
 
-/** A store batch that would carry fewer than MIN_SPLIT items waits this long for more while other requests are in flight (sync/destination.ts). */
-const LINGER_MS = 40
+/** How a store's deliveries are paced (sync/pacing.ts): the window's floor (the linger) and its bound. */
+export interface PushPacing {
+  /** A batch of fewer than MIN_SPLIT items waits this long for more while other requests are in flight; the window's floor. */
+  readonly lingerMs: number
+  /** No change waits longer than this for a fuller batch, however loaded the store. */
+  readonly maxWindowMs: number
+}
+
+export const DEFAULT_PUSH_PACING: PushPacing = Object.freeze({ lingerMs: 40, maxWindowMs: 600 })
+
+/** The pacer's figures are written to the store's row at most this often (and when its pushes go idle). */
+const STATUS_EVERY_MS = 1000
 
 export const STORE_ID_PREFIX = 'sto'
 
@@ -64,7 +75,7 @@ export interface SyncOutcome {
  * differs from what the store shows (or everything with `force`), remap on invalid ids, record
  * health. Used by the engine's deliveries, `stores sync` and reconciliation repairs.
  */
-export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooClient, skus: ReadonlyArray<string>, o: { force?: boolean; signal?: AbortSignal; onBatch?: (done: number, total: number) => void; spreadOver?: number } = {}): Promise<SyncOutcome> {
+export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooClient, skus: ReadonlyArray<string>, o: { force?: boolean; signal?: AbortSignal; onBatch?: (done: number, total: number) => void; spreadOver?: number; outage?: OutageWatch } = {}): Promise<SyncOutcome> {
   const db = deps.store.db
   const results = new Map<string, PushResult | { kind: 'skipped'; reason: string }>()
   const stats: PushStats = { requests: 0 }
@@ -118,16 +129,26 @@ export async function syncSkus(deps: ServiceDeps, store: WooStore, client: WooCl
     const ok = items.filter((i) => pushed.get(i.sku)?.kind === 'ok')
     if (ok.length) await repo.markPushed(db, store.id, ok.map((i) => ({ sku: i.sku, figure: i.figure })), deps.clock.now())
     for (const [sku, r] of pushed) results.set(sku, r)
-    await recordHealth(deps, store, [...pushed.values()])
+    // Stopped by the worker, not failed by the store: says nothing of its health.
+    if (!o.signal?.aborted) await recordHealth(deps, store, [...pushed.values()], o.outage)
   }
   return { results, requests: stats.requests }
 }
 
-/** 401/403 marks the store unhealthy (alerting once); any accepted request marks it healthy again. */
-async function recordHealth(deps: ServiceDeps, store: WooStore, results: ReadonlyArray<PushResult>): Promise<void> {
+/**
+ * 401/403 marks the store unhealthy (alerting once); every request failing before the store
+ * answered marks it unreachable (outage.ts); any accepted request marks it healthy again.
+ */
+async function recordHealth(deps: ServiceDeps, store: WooStore, results: ReadonlyArray<PushResult>, outage: OutageWatch | undefined): Promise<void> {
   const auth = results.find((r) => r.kind === 'auth')
   const anyAnswer = results.some((r) => r.kind === 'ok' || r.kind === 'item_error' || r.kind === 'invalid_id')
   const now = deps.clock.now()
+  const unanswered = results.length > 0 && results.every((r) => r.kind === 'retry' && r.status === null)
+  if (unanswered && outage) {
+    await outage.unreachable(store, (results[0] as { reason: string }).reason)
+    return
+  }
+  if (anyAnswer || auth) await outage?.answered(store)
   if (auth && auth.kind === 'auth' && !anyAnswer) {
     if (await repo.setStoreHealth(deps.store.db, store.id, 'unhealthy', `The store refused our credentials (${auth.reason})`, now)) {
       deps.log.error({ store: store.name, store_id: store.id, reason: auth.reason }, 'ALERT: WooCommerce store refuses the hub credentials; stock pushes are failing')
@@ -164,11 +185,20 @@ function toOutcome(r: PushResult | { kind: 'skipped'; reason: string } | undefin
  * request's worth of SKUs (100) and sent as one request per batch URL: the store's parallel
  * requests are the worker's lanes, so a stream of changes is carried by all of them.
  */
-export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: string): Destination {
+export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: string, pacing: PushPacing = DEFAULT_PUSH_PACING, outage?: OutageWatch): Destination {
+  let written = { at: -Infinity, idle: true }
   return {
     async limits() {
       const store = await repo.findStore(deps.store.db, storeId)
-      return { concurrency: Math.max(1, store?.concurrency ?? 1), maxBatch: BATCH_LIMIT, minBatch: MIN_SPLIT, lingerMs: LINGER_MS }
+      return { concurrency: Math.max(1, store?.concurrency ?? 1), maxBatch: BATCH_LIMIT, minBatch: MIN_SPLIT, lingerMs: pacing.lingerMs, pacing: { maxWindowMs: pacing.maxWindowMs } }
+    },
+    observe(p) {
+      // Throttled: at most once a second, and once more when the store's pushes go idle.
+      const now = deps.clock.now()
+      const idle = p.in_flight === 0 && p.backlog === 0
+      if (now - written.at < STATUS_EVERY_MS && !(idle && !written.idle)) return
+      written = { at: now, idle }
+      void repo.setPushStatus(deps.store.db, storeId, { ...p, at: now }).catch((e: unknown) => deps.log.warn({ err: e, store_id: storeId }, 'recording the push status failed'))
     },
     async deliver(events: ReadonlyArray<OutboxEvent>, signal: AbortSignal): Promise<DeliveryOutcome[]> {
       try {
@@ -178,7 +208,7 @@ export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: s
         const skus = [...new Set(events.map((e) => e.sku))]
         // A call of more than one batch (runOnce of a big round) still uses the store's lanes.
         const spreadOver = skus.length <= BATCH_LIMIT ? 1 : store.concurrency
-        const { results } = await syncSkus(deps, store, pool.get(store), skus, { signal, spreadOver })
+        const { results } = await syncSkus(deps, store, pool.get(store), skus, { signal, spreadOver, ...(outage ? { outage } : {}) })
         return events.map((e) => toOutcome(results.get(e.sku)))
       } catch (e) {
         deps.log.warn({ err: e, store_id: storeId }, 'WooCommerce delivery round failed')
@@ -190,13 +220,13 @@ export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: s
 }
 
 /** Store targets (`sto_…`) go to their store; everything else to the fallback (subscriptions). */
-export function wooResolver(deps: ServiceDeps, pool: ClientPool, fallback: DestinationResolver): DestinationResolver {
+export function wooResolver(deps: ServiceDeps, pool: ClientPool, fallback: DestinationResolver, pacing: PushPacing = DEFAULT_PUSH_PACING, outage?: OutageWatch): DestinationResolver {
   const mine = new Map<string, Destination>()
   return async (targetId) => {
     if (!targetId.startsWith(`${STORE_ID_PREFIX}_`)) return fallback(targetId)
     let d = mine.get(targetId)
     if (!d) {
-      d = storeDestination(deps, pool, targetId)
+      d = storeDestination(deps, pool, targetId, pacing, outage)
       mine.set(targetId, d)
     }
     return d

@@ -33,6 +33,21 @@ const StoreSchema = z
     health: z.enum(['unknown', 'ok', 'unhealthy']),
     health_reason: z.string().nullable(),
     health_changed_at: z.string().nullable(),
+    unreachable_since: z.string().nullable().openapi({ description: 'While the store cannot be reached (connection refused, timeouts): since when; health is then unhealthy' }),
+    pushing: z
+      .object({
+        window_ms: z.number().nullable().openapi({ description: 'How long a batch waits for more changes now' }),
+        loaded: z.boolean().openapi({ description: 'Whether the store is loaded by our pushes (the window grows only then)' }),
+        in_flight: z.number().nullable(),
+        concurrency: z.number().nullable().openapi({ description: 'Requests allowed at once now (adapted, at most max_concurrency)' }),
+        max_concurrency: z.number().nullable(),
+        latency_ms: z.number().nullable().openapi({ description: "The store's smoothed response time" }),
+        backlog: z.number().nullable().openapi({ description: 'Changes claimed and waiting to be sent' }),
+        busy: z.number().nullable().openapi({ description: 'Share of time a request of ours was in flight (0…1)' }),
+        at: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: 'What steers pushes to this store, as last recorded by the node pushing (null before the first push)' }),
     created_at: z.string(),
     updated_at: z.string(),
   })
