@@ -23,6 +23,9 @@ export const ERROR_CATALOG = Object.freeze({
   reservation_expired: { status: 409, title: 'The reservation has expired' },
   dead_letter_replayed: { status: 409, title: 'The dead letter was already replayed' },
   already_exists: { status: 409, title: 'A record with this identity already exists' },
+  // Stock data rules (#12).
+  warehouse_inactive: { status: 409, title: 'The warehouse is inactive and takes no sales or reservations' },
+  product_id_taken: { status: 409, title: 'Another SKU is already mapped to this product id' },
   level_out_of_range: { status: 422, title: 'The movement would take the level beyond the largest figure allowed' },
   same_warehouse: { status: 422, title: 'A transfer needs two different warehouses' },
   idempotency_key_reused: { status: 422, title: 'This idempotency key was used with a different request' },

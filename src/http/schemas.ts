@@ -4,7 +4,7 @@
  */
 import { z } from '@hono/zod-openapi'
 import { MAX_QUANTITY } from '../domain/quantity.js'
-import { isSku, SKU_MAX_LENGTH } from '../domain/sku.js'
+import { SKU_MAX_LENGTH, SKU_RULE, skuProblem } from '../domain/sku.js'
 import { MAX_RESERVATION_TTL_SECONDS } from '../domain/reservation.js'
 import { MAX_BULK_ITEMS } from '../service/bulk-sync.js'
 import { MAX_HISTORY_LIMIT } from '../service/history.js'
@@ -13,11 +13,15 @@ import { MAX_HISTORY_LIMIT } from '../service/history.js'
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/
 const NO_CONTROL_BUT_NEWLINES = /^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$/
 
+// One rule for bodies, queries and (percent-encoded) paths: domain/sku.ts. Trimmed, then checked.
 export const SkuSchema = z
   .string()
-  .max(SKU_MAX_LENGTH)
-  .refine(isSku, 'may hold only letters, digits and . _ : # + - and must start with a letter or digit')
-  .openapi({ example: 'TEE-001-M', description: 'Letters, digits and . _ : # + - ; at most 100 characters' })
+  .trim()
+  .superRefine((v, ctx) => {
+    const problem = skuProblem(v)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  })
+  .openapi({ example: 'TEE 001/M', description: `${SKU_RULE[0]!.toUpperCase()}${SKU_RULE.slice(1)} (surrounding spaces are trimmed); percent-encode it in a path`, maxLength: SKU_MAX_LENGTH })
 export const WarehouseIdSchema = z.number().int().positive().max(2_147_483_647).openapi({ example: 1 })
 const Label = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL, 'must not contain control characters')
 const Notes = z.string().max(2000).regex(NO_CONTROL_BUT_NEWLINES, 'must not contain control characters')
@@ -188,7 +192,7 @@ export const EntrySchema = z
     product_id: z.number().int(),
     warehouse_id: z.number().int(),
     change_type: z.string(),
-    status: z.enum(['applied', 'stale']),
+    status: z.enum(['applied', 'stale', 'unchanged']).openapi({ description: 'unchanged: a count equal to on hand, kept as history; no figure, version or event changes' }),
     quantity: z.number().int(),
     delta: z.number().int().openapi({ description: 'Change in on hand' }),
     previous_stock: z.number().int(),
@@ -213,7 +217,7 @@ export const BulkItemSchema = z
     index: z.number().int(),
     sku: z.string().nullable(),
     warehouse_id: z.number().int().nullable(),
-    status: z.enum(['applied', 'stale', 'rejected']),
+    status: z.enum(['applied', 'unchanged', 'stale', 'rejected']),
     previous_stock: z.number().int().optional(),
     new_stock: z.number().int().optional(),
     movement_id: z.number().int().nullable().optional(),

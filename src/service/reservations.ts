@@ -11,7 +11,7 @@ import type { RequestContext, ServiceDeps } from './deps.js'
 import { requireWarehouse } from './catalog.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { lockProduct, writeDelta } from './level-writer.js'
-import { claimFor } from './stock.js'
+import { claimFor, warehouseInactive } from './stock.js'
 import { inTransaction } from './transaction.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
 import { mayWriteWarehouse } from '../domain/api-key.js'
@@ -36,6 +36,7 @@ export interface ReservationResult {
 async function planLines(ex: Executor, sku: string, quantity: number, warehouseId: number | undefined, allowsBackorders: boolean, allowed?: ReadonlyArray<number> | null) {
   if (warehouseId !== undefined) {
     const wh = await requireWarehouse(ex, warehouseId)
+    if (!wh.isActive) throw warehouseInactive(wh, 'reservations')
     return { lines: [{ warehouseId: wh.id, quantity }], explanation: [`${wh.code} requested by the caller`] }
   }
   const [levels, warehouses] = await Promise.all([findLevelsBySkus(ex, [sku]), listWarehouses(ex)])

@@ -92,7 +92,9 @@ export function registerStockRoutes(app: App, deps: AppDeps): void {
         contextOf(c),
       )
       markReplay(c, res)
-      const message = res.value.entry.status === 'stale' ? 'Count is older than the newest applied count; recorded as stale, stock unchanged' : 'Stock updated'
+      const status = res.value.entry.status
+      const message =
+        status === 'stale' ? 'Count is older than the newest applied count; recorded as stale, stock unchanged' : status === 'unchanged' ? 'Count confirms the figure on hand; recorded, stock unchanged' : 'Stock updated'
       return c.json({ success: true as const, message, data: movementJson(res.value) }, 200)
     },
   )

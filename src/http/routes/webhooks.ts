@@ -87,6 +87,7 @@ async function applyWarehouseSystemA(deps: AppDeps, provider: string, payload: u
           referenceId: d.transaction_id,
           notes: d.notes ?? null,
           observedAt: changeType === 'sync' ? observedAt : undefined,
+          isReportedByWarehouse: true,
         },
         ctx,
       )
