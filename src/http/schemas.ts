@@ -8,6 +8,7 @@ import { SKU_MAX_LENGTH, SKU_RULE, skuProblem } from '../domain/sku.js'
 import { MAX_RESERVATION_TTL_SECONDS } from '../domain/reservation.js'
 import { MAX_BULK_ITEMS } from '../service/bulk-sync.js'
 import { MAX_HISTORY_LIMIT } from '../service/history.js'
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../service/paging.js'
 
 // Free-text identifiers (source, reference ids) travel into logs and CSV: no control characters.
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/
@@ -23,7 +24,7 @@ export const SkuSchema = z
   })
   .openapi({ example: 'TEE 001/M', description: `${SKU_RULE[0]!.toUpperCase()}${SKU_RULE.slice(1)} (surrounding spaces are trimmed); percent-encode it in a path`, maxLength: SKU_MAX_LENGTH })
 export const WarehouseIdSchema = z.number().int().positive().max(2_147_483_647).openapi({ example: 1 })
-const Label = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL, 'must not contain control characters')
+export const Label = (max: number) => z.string().min(1).max(max).regex(NO_CONTROL, 'must not contain control characters')
 const Notes = z.string().max(2000).regex(NO_CONTROL_BUT_NEWLINES, 'must not contain control characters')
 const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-25T10:00:00Z' })
 const Quantity = z.number().int().min(0).max(MAX_QUANTITY)
@@ -110,12 +111,40 @@ export const IdParam = z.object({ id: z.string().min(1).max(40).regex(/^[A-Za-z0
 export const WarehouseIdParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647).openapi({ param: { name: 'id', in: 'path' } }) })
 export const ProductIdParam = z.object({ product_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ param: { name: 'product_id', in: 'path' } }) })
 
+/**
+ * Whole numbers in paths and queries are decimal digits only: `0x10`, `1e3`, ` 16` and `16.0` are
+ * refused rather than read as 16 (#12), and a word says it is not a number instead of "NaN".
+ */
+export const decimalInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d{1,16}$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .openapi({ type: 'integer', minimum: min, maximum: max })
+export const QueryBool = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').openapi({ type: 'boolean' })
+export const PageQuery = {
+  cursor: z.string().max(400).optional().openapi({ description: 'The next_cursor of the previous page' }),
+  limit: decimalInt(1, MAX_PAGE_LIMIT).optional().openapi({ description: `Items per page (default ${DEFAULT_PAGE_LIMIT}, at most ${MAX_PAGE_LIMIT})` }),
+}
+/** A paged list's body: the page, the cursor of the next one, and whether there is one. */
+export function pagedEnvelope<T extends z.ZodTypeAny>(item: T) {
+  return envelope(z.array(item), {
+    next_cursor: z.string().nullable().openapi({ description: 'Pass as cursor for the next page; null on the last page' }),
+    has_more: z.boolean(),
+  })
+}
+
 export const StockQuery = z.strictObject({
   warehouse_id: z.coerce.number().int().min(0).max(2_147_483_647).optional().openapi({ description: 'Absent or 0: totals plus every warehouse' }),
 })
 export const BatchStockQuery = z.strictObject({
-  skus: z.string().min(1).max(60_000).openapi({ description: 'Comma-separated, up to 500', example: 'TEE-001-M,MUG-002' }),
-  warehouse_id: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
+  skus: z.string().min(1).max(60_000).optional().openapi({ description: 'Comma-separated, up to 500. Absent: list every level, paged, with the filters below', example: 'TEE-001-M,MUG-002' }),
+  warehouse_id: decimalInt(0, 2_147_483_647).optional().openapi({ description: 'With skus: that warehouse only (0: all). Without: levels of that warehouse only' }),
+  sku_prefix: z.string().min(1).max(100).optional().openapi({ description: 'Without skus: levels whose SKU starts with this' }),
+  low_stock: QueryBool.optional().openapi({ description: 'Without skus: true lists only levels at or below their low-stock threshold' }),
+  out_of_stock: QueryBool.optional().openapi({ description: 'Without skus: true lists only levels with nothing available' }),
+  ...PageQuery,
 })
 export const HistoryQuery = z.strictObject({
   sku: SkuSchema.optional(),
@@ -164,6 +193,8 @@ export const LevelSchema = z
     updated_at: z.string().nullable(),
   })
   .openapi('StockLevel')
+
+export const ListedLevelSchema = LevelSchema.extend({ sku: z.string() }).openapi('ListedStockLevel')
 
 export const StockSchema = z
   .object({
