@@ -17,6 +17,8 @@ export const ERROR_CATALOG = Object.freeze({
   reservation_not_found: { status: 404, title: 'No reservation has this id' },
   route_not_found: { status: 404, title: 'No such route' },
   method_not_allowed: { status: 405, title: 'This route does not accept that method' },
+  request_headers_too_large: { status: 431, title: 'The request headers are too large' },
+  malformed_request: { status: 400, title: 'The request is not valid HTTP' },
   insufficient_stock: { status: 409, title: 'Not enough available stock' },
   version_conflict: { status: 409, title: 'The stock changed since the caller last read it' },
   reservation_not_active: { status: 409, title: 'The reservation is no longer active' },
@@ -39,6 +41,7 @@ export const ERROR_CATALOG = Object.freeze({
   invalid_timestamp: { status: 401, title: 'The request timestamp is missing or outside the allowed window' },
   nonce_reused: { status: 401, title: 'This nonce was already used; the request looks like a replay' },
   webhook_not_configured: { status: 401, title: 'No webhook secret is configured for this provider' },
+  jwks_unavailable: { status: 503, title: 'The keys that verify bearer tokens cannot be fetched right now' },
   warehouse_forbidden: { status: 403, title: 'The credential may not write to this warehouse' },
   rate_limited: { status: 429, title: 'Too many requests; slow down' },
   // WooCommerce connector (#7).

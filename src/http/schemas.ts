@@ -30,11 +30,25 @@ const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-25T
 const Quantity = z.number().int().min(0).max(MAX_QUANTITY)
 const ProductIdSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
 
+/**
+ * Whole numbers in paths and queries are decimal digits only: `0x10`, `1e3`, ` 16` and `16.0` are
+ * refused rather than read as 16 (#12), and a word says it is not a number instead of "NaN".
+ */
+export const decimalInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d{1,16}$/, 'must be a whole number in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .openapi({ type: 'integer', minimum: min, maximum: max })
+
 export const StockUpdateBody = z
   .strictObject({
     sku: SkuSchema,
     warehouse_id: WarehouseIdSchema,
-    quantity: Quantity.openapi({ description: 'Units moved (sale, restock: at least 1), or the absolute count (adjustment, sync)' }),
+    // Bounds depend on change_type (at least 1 for sale/restock, 0 for counts): checked with it, so a
+    // negative and a zero restock get the same rule (#12).
+    quantity: z.number().int().openapi({ description: 'Units moved (sale, restock: at least 1), or the absolute count (adjustment, sync: at least 0)', minimum: 0, maximum: MAX_QUANTITY }),
     change_type: z.string().max(40).openapi({ description: 'sale | restock | adjustment | sync (the seed\u2019s deduction and addition are accepted as sale and restock)', example: 'sale' }),
     source: Label(100).optional().openapi({ example: 'woocommerce' }),
     reference_id: Label(100).optional().openapi({ example: 'order-1042' }),
@@ -108,20 +122,9 @@ export const ProductPatchBody = ProductBody.omit({ sku: true }).partial().openap
 
 export const SkuParam = z.object({ sku: SkuSchema.openapi({ param: { name: 'sku', in: 'path' } }) })
 export const IdParam = z.object({ id: z.string().min(1).max(40).regex(/^[A-Za-z0-9_]+$/).openapi({ param: { name: 'id', in: 'path' } }) })
-export const WarehouseIdParam = z.object({ id: z.coerce.number().int().positive().max(2_147_483_647).openapi({ param: { name: 'id', in: 'path' } }) })
-export const ProductIdParam = z.object({ product_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ param: { name: 'product_id', in: 'path' } }) })
+export const WarehouseIdParam = z.object({ id: decimalInt(1, 2_147_483_647).openapi({ param: { name: 'id', in: 'path' } }) })
+export const ProductIdParam = z.object({ product_id: decimalInt(1, Number.MAX_SAFE_INTEGER).openapi({ param: { name: 'product_id', in: 'path' } }) })
 
-/**
- * Whole numbers in paths and queries are decimal digits only: `0x10`, `1e3`, ` 16` and `16.0` are
- * refused rather than read as 16 (#12), and a word says it is not a number instead of "NaN".
- */
-export const decimalInt = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^-?\d{1,16}$/, 'must be a whole number in decimal digits')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max))
-    .openapi({ type: 'integer', minimum: min, maximum: max })
 export const QueryBool = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').openapi({ type: 'boolean' })
 export const PageQuery = {
   cursor: z.string().max(400).optional().openapi({ description: 'The next_cursor of the previous page' }),
@@ -136,7 +139,7 @@ export function pagedEnvelope<T extends z.ZodTypeAny>(item: T) {
 }
 
 export const StockQuery = z.strictObject({
-  warehouse_id: z.coerce.number().int().min(0).max(2_147_483_647).optional().openapi({ description: 'Absent or 0: totals plus every warehouse' }),
+  warehouse_id: decimalInt(0, 2_147_483_647).optional().openapi({ description: 'Absent or 0: totals plus every warehouse' }),
 })
 export const BatchStockQuery = z.strictObject({
   skus: z.string().min(1).max(60_000).optional().openapi({ description: 'Comma-separated, up to 500. Absent: list every level, paged, with the filters below', example: 'TEE-001-M,MUG-002' }),
@@ -148,17 +151,17 @@ export const BatchStockQuery = z.strictObject({
 })
 export const HistoryQuery = z.strictObject({
   sku: SkuSchema.optional(),
-  warehouse_id: z.coerce.number().int().positive().max(2_147_483_647).optional(),
+  warehouse_id: decimalInt(1, 2_147_483_647).optional(),
   change_type: z.string().max(200).optional().openapi({ description: 'One or more change types, comma-separated' }),
   from: Instant.optional(),
   to: Instant.optional(),
   cursor: z.string().max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_HISTORY_LIMIT).optional(),
+  limit: decimalInt(1, MAX_HISTORY_LIMIT).optional(),
 })
 export const ProductListQuery = z.strictObject({
   search: z.string().min(1).max(100).regex(NO_CONTROL, 'must not contain control characters').optional(),
   cursor: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
+  limit: decimalInt(1, 500).optional(),
 })
 
 // ---- responses ----
@@ -202,10 +205,12 @@ export const StockSchema = z
     product_id: z.number().int(),
     parent_id: z.number().int().nullable(),
     backorders: z.boolean(),
-    total_stock: z.number().int(),
+    total_stock: z.number().int().openapi({ description: 'On hand summed over the warehouses totals_scope names' }),
     total_reserved: z.number().int(),
-    total_available: z.number().int(),
-    warehouse_ids: z.string().openapi({ description: 'Seed compatibility: comma-separated warehouse ids' }),
+    total_available: z.number().int().openapi({ description: 'Available summed over those warehouses, each counting at least 0' }),
+    totals_scope: z.enum(['all_warehouses', 'warehouse']).openapi({ description: 'What the totals cover: every warehouse, or (with ?warehouse_id=) that one warehouse only' }),
+    warehouse_ids: z.string().openapi({ description: 'Seed compatibility: comma-separated warehouse ids (see warehouse_id_list)' }),
+    warehouse_id_list: z.array(z.number().int()).openapi({ description: 'The warehouse ids of the levels below, as an array' }),
     warehouses: z.array(LevelSchema),
     warehouse_id: z.number().int().optional(),
     current_stock: z.number().int().optional().openapi({ description: 'Seed compatibility (single warehouse): on hand' }),
