@@ -28,6 +28,8 @@ export const Label = (max: number) => z.string().min(1).max(max).regex(NO_CONTRO
 const Notes = z.string().max(2000).regex(NO_CONTROL_BUT_NEWLINES, 'must not contain control characters')
 const Instant = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-25T10:00:00Z' })
 const Quantity = z.number().int().min(0).max(MAX_QUANTITY)
+/** Units moved: at least one (a separate schema, so a 0 and a −1 get the same single message). */
+const Units = z.number().int().min(1).max(MAX_QUANTITY)
 const ProductIdSchema = z.number().int().positive().max(Number.MAX_SAFE_INTEGER)
 
 /**
@@ -77,7 +79,7 @@ export const TransferBody = z
     sku: SkuSchema,
     from_warehouse_id: WarehouseIdSchema,
     to_warehouse_id: WarehouseIdSchema,
-    quantity: Quantity.min(1),
+    quantity: Units,
     source: Label(100).optional(),
     reference_id: Label(100).optional(),
     notes: Notes.optional(),
@@ -87,7 +89,7 @@ export const TransferBody = z
 export const ReservationBody = z
   .strictObject({
     sku: SkuSchema,
-    quantity: Quantity.min(1),
+    quantity: Units,
     warehouse_id: WarehouseIdSchema.optional().openapi({ description: 'Omit to allocate across active warehouses by priority' }),
     ttl_seconds: z.number().int().min(1).max(MAX_RESERVATION_TTL_SECONDS).optional().openapi({ description: 'Default 900 (15 minutes)' }),
     source: Label(100).optional(),
