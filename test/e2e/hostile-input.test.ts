@@ -335,7 +335,8 @@ add({ name: 'GET /stock/{sku}: SKU of 101 characters', req: () => get(`stock/${'
 add({ name: 'GET /stock/{sku}: NUL in the SKU', req: () => get('stock/TEE%00M'), status: 422, code: 'validation_failed', pointer: '/sku' })
 add({ name: 'GET /stock/{sku}: newline in the SKU', req: () => get('stock/TEE%0D%0AM'), status: 422, code: 'validation_failed', pointer: '/sku' })
 add({ name: 'GET /stock/{sku}: a zero-width space in the SKU', req: () => get('stock/TEE%E2%80%8BM'), status: 422, code: 'validation_failed', pointer: '/sku' })
-add({ name: 'GET /stock/{sku}: broken percent-encoding', req: () => get('stock/%E0%A4%A'), status: 422, code: 'validation_failed', pointer: '/sku' })
+// Refused for the whole path, before a route reads it (#12): the pointer is the request itself.
+add({ name: 'GET /stock/{sku}: broken percent-encoding', req: () => get('stock/%E0%A4%A'), status: 422, code: 'validation_failed', pointer: '' })
 add({ name: 'GET /stock/{sku}: unregistered SKU', req: () => get('stock/NOPE-404'), status: 404, code: 'sku_not_found' })
 add({ name: 'GET /stock/{sku}: warehouse_id not a number', req: (s) => get(`stock/${s.tee.sku}?warehouse_id=main`), status: 422, code: 'validation_failed', pointer: '/warehouse_id' })
 add({ name: 'GET /stock/{sku}: warehouse_id negative', req: (s) => get(`stock/${s.tee.sku}?warehouse_id=-1`), status: 422, code: 'validation_failed', pointer: '/warehouse_id' })
