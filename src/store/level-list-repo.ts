@@ -41,12 +41,18 @@ export async function listLevels(ex: Executor, caps: DialectCaps, q: LevelListQu
     .selectFrom('stock_level')
     .selectAll()
     .$if(q.skuPrefix !== undefined && q.skuPrefix !== '', (qb) => qb.where(sql<boolean>`${skuBytes} >= ${q.skuPrefix} and ${skuBytes} < ${q.skuPrefix + TOP}`))
-    .$if(q.after !== undefined, (qb) => qb.where(sql<boolean>`(${skuBytes} > ${q.after!.sku} or (sku = ${q.after!.sku} and warehouse_id > ${q.after!.warehouseId}))`))
+    // `>=` first, so both databases start an index range there; the OR only trims that one SKU.
+    .$if(q.after !== undefined, (qb) => qb.where(sql<boolean>`${skuBytes} >= ${q.after!.sku} and (${skuBytes} > ${q.after!.sku} or warehouse_id > ${q.after!.warehouseId})`))
     .orderBy(skuBytes)
     .orderBy('warehouse_id')
-    .limit(q.window)
+  const isFiltered = q.warehouseId !== undefined || q.isLowStock === true || q.isOutOfStock === true
+  if (!isFiltered) {
+    // Every level of the range matches: one index range scan of `take` rows, no window.
+    return { levels: (await range.limit(q.take).execute()).map(toLevel), windowEnd: null }
+  }
+  const window = range.limit(q.window)
   const rows = await ex
-    .selectFrom(range.as('w'))
+    .selectFrom(window.as('w'))
     .selectAll()
     .$if(q.warehouseId !== undefined, (qb) => qb.where('w.warehouse_id', '=', q.warehouseId!))
     .$if(q.isLowStock === true, (qb) => qb.where(sql<boolean>`w.on_hand - w.reserved - w.safety_stock <= w.low_stock_threshold`))
@@ -56,10 +62,10 @@ export async function listLevels(ex: Executor, caps: DialectCaps, q: LevelListQu
     .limit(q.take)
     .execute()
   let windowEnd: LevelListResult['windowEnd'] = null
-  if (rows.length < q.take && (await countWindow(ex, range)) >= q.window) {
+  if (rows.length < q.take && (await countWindow(ex, window)) >= q.window) {
     // Fewer matches than asked from a full window: more of the range may match after its last key.
     const last = await ex
-      .selectFrom(range.as('w'))
+      .selectFrom(window.as('w'))
       .select(['w.sku', 'w.warehouse_id'])
       .orderBy(sql`w.sku collate ${bytes}`, 'desc')
       .orderBy('w.warehouse_id', 'desc')
@@ -67,19 +73,32 @@ export async function listLevels(ex: Executor, caps: DialectCaps, q: LevelListQu
       .executeTakeFirstOrThrow()
     windowEnd = { sku: last.sku, warehouseId: Number(last.warehouse_id) }
   }
+  return { levels: rows.map(toLevel), windowEnd }
+}
+
+interface LevelRow {
+  sku: string
+  warehouse_id: number
+  on_hand: number
+  reserved: number
+  safety_stock: number
+  low_stock_threshold: number
+  version: number
+  last_counted_at: number | string | null
+  updated_at: number | string
+}
+
+function toLevel(r: LevelRow): StockLevel {
   return {
-    levels: rows.map((r) => ({
-      sku: r.sku,
-      warehouseId: Number(r.warehouse_id),
-      onHand: Number(r.on_hand),
-      reserved: Number(r.reserved),
-      safetyStock: Number(r.safety_stock),
-      lowStockThreshold: Number(r.low_stock_threshold),
-      version: Number(r.version),
-      lastCountedAt: r.last_counted_at === null ? null : Number(r.last_counted_at),
-      updatedAt: Number(r.updated_at),
-    })),
-    windowEnd,
+    sku: r.sku,
+    warehouseId: Number(r.warehouse_id),
+    onHand: Number(r.on_hand),
+    reserved: Number(r.reserved),
+    safetyStock: Number(r.safety_stock),
+    lowStockThreshold: Number(r.low_stock_threshold),
+    version: Number(r.version),
+    lastCountedAt: r.last_counted_at === null ? null : Number(r.last_counted_at),
+    updatedAt: Number(r.updated_at),
   }
 }
 
