@@ -1,7 +1,7 @@
 /**
  * @module store/level-list-repo: stock levels listed in (SKU byte order, warehouse id) pages.
  * Built to stay fast at a million levels: the SKU prefix and the cursor are one range of an index
- * (the primary key on SQLite, stock_level_sku_bytes_idx on PostgreSQL, migration 0005), and the
+ * (the primary key on SQLite, stock_level_sku_bytes_idx in POSIX collation on PostgreSQL, migration 0005), and the
  * other filters look at a bounded window of that range, never at the whole table.
  */
 import { sql } from 'kysely'
@@ -35,7 +35,8 @@ export interface LevelListResult {
 const TOP = '\u{10FFFF}'
 
 export async function listLevels(ex: Executor, caps: DialectCaps, q: LevelListQuery): Promise<LevelListResult> {
-  const bytes = sql.raw(caps.byteOrderCollation)
+  // Byte order: BINARY on SQLite, "POSIX" on PostgreSQL (see migration 0005 for why not "C").
+  const bytes = sql.raw(caps.name === 'sqlite' ? caps.byteOrderCollation : '"POSIX"')
   const skuBytes = sql`sku collate ${bytes}`
   const range = ex
     .selectFrom('stock_level')
