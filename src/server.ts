@@ -1,5 +1,7 @@
 /** @module server: the composition root of a running node: HTTP server, periodic tasks, graceful stop. */
 import { serve, type ServerType } from '@hono/node-server'
+import type { Server } from 'node:http'
+import { answerClientErrors } from './http/client-errors.js'
 import type { Config } from './config.js'
 import { createApp } from './http/app.js'
 import { ApiKeyVerifier } from './service/api-keys.js'
@@ -104,6 +106,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s))
   })
+  answerClientErrors(server as Server)
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`

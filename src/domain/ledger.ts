@@ -2,7 +2,12 @@
 import type { LedgerChangeType } from './movement.js'
 import type { StockFigures } from './stock-level.js'
 
-export type LedgerStatus = 'applied' | 'stale'
+/**
+ * `applied` changed the level; `stale` is a count older than the newest one, recorded and ignored;
+ * `unchanged` is a count that confirmed the figure on hand: kept as history (it moves the stale
+ * rule's clock), but it changes no figure, takes no version and sends no event.
+ */
+export type LedgerStatus = 'applied' | 'stale' | 'unchanged'
 
 export interface LedgerEntry {
   readonly id: number

@@ -65,6 +65,8 @@ export interface MovementPolicy {
 export type MovementOutcome =
   | { readonly status: 'applied'; readonly after: StockFigures; readonly lastCountedAt: number | null }
   | { readonly status: 'stale'; readonly after: StockFigures; readonly lastCountedAt: number | null }
+  /** A count equal to on hand: recorded as a count (lastCountedAt moves), no figure changes. */
+  | { readonly status: 'unchanged'; readonly after: StockFigures; readonly lastCountedAt: number | null }
 
 /**
  * Apply one movement to a level, or throw the domain error that refuses it.
@@ -112,6 +114,7 @@ export function applyMovement(level: LevelState, movement: Movement, policy: Mov
       if (level.lastCountedAt !== null && movement.observedAt < level.lastCountedAt) {
         return { status: 'stale', after: { onHand, reserved }, lastCountedAt: level.lastCountedAt }
       }
+      if (movement.count === onHand) return { status: 'unchanged', after: { onHand, reserved }, lastCountedAt: movement.observedAt }
       return applied({ onHand: movement.count, reserved }, movement.observedAt)
   }
 }

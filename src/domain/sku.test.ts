@@ -3,16 +3,22 @@ import { parseSku } from './sku.js'
 import { parseCount, parseQuantity } from './quantity.js'
 
 describe('parseSku', () => {
-  it.each(['TEE-001-M', 'a', 'X.Y_Z:1#2+3'])('accepts %s', (s) => expect(parseSku(s)).toBe(s))
+  // Real WooCommerce SKUs (#12): spaces, slashes, any script.
+  it.each(['TEE-001-M', 'a', 'X.Y_Z:1#2+3', 'TEE 001', 'ABC/123', 'TÉE-ÜBER', '-AB', 'Ä'.repeat(100), '🧢 cap'])('accepts %s', (s) => expect(parseSku(s)).toBe(s))
+  it('trims surrounding whitespace', () => expect(parseSku('  TEE 001 ')).toBe('TEE 001'))
   it.each([
     ['empty', ''],
-    ['too long', 'A'.repeat(101)],
+    ['only spaces', '   '],
     ['a control character', 'AB\u0007C'],
-    ['a space', 'A B'],
-    ['a slash', 'A/B'],
-    ['a leading dash', '-AB'],
+    ['a tab inside', 'A\tB'],
+    ['a zero-width space', 'A\u200bB'],
+    ['a line separator', 'A\u2028B'],
     ['a number', 12],
   ])('refuses %s', (_why, s) => expect(() => parseSku(s)).toThrow(expect.objectContaining({ code: 'validation_failed' })))
+  it('says a long SKU is too long, counting characters not bytes', () => {
+    expect(() => parseSku('A'.repeat(101))).toThrow(/too long/)
+    expect(() => parseSku('É'.repeat(101))).toThrow(/too long/)
+  })
 })
 
 describe('quantities', () => {

@@ -31,13 +31,27 @@ export function isLowStock(level: StockFigures & { readonly safetyStock: number;
   return availableOf(level) <= level.lowStockThreshold
 }
 
+/**
+ * What one warehouse adds to a SKU's totals and to the figure pushed to stores: its available,
+ * never less than zero. A warehouse short of its own safety stock or reservations (0 on hand,
+ * safety stock 2: available −2) cannot take units away from another warehouse that has them.
+ * The same holds for a SKU that allows backorders: its negative on hand shows per warehouse and
+ * in total on hand, but the sellable total never drops below zero (#12).
+ */
+export function sellableOf(level: StockFigures & { readonly safetyStock: number }): number {
+  return Math.max(0, availableOf(level))
+}
+
 export interface StockTotals {
   readonly onHand: number
   readonly reserved: number
   readonly available: number
 }
 
-/** Totals across warehouses; inactive warehouses still hold stock, so they count here too. */
+/**
+ * Totals across warehouses; inactive warehouses still hold stock, so they count here too.
+ * On hand and reserved are plain sums; available sums each warehouse's sellableOf.
+ */
 export function totalsOf(levels: ReadonlyArray<StockLevel>): StockTotals {
   let onHand = 0
   let reserved = 0
@@ -45,7 +59,7 @@ export function totalsOf(levels: ReadonlyArray<StockLevel>): StockTotals {
   for (const l of levels) {
     onHand += l.onHand
     reserved += l.reserved
-    available += availableOf(l)
+    available += sellableOf(l)
   }
   return { onHand, reserved, available }
 }

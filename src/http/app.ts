@@ -3,6 +3,7 @@
  * with app.request() and main.ts hands it to a real server.
  */
 import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context, Next } from 'hono'
 import { ValidationError } from '../domain/errors.js'
 import { isDatabaseReachable } from '../service/catalog.js'
 import type { App, AppDeps, AppEnv } from './env.js'
@@ -42,12 +43,47 @@ function newApi(): App {
   })
 }
 
+/** The methods routes answer on this path (middleware aside), for a 405's Allow header. */
+function allowedMethods(app: App, path: string): string[] {
+  const out = new Set<string>()
+  for (const r of app.routes) {
+    if (r.method === 'ALL' || r.path.includes('*')) continue
+    const pattern = new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+(\\\{[^}]*\\\})?/g, '[^/]+')}$`)
+    if (pattern.test(path)) out.add(r.method.toUpperCase())
+  }
+  if (out.has('GET')) out.add('HEAD')
+  return [...out].sort()
+}
+
+/** A path whose percent-encoding is not UTF-8 cannot name anything: 422, before a route reads it raw. */
+function refuseBrokenPercentEncoding() {
+  return async function percentEncoding(c: Context, next: Next) {
+    const url = c.req.url
+    const start = url.indexOf('/', url.indexOf('//') + 2)
+    const end = url.indexOf('?', start)
+    const raw = end === -1 ? url.slice(start) : url.slice(start, end)
+    if (raw.includes('%')) {
+      try {
+        decodeURIComponent(raw)
+      } catch {
+        return problem(c, 'validation_failed', 'The path is not valid percent-encoded UTF-8', { errors: [{ pointer: '', message: 'the path must be percent-encoded UTF-8' }] })
+      }
+    }
+    return next()
+  }
+}
+
 export function createApp(deps: AppDeps): App {
   const app = newApi()
   const security = resolveSecurity(deps, deps.security)
   const onError = errorHandler(deps.log)
   app.onError(onError)
-  app.notFound((c) => problem(c, 'route_not_found', `No route ${c.req.method} ${c.req.path}`))
+  // A path that exists under other methods is 405 with Allow, not 404 (#12).
+  app.notFound((c) => {
+    const allow = allowedMethods(app, c.req.path)
+    if (allow.length > 0) return problem(c, 'method_not_allowed', `${c.req.method} is not accepted on ${c.req.path}; use ${allow.join(' or ')}`, { allow }, { allow: allow.join(', ') })
+    return problem(c, 'route_not_found', `No route ${c.req.method} ${c.req.path}`)
+  })
 
   app.use('*', stampResponses())
   app.use('*', measureRequests())
@@ -56,7 +92,10 @@ export function createApp(deps: AppDeps): App {
   if (cors) app.use('*', cors)
   app.use('*', logRequests(deps.log))
   app.use('*', limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`]))
-  app.use('*', limitJsonDepth([`${API_BASE}${WEBHOOK_PATH_PREFIX}`]))
+  app.use('*', refuseBrokenPercentEncoding())
+  // The JSON depth limit runs after authentication (in the API below), so a caller without a
+  // credential learns that first (#12); WooCommerce deliveries, signed on their own, keep it here.
+  app.use(`${API_BASE}/woocommerce/*`, limitJsonDepth())
   // Routes without a credential draw on the client IP's budget (#5); /healthz stays unlimited for probes.
   const isPublic = (path: string) => path === `${API_BASE}/openapi.json` || path.startsWith(`${API_BASE}${WEBHOOK_PATH_PREFIX}`)
   const limits = security.rateLimits
@@ -107,9 +146,14 @@ export function createApp(deps: AppDeps): App {
     const byPrincipal = limitByPrincipal(limits, deps.log)
     api.use('*', async (c, next) => (isPublic(c.req.path) ? next() : byPrincipal(c, next)))
   }
+  api.use('*', limitJsonDepth([`${API_BASE}${WEBHOOK_PATH_PREFIX}`]))
   const providers = { sealKey: security.keyEncryptionKey, envProviders: security.webhooks }
   registerWebhookRoutes(api, deps, providers)
   registerStockRoutes(api, deps)
+  // POST-only paths under /stock/ that GET /stock/{sku} would otherwise read as SKUs.
+  api.on(['GET', 'PUT', 'PATCH', 'DELETE'], ['/stock/update', '/stock/bulk-sync', '/stock/transfer'], (c) =>
+    problem(c, 'method_not_allowed', `${c.req.method} is not accepted on ${c.req.path}; use POST`, { allow: ['POST'] }, { allow: 'POST' }),
+  )
   registerHistoryRoutes(api, deps)
   registerStockReadRoute(api, deps)
   registerReservationRoutes(api, deps)

@@ -50,7 +50,9 @@ export function stockJson(v: StockView, warehouseId?: number): z.infer<typeof St
     total_stock: v.totals.onHand,
     total_reserved: v.totals.reserved,
     total_available: v.totals.available,
+    totals_scope: warehouseId === undefined ? ('all_warehouses' as const) : ('warehouse' as const),
     warehouse_ids: v.levels.map((l) => l.warehouseId).join(','),
+    warehouse_id_list: v.levels.map((l) => l.warehouseId),
     warehouses: v.levels.map(levelJson),
   }
   const one = warehouseId === undefined ? undefined : v.levels[0]

@@ -97,8 +97,37 @@ export class JwtVerifier {
       })
       return grantOf(payload)
     } catch (e) {
+      if (this.#jwks && isUnreachable(e)) {
+        // Not the token's fault: the keys to check it with cannot be fetched (#12). Say which.
+        throw new KeySourceUnavailableError(`The JSON Web Key Set at ${jwksOrigin(this.#options.jwks!)} is unreachable, so bearer tokens cannot be checked right now; retry shortly or use an API key`, { cause: e })
+      }
       throw new TokenError(describe(e), { cause: e })
     }
+  }
+}
+
+/** The keys that verify tokens (a remote JWKS) cannot be fetched: a 503, not the caller's error. */
+export class KeySourceUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'KeySourceUnavailableError'
+  }
+}
+
+function isUnreachable(e: unknown): boolean {
+  if (e instanceof errors.JWKSTimeout) return true
+  if (!(e instanceof Error) || e instanceof errors.JOSEError) return false
+  const text = `${e.message} ${String((e as { cause?: { code?: unknown } }).cause?.code ?? '')}`
+  return /fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|socket/i.test(text)
+}
+
+/** Where the JWKS lives, without any query string or credentials (they may carry secrets). */
+function jwksOrigin(source: string): string {
+  try {
+    const u = new URL(source)
+    return `${u.protocol}//${u.host}${u.pathname}`
+  } catch {
+    return 'the configured location'
   }
 }
 

@@ -17,7 +17,7 @@ import { parseCount } from '../domain/quantity.js'
 import { parseSku } from '../domain/sku.js'
 import type { LedgerEntry } from '../domain/ledger.js'
 import type { Product } from '../domain/product.js'
-import type { StockLevel } from '../domain/stock-level.js'
+import { sellableOf, type StockLevel } from '../domain/stock-level.js'
 import { stockChangedData } from './stock-events.js'
 import type { Executor } from '../store/db.js'
 import type { Database } from '../store/schema.js'
@@ -43,11 +43,14 @@ export interface BulkSyncInput {
 }
 
 export type BulkItemOutcome =
-  | { readonly index: number; readonly sku: string; readonly warehouseId: number; readonly status: 'applied' | 'stale'; readonly previous: number; readonly current: number; readonly movementId: number | null }
+  | { readonly index: number; readonly sku: string; readonly warehouseId: number; readonly status: 'applied' | 'stale' | 'unchanged'; readonly previous: number; readonly current: number; readonly movementId: number | null }
   | { readonly index: number; readonly sku: string | null; readonly warehouseId: number | null; readonly status: 'rejected'; readonly code: ErrorCode; readonly detail: string }
 
+/** The counts partition the items: applied + unchanged + stale + rejected = items.length. */
 export interface BulkSyncResult {
+  /** Counts that changed on hand. */
   readonly applied: number
+  /** Counts equal to on hand: recorded in the ledger as `unchanged`, nothing else happens. */
   readonly stale: number
   readonly unchanged: number
   readonly rejected: number
@@ -70,10 +73,8 @@ export function resultOf(items: ReadonlyArray<BulkItemOutcome>): BulkSyncResult 
   for (const o of items) {
     if (o.status === 'rejected') rejected++
     else if (o.status === 'stale') stale++
-    else {
-      applied++
-      if (o.previous === o.current) unchanged++
-    }
+    else if (o.status === 'unchanged') unchanged++
+    else applied++
   }
   return { applied, stale, unchanged, rejected, items }
 }
@@ -110,7 +111,7 @@ async function recordStockChangedBatch(
   deps: ServiceDeps,
   ex: Executor,
   changes: ReadonlyArray<{ readonly entry: LedgerEntry; readonly level: StockLevel; readonly product: Product }>,
-  baseTotals: ReadonlyMap<string, { onHand: number; reserved: number; safety: number }>,
+  baseTotals: ReadonlyMap<string, { onHand: number; reserved: number; available: number }>,
   now: number,
 ): Promise<void> {
   if (changes.length === 0) return
@@ -123,9 +124,10 @@ async function recordStockChangedBatch(
   const events: NewOutboxEvent[] = changes.map(({ entry, level, product }) => {
     const version = nextVersion.get(product.sku)!
     nextVersion.set(product.sku, version + 1)
-    const totals = running.get(product.sku) ?? { onHand: 0, reserved: 0, safety: 0 }
+    const totals = running.get(product.sku) ?? { onHand: 0, reserved: 0, available: 0 }
     totals.onHand += entry.onHandAfter - entry.onHandBefore
     totals.reserved += entry.reservedAfter - entry.reservedBefore
+    totals.available += sellableOf(level) - sellableOf({ onHand: entry.onHandBefore, reserved: entry.reservedBefore, safetyStock: level.safetyStock })
     running.set(product.sku, totals)
     const data = stockChangedData(product, entry, level, version, totals)
     return { id: deps.ids.next('evt'), type: 'stock.changed', sku: product.sku, warehouseId: entry.warehouseId, skuVersion: version, data, createdAt: now }
@@ -144,7 +146,7 @@ async function recordStockChangedBatch(
   await notifyOutbox(ex, caps, deps.store.nodeId)
 }
 
-type AppliedOutcome = Extract<BulkItemOutcome, { status: 'applied' | 'stale' }>
+type AppliedOutcome = Extract<BulkItemOutcome, { status: 'applied' | 'stale' | 'unchanged' }>
 
 /** Set absolute counts (`change_type` sync) for up to 10,000 (SKU, warehouse) pairs in one transaction. */
 export async function bulkSync(deps: ServiceDeps, input: BulkSyncInput, ctx: RequestContext): Promise<Replayable<BulkSyncResult>> {
@@ -204,7 +206,13 @@ export async function writeBulkCounts(deps: ServiceDeps, trx: Transaction<Databa
     const level = levels.get(k)!
     const outcome = applyMovement(level, { kind: 'sync', count: item.count, observedAt }, { allowsBackorders: product.allowsBackorders })
     let after: StockLevel = level
-    if (outcome.status === 'applied') {
+    if (outcome.status === 'unchanged') {
+      // Recorded as a count (the stale rule's clock moves), the version and figures stay.
+      after = { ...level, lastCountedAt: Math.max(level.lastCountedAt ?? observedAt, observedAt) }
+      const first = writes.get(k)
+      writes.set(k, { sku: item.sku, warehouseId: item.warehouseId, onHand: after.onHand, fromVersion: first?.fromVersion ?? level.version, toVersion: after.version, lastCountedAt: after.lastCountedAt })
+      levels.set(k, after)
+    } else if (outcome.status === 'applied') {
       after = { ...level, onHand: outcome.after.onHand, version: level.version + 1, lastCountedAt: Math.max(level.lastCountedAt ?? observedAt, observedAt), updatedAt: now }
       const first = writes.get(k)
       writes.set(k, { sku: item.sku, warehouseId: item.warehouseId, onHand: after.onHand, fromVersion: first?.fromVersion ?? level.version, toVersion: after.version, lastCountedAt: after.lastCountedAt })

@@ -65,10 +65,29 @@ export function listProducts(deps: ServiceDeps, page: products.ProductPage): Pro
   return products.listProducts(deps.store.db, page)
 }
 
+/**
+ * One product id maps to one SKU: the store's product (or variation) has one stock figure, and two
+ * SKUs pushing to it would overwrite each other. Variations of one product share its id only as
+ * their `parent_id`; each has its own variation id (#12).
+ */
+async function assertProductIdFree(ex: Executor, productId: number, sku: string): Promise<void> {
+  const other = await products.findSkuWithProductId(ex, productId, sku)
+  if (other !== undefined) {
+    throw new DomainError(
+      'product_id_taken',
+      `Product id ${productId} is already mapped to SKU ${other}; a variation of that product needs its own variation id as product_id and ${productId} as parent_id`,
+      { product_id: productId, sku: other },
+    )
+  }
+}
+
 export async function createProduct(deps: ServiceDeps, p: products.NewProduct): Promise<Product> {
   if (p.parentId !== null && p.parentId === p.productId) throw invalid('/parent_id', 'must differ from product_id')
   try {
-    return await products.insertProduct(deps.store.db, p, deps.clock.now())
+    return await inTransaction(deps, async (trx) => {
+      await assertProductIdFree(trx, p.productId, p.sku)
+      return products.insertProduct(trx, p, deps.clock.now())
+    })
   } catch (e) {
     return alreadyExists(`A product with SKU ${p.sku}`, e, { sku: p.sku })
   }
@@ -78,6 +97,7 @@ export async function createProduct(deps: ServiceDeps, p: products.NewProduct): 
 export function updateProduct(deps: ServiceDeps, sku: string, patch: products.ProductPatch): Promise<Product> {
   return inTransaction(deps, async (trx) => {
     const now = deps.clock.now()
+    if (patch.productId !== undefined) await assertProductIdFree(trx, patch.productId, sku)
     const p = await products.updateProduct(trx, sku, patch, now)
     if (!p) throw new DomainError('sku_not_found', `No product is registered with SKU ${sku}`, { sku })
     if (p.parentId !== null && p.parentId === p.productId) throw invalid('/parent_id', 'must differ from product_id')

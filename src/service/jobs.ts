@@ -5,6 +5,7 @@
  * the stored outcome of every chunk already committed and carries on from there.
  */
 import { DomainError } from '../domain/errors.js'
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page } from './paging.js'
 import * as repo from '../store/job-repo.js'
 import { bulkSync, resultOf, type BulkItemOutcome, type BulkSyncInput, type BulkSyncResult } from './bulk-sync.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
@@ -61,6 +62,13 @@ export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput,
     return { jobId: id }
   })
   return { value: await getJob(deps, submitted.value.jobId), replayed: submitted.replayed }
+}
+
+/** Jobs, newest first, cursor-paged (#12); without their per-item results (GET /jobs/{id} has those). */
+export async function listJobs(deps: ServiceDeps, f: { readonly status?: repo.JobStatus | undefined; readonly cursor?: string | undefined; readonly limit?: number | undefined }): Promise<Page<Omit<JobView, 'result'>>> {
+  const beforeId = f.cursor === undefined ? undefined : (decodeCursor(f.cursor, ['string'])[0] as string)
+  const page = await pageOf(f.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listJobs(deps.store.db, { status: f.status, beforeId, limit: take }), (j) => [j.id])
+  return { items: page.items.map((j) => ({ id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt })), nextCursor: page.nextCursor }
 }
 
 export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {

@@ -3,14 +3,14 @@
  * Every use-case that moves stock (updates, transfers, reservations, bulk sync, expiry) comes here.
  */
 import { DomainError } from '../domain/errors.js'
-import type { LedgerEntry } from '../domain/ledger.js'
+import type { LedgerEntry, LedgerStatus } from '../domain/ledger.js'
 import { applyMovement, type LedgerChangeType, type Movement } from '../domain/movement.js'
 import type { Product } from '../domain/product.js'
 import type { StockLevel } from '../domain/stock-level.js'
 import type { Executor } from '../store/db.js'
 import type { DialectCaps } from '../store/dialect.js'
 import { appendLedgerEntry, type NewLedgerEntry } from '../store/ledger-repo.js'
-import { applyDelta, ensureLevel, findLevel, setOnHand } from '../store/stock-repo.js'
+import { applyDelta, ensureLevel, findLevel, recordCountTime, setOnHand } from '../store/stock-repo.js'
 import { findWarehouse } from '../store/warehouse-repo.js'
 import { findProduct } from '../store/product-repo.js'
 import type { ServiceDeps } from './deps.js'
@@ -46,7 +46,7 @@ export interface WrittenMovement {
   readonly level: StockLevel
 }
 
-function entryFrom(product: Product, warehouseId: number, meta: MovementMeta, quantity: number, before: StockLevel, after: StockLevel, status: 'applied' | 'stale', observedAt: number | null, now: number): NewLedgerEntry {
+function entryFrom(product: Product, warehouseId: number, meta: MovementMeta, quantity: number, before: StockLevel, after: StockLevel, status: LedgerStatus, observedAt: number | null, now: number): NewLedgerEntry {
   return {
     sku: product.sku,
     productId: product.productId,
@@ -185,7 +185,15 @@ export async function writeAbsolute(t: WriteTarget, product: Product, warehouseI
     if (outcome.status === 'stale') {
       return append(t, product, entryFrom(product, warehouseId, meta, movement.count, level, level, 'stale', observedAt, t.now), level)
     }
-    const lastCountedAt = Math.max(level.lastCountedAt ?? observedAt, observedAt)
+    if (outcome.status === 'unchanged') {
+      // A count confirming the figure: history, and the newest count for the stale rule, nothing more.
+      const counted = await recordCountTime(t.ex, { sku: product.sku, warehouseId, fromVersion: level.version, lastCountedAt: Math.max(level.lastCountedAt ?? observedAt, observedAt) })
+      if (counted) return append(t, product, entryFrom(product, warehouseId, meta, movement.count, level, counted, 'unchanged', observedAt, t.now), counted)
+      continue
+    }
+    // Only a sync is a count for the stale rule: an adjustment is a person's correction and must
+    // not make a warehouse system's count observed a moment earlier stale (#12).
+    const lastCountedAt = movement.kind === 'sync' ? Math.max(level.lastCountedAt ?? observedAt, observedAt) : level.lastCountedAt
     const after = await setOnHand(t.ex, { sku: product.sku, warehouseId, onHand: outcome.after.onHand, fromVersion: level.version, lastCountedAt, now: t.now })
     if (after) return append(t, product, entryFrom(product, warehouseId, meta, movement.count, level, after, 'applied', observedAt, t.now), after)
   }

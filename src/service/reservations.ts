@@ -11,7 +11,8 @@ import type { RequestContext, ServiceDeps } from './deps.js'
 import { requireWarehouse } from './catalog.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { lockProduct, writeDelta } from './level-writer.js'
-import { claimFor } from './stock.js'
+import { claimFor, warehouseInactive } from './stock.js'
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page } from './paging.js'
 import { inTransaction } from './transaction.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
 import { mayWriteWarehouse } from '../domain/api-key.js'
@@ -36,6 +37,7 @@ export interface ReservationResult {
 async function planLines(ex: Executor, sku: string, quantity: number, warehouseId: number | undefined, allowsBackorders: boolean, allowed?: ReadonlyArray<number> | null) {
   if (warehouseId !== undefined) {
     const wh = await requireWarehouse(ex, warehouseId)
+    if (!wh.isActive) throw warehouseInactive(wh, 'reservations')
     return { lines: [{ warehouseId: wh.id, quantity }], explanation: [`${wh.code} requested by the caller`] }
   }
   const [levels, warehouses] = await Promise.all([findLevelsBySkus(ex, [sku]), listWarehouses(ex)])
@@ -146,4 +148,19 @@ export async function expireReservations(deps: ServiceDeps, batchSize = 100): Pr
     }
     if (ids.length < batchSize) return expired
   }
+}
+
+export interface ReservationListFilter {
+  readonly sku?: string | undefined
+  readonly status?: Reservation['status'] | undefined
+  readonly referenceId?: string | undefined
+  readonly cursor?: string | undefined
+  readonly limit?: number | undefined
+}
+
+/** Reservations, newest first, filtered by SKU, status and reference, cursor-paged (#12). */
+export async function listReservations(deps: ServiceDeps, f: ReservationListFilter): Promise<Page<Reservation>> {
+  const limit = f.limit ?? DEFAULT_PAGE_LIMIT
+  const beforeId = f.cursor === undefined ? undefined : (decodeCursor(f.cursor, ['string'])[0] as string)
+  return pageOf(limit, (take) => repo.listReservations(deps.store.db, { sku: f.sku, status: f.status, referenceId: f.referenceId, beforeId, limit: take }), (r) => [r.id])
 }

@@ -3,7 +3,7 @@ import type { Figures, StockChangedData } from '../domain/events.js'
 import type { LedgerEntry } from '../domain/ledger.js'
 import type { Product } from '../domain/product.js'
 import type { StockLevel } from '../domain/stock-level.js'
-import { availableOf } from '../domain/stock-level.js'
+import { availableOf, sellableOf } from '../domain/stock-level.js'
 import type { Executor } from '../store/db.js'
 import type { DialectCaps } from '../store/dialect.js'
 import { enqueueDeliveries } from '../store/delivery-repo.js'
@@ -15,7 +15,8 @@ const figures = (onHand: number, reserved: number, safety: number): Figures => (
 export interface SkuTotals {
   readonly onHand: number
   readonly reserved: number
-  readonly safety: number
+  /** The sum of each warehouse's available, each at least zero (sellableOf). */
+  readonly available: number
 }
 
 /** The body of a stock.changed event for one applied ledger entry (single and bulk writes alike). */
@@ -31,7 +32,7 @@ export function stockChangedData(product: Product, entry: LedgerEntry, level: St
     level_version: level.version,
     before: figures(entry.onHandBefore, entry.reservedBefore, level.safetyStock),
     after: { on_hand: level.onHand, reserved: level.reserved, available: availableOf(level) },
-    totals: figures(totals.onHand, totals.reserved, totals.safety),
+    totals: { on_hand: totals.onHand, reserved: totals.reserved, available: totals.available },
   }
 }
 

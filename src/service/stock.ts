@@ -29,6 +29,11 @@ export interface StockUpdateInput {
   readonly observedAt?: number | undefined
   readonly expectedOnHand?: number | undefined
   readonly expectedVersion?: number | undefined
+  /**
+   * The warehouse's own system reports this movement (a provider webhook): a fact about units that
+   * already left, applied even where the warehouse is inactive in the hub.
+   */
+  readonly isReportedByWarehouse?: boolean | undefined
 }
 
 export interface LevelView {
@@ -115,6 +120,15 @@ export function claimFor(ctx: RequestContext, operation: string, input: object, 
   return null
 }
 
+/**
+ * An inactive warehouse still holds stock (it counts in totals, takes restocks, counts and
+ * transfers, and its open holds can be committed or released), but sells nothing new: an explicit
+ * sale or reservation there is refused, as automatic allocation already skips it (#12).
+ */
+export function warehouseInactive(w: { readonly id: number; readonly code: string }, what: 'sales' | 'reservations'): DomainError {
+  return new DomainError('warehouse_inactive', `Warehouse ${w.code} (id ${w.id}) is inactive and takes no new ${what}`, { warehouse_id: w.id, warehouse_code: w.code })
+}
+
 /** Apply one movement: sale, restock, adjustment (absolute) or sync (absolute, observed count). */
 export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestContext): Promise<Replayable<MovementResult>> {
   assertWarehousesAllowed(ctx, input.warehouseId) // security (#5): the credential's warehouse restriction
@@ -141,8 +155,9 @@ function applyUpdate(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestCon
     const product = await lockProduct(trx, deps.store.caps, input.sku)
     const guard: MovementGuard = { expectedOnHand: input.expectedOnHand, expectedVersion: input.expectedVersion }
     const meta = { changeType: input.changeType, source: input.source, referenceId: input.referenceId, reservationId: null, actor: ctx.actor, notes: input.notes }
-    const written = await writeMovement({ ex: trx, caps: deps.store.caps, now, deps }, product, input.warehouseId, movementOf(input, now), meta, guard)
     const warehouse = await cachedWarehouse(deps, trx, input.warehouseId)
+    if (input.changeType === 'sale' && warehouse && !warehouse.isActive && !input.isReportedByWarehouse) throw warehouseInactive(warehouse, 'sales')
+    const written = await writeMovement({ ex: trx, caps: deps.store.caps, now, deps }, product, input.warehouseId, movementOf(input, now), meta, guard)
     return { entry: written.entry, level: toLevelView(written.level, warehouse) }
   })
 }

@@ -4,6 +4,7 @@
  * queue processor of received webhooks, the reconciliation schedule).
  */
 import { DomainError } from '../domain/errors.js'
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page } from './paging.js'
 import { WooHttpError, WooTransportError } from '../connectors/woocommerce/client.js'
 import { ClientPool, syncSkus, wooResolver } from '../connectors/woocommerce/destination.js'
 import { OutageWatch } from '../connectors/woocommerce/outage.js'
@@ -188,18 +189,37 @@ export function webhookUrlFor(store: WooStore, callbackUrl: string): string {
   return u.toString()
 }
 
-export async function listRuns(deps: ServiceDeps, ref: string, limit = 20): Promise<ReconcileRun[]> {
-  return repo.listRuns(deps.store.db, (await getStore(deps, ref)).id, limit)
+// Every store list is cursor-paged (#12): `limit` (default DEFAULT_PAGE_LIMIT) and the cursor of the page before.
+export interface ListPaging {
+  readonly cursor?: string | undefined
+  readonly limit?: number | undefined
 }
 
-export async function listDrift(deps: ServiceDeps, ref: string, o: { runId?: string; limit?: number } = {}): Promise<repo.DriftRow[]> {
-  return repo.listDrift(deps.store.db, (await getStore(deps, ref)).id, { runId: o.runId, limit: o.limit ?? 100 })
+/** Reconciliation runs, newest first. */
+export async function listRuns(deps: ServiceDeps, ref: string, p: ListPaging = {}): Promise<Page<ReconcileRun>> {
+  const storeId = (await getStore(deps, ref)).id
+  const key = p.cursor === undefined ? undefined : decodeCursor(p.cursor, ['number', 'string'])
+  const before = key ? { startedAt: key[0] as number, id: key[1] as string } : undefined
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listRuns(deps.store.db, storeId, take, before), (r) => [r.startedAt, r.id])
 }
 
-export async function listProblems(deps: ServiceDeps, ref: string, limit = 500): Promise<repo.MappingProblem[]> {
-  return repo.listProblems(deps.store.db, (await getStore(deps, ref)).id, limit)
+/** Drift found, newest first. */
+export async function listDrift(deps: ServiceDeps, ref: string, o: ListPaging & { runId?: string | undefined } = {}): Promise<Page<repo.DriftRow>> {
+  const storeId = (await getStore(deps, ref)).id
+  const beforeId = o.cursor === undefined ? undefined : (decodeCursor(o.cursor, ['number'])[0] as number)
+  return pageOf(o.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listDrift(deps.store.db, storeId, { runId: o.runId, beforeId, limit: take }), (d) => [d.id])
 }
 
-export async function listReceived(deps: ServiceDeps, ref: string, limit = 50): Promise<repo.StoredDelivery[]> {
-  return repo.listWebhookDeliveries(deps.store.db, (await getStore(deps, ref)).id, limit)
+/** Mapping problems by SKU. */
+export async function listProblems(deps: ServiceDeps, ref: string, p: ListPaging = {}): Promise<Page<repo.MappingProblem>> {
+  const storeId = (await getStore(deps, ref)).id
+  const afterSku = p.cursor === undefined ? undefined : (decodeCursor(p.cursor, ['string'])[0] as string)
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listProblems(deps.store.db, storeId, take, afterSku), (m) => [m.sku])
+}
+
+/** Webhook deliveries received from the store, newest first. */
+export async function listReceived(deps: ServiceDeps, ref: string, p: ListPaging = {}): Promise<Page<repo.StoredDelivery>> {
+  const storeId = (await getStore(deps, ref)).id
+  const beforeId = p.cursor === undefined ? undefined : (decodeCursor(p.cursor, ['number'])[0] as number)
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listWebhookDeliveries(deps.store.db, storeId, take, beforeId), (d) => [d.id])
 }

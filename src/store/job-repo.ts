@@ -59,3 +59,16 @@ export async function updateJobProgress(ex: Executor, id: string, workerId: stri
 export async function finishJob(ex: Executor, id: string, workerId: string, status: 'done' | 'failed', result: string | null, error: string | null, now: number): Promise<void> {
   await ex.updateTable('job').set({ status, result, error: error?.slice(0, 500) ?? null, locked_by: null, locked_until: null, updated_at: now }).where('id', '=', id).where('locked_by', '=', workerId).execute()
 }
+
+/** Jobs, newest first (ULID ids sort by creation time); only ids below `beforeId` when given. */
+export async function listJobs(ex: Executor, q: { readonly status?: JobStatus | undefined; readonly beforeId?: string | undefined; readonly limit: number }): Promise<Job[]> {
+  const rows = await ex
+    .selectFrom('job')
+    .selectAll()
+    .$if(q.status !== undefined, (qb) => qb.where('status', '=', q.status!))
+    .$if(q.beforeId !== undefined, (qb) => qb.where('id', '<', q.beforeId!))
+    .orderBy('id', 'desc')
+    .limit(q.limit)
+    .execute()
+  return rows.map(toJob)
+}

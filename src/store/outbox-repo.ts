@@ -8,7 +8,10 @@ import { compiledStatement, type Slot } from './compiled.js'
 
 export const OUTBOX_CHANNEL = 'stockbridge_outbox'
 
-const sumOf = (column: 'on_hand' | 'reserved' | 'safety_stock') => sql<number | string>`(SELECT COALESCE(SUM(${sql.ref(`stock_level.${column}`)}), 0) FROM stock_level WHERE stock_level.sku = product.sku)`
+const sumOf = (column: 'on_hand' | 'reserved') => sql<number | string>`(SELECT COALESCE(SUM(${sql.ref(`stock_level.${column}`)}), 0) FROM stock_level WHERE stock_level.sku = product.sku)`
+/** Each warehouse adds its available but never less than zero (domain/stock-level sellableOf, #12). */
+const SELLABLE = sql<number | string>`CASE WHEN on_hand - reserved - safety_stock > 0 THEN on_hand - reserved - safety_stock ELSE 0 END`
+const sumSellable = sql<number | string>`(SELECT COALESCE(SUM(${SELLABLE}), 0) FROM stock_level WHERE stock_level.sku = product.sku)`
 
 /**
  * Bump the SKU's event version and read every warehouse's totals, in one statement (one round
@@ -20,13 +23,13 @@ const NEXT_VERSION_AND_TOTALS = compiledStatement((ex, v: Slot<'sku'>) =>
     .updateTable('product')
     .set((eb) => ({ stock_version: eb('stock_version', '+', 1) }))
     .where('sku', '=', v('sku'))
-    .returning(['stock_version', sumOf('on_hand').as('on_hand'), sumOf('reserved').as('reserved'), sumOf('safety_stock').as('safety')]),
+    .returning(['stock_version', sumOf('on_hand').as('on_hand'), sumOf('reserved').as('reserved'), sumSellable.as('available')]),
 )
 
-export async function nextVersionAndTotals(ex: Executor, sku: string): Promise<{ version: number; totals: { onHand: number; reserved: number; safety: number } }> {
+export async function nextVersionAndTotals(ex: Executor, sku: string): Promise<{ version: number; totals: { onHand: number; reserved: number; available: number } }> {
   const [row] = await NEXT_VERSION_AND_TOTALS.run(ex, { sku }, undefined)
   if (!row) throw new Error(`No product row for SKU ${sku}`)
-  return { version: Number(row.stock_version), totals: { onHand: Number(row.on_hand), reserved: Number(row.reserved), safety: Number(row.safety) } }
+  return { version: Number(row.stock_version), totals: { onHand: Number(row.on_hand), reserved: Number(row.reserved), available: Number(row.available) } }
 }
 
 export interface NewOutboxEvent {
@@ -230,16 +233,16 @@ const BUMP_COLUMNS = [
 ] as const
 
 /** Every warehouse's figures summed per SKU, for many SKUs (inside the writer's transaction). */
-export async function sumLevelsBySku(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Map<string, { onHand: number; reserved: number; safety: number }>> {
-  const out = new Map<string, { onHand: number; reserved: number; safety: number }>()
+export async function sumLevelsBySku(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Map<string, { onHand: number; reserved: number; available: number }>> {
+  const out = new Map<string, { onHand: number; reserved: number; available: number }>()
   if (skus.length === 0) return out
   const rows = await ex
     .selectFrom('stock_level')
-    .select((eb) => ['sku', eb.fn.sum<number | string>('on_hand').as('on_hand'), eb.fn.sum<number | string>('reserved').as('reserved'), eb.fn.sum<number | string>('safety_stock').as('safety')])
+    .select((eb) => ['sku', eb.fn.sum<number | string>('on_hand').as('on_hand'), eb.fn.sum<number | string>('reserved').as('reserved'), eb.fn.sum<number | string>(SELLABLE).as('available')])
     .where('sku', 'in', (eb) => eb.selectFrom(rowsTable(caps, skus.map((sku) => ({ sku })), [['sku', 'varchar']] as const, 's')).select('s.sku'))
     .groupBy('sku')
     .execute()
-  for (const r of rows) out.set(r.sku, { onHand: Number(r.on_hand), reserved: Number(r.reserved), safety: Number(r.safety) })
+  for (const r of rows) out.set(r.sku, { onHand: Number(r.on_hand), reserved: Number(r.reserved), available: Number(r.available) })
   return out
 }
 

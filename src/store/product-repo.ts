@@ -77,6 +77,12 @@ export async function productIdExists(ex: Executor, productId: number): Promise<
   return row !== undefined
 }
 
+/** The SKU other than `exceptSku` already mapped to this product id, if any. */
+export async function findSkuWithProductId(ex: Executor, productId: number, exceptSku: string): Promise<string | undefined> {
+  const row = await ex.selectFrom('product').select('sku').where('product_id', '=', productId).where('sku', '<>', exceptSku).limit(1).executeTakeFirst()
+  return row?.sku
+}
+
 export interface ProductPage {
   readonly search?: string | undefined
   readonly afterSku?: string | undefined

@@ -100,3 +100,28 @@ export async function findExpiredReservationIds(ex: Executor, now: number, limit
     .execute()
   return rows.map((r) => r.id)
 }
+
+export interface ReservationListQuery {
+  readonly sku?: string | undefined
+  readonly status?: ReservationStatus | undefined
+  readonly referenceId?: string | undefined
+  /** Newest first: only ids below this one (ULIDs sort by creation time). */
+  readonly beforeId?: string | undefined
+  readonly limit: number
+}
+
+/** Reservations, newest first, with their lines. */
+export async function listReservations(ex: Executor, q: ReservationListQuery): Promise<Reservation[]> {
+  const rows = await ex
+    .selectFrom('reservation')
+    .selectAll()
+    .$if(q.sku !== undefined, (qb) => qb.where('sku', '=', q.sku!))
+    .$if(q.status !== undefined, (qb) => qb.where('status', '=', q.status!))
+    .$if(q.referenceId !== undefined, (qb) => qb.where('reference_id', '=', q.referenceId!))
+    .$if(q.beforeId !== undefined, (qb) => qb.where('id', '<', q.beforeId!))
+    .orderBy('id', 'desc')
+    .limit(q.limit)
+    .execute()
+  const lines = await linesOf(ex, rows.map((r) => r.id))
+  return rows.map((r) => toReservation(r, lines.get(r.id) ?? []))
+}

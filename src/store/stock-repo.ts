@@ -203,6 +203,19 @@ export async function setOnHand(ex: Executor, c: AbsoluteChange): Promise<StockL
   return row ? toLevel(row) : undefined
 }
 
+/** Move a level's newest-count time without changing a figure or its version (a count that confirmed on hand). */
+export async function recordCountTime(ex: Executor, c: { readonly sku: string; readonly warehouseId: number; readonly fromVersion: number; readonly lastCountedAt: number }): Promise<StockLevel | undefined> {
+  const row = await ex
+    .updateTable('stock_level')
+    .set({ last_counted_at: c.lastCountedAt })
+    .where('sku', '=', c.sku)
+    .where('warehouse_id', '=', c.warehouseId)
+    .where('version', '=', c.fromVersion)
+    .returning(LEVEL_COLUMNS)
+    .executeTakeFirst()
+  return row ? toLevel(row) : undefined
+}
+
 export interface LevelSettings {
   readonly safetyStock?: number | undefined
   readonly lowStockThreshold?: number | undefined

@@ -344,8 +344,15 @@ export async function findProblems(ex: Executor, storeId: string, skus: Readonly
   return out
 }
 
-export async function listProblems(ex: Executor, storeId: string, limit: number): Promise<MappingProblem[]> {
-  const rows = await ex.selectFrom('woo_mapping_problem').selectAll().where('store_id', '=', storeId).orderBy('sku').limit(limit).execute()
+export async function listProblems(ex: Executor, storeId: string, limit: number, afterSku?: string): Promise<MappingProblem[]> {
+  const rows = await ex
+    .selectFrom('woo_mapping_problem')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .$if(afterSku !== undefined, (qb) => qb.where('sku', '>', afterSku!))
+    .orderBy('sku')
+    .limit(limit)
+    .execute()
   return rows.map((r) => ({ sku: r.sku, kind: r.kind as MappingProblem['kind'], detail: r.detail, seenAt: Number(r.seen_at) }))
 }
 
@@ -433,8 +440,15 @@ export async function deferWebhookDelivery(ex: Executor, id: number, notBefore: 
   await ex.updateTable('woo_webhook_delivery').set({ not_before: notBefore, locked_until: null, result: result?.slice(0, 500) ?? null }).where('id', '=', id).execute()
 }
 
-export async function listWebhookDeliveries(ex: Executor, storeId: string, limit: number): Promise<StoredDelivery[]> {
-  const rows = await ex.selectFrom('woo_webhook_delivery').selectAll().where('store_id', '=', storeId).orderBy('id', 'desc').limit(limit).execute()
+export async function listWebhookDeliveries(ex: Executor, storeId: string, limit: number, beforeId?: number): Promise<StoredDelivery[]> {
+  const rows = await ex
+    .selectFrom('woo_webhook_delivery')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .$if(beforeId !== undefined, (qb) => qb.where('id', '<', beforeId!))
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute()
   return rows.map(toDelivery)
 }
 
@@ -560,12 +574,13 @@ export async function insertDrift(ex: Executor, caps: DialectCaps, storeId: stri
   }
 }
 
-export async function listDrift(ex: Executor, storeId: string, f: { runId?: string | undefined; limit: number }): Promise<DriftRow[]> {
+export async function listDrift(ex: Executor, storeId: string, f: { runId?: string | undefined; beforeId?: number | undefined; limit: number }): Promise<DriftRow[]> {
   const rows = await ex
     .selectFrom('woo_drift')
     .selectAll()
     .where('store_id', '=', storeId)
     .$if(f.runId !== undefined, (qb) => qb.where('run_id', '=', f.runId as string))
+    .$if(f.beforeId !== undefined, (qb) => qb.where('id', '<', f.beforeId!))
     .orderBy('id', 'desc')
     .limit(f.limit)
     .execute()
@@ -633,7 +648,15 @@ export async function findRun(ex: Executor, id: string): Promise<ReconcileRun | 
   return r ? toRun(r) : undefined
 }
 
-export async function listRuns(ex: Executor, storeId: string, limit: number): Promise<ReconcileRun[]> {
-  const rows = await ex.selectFrom('woo_reconcile_run').selectAll().where('store_id', '=', storeId).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(limit).execute()
+export async function listRuns(ex: Executor, storeId: string, limit: number, before?: { readonly startedAt: number; readonly id: string }): Promise<ReconcileRun[]> {
+  const rows = await ex
+    .selectFrom('woo_reconcile_run')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('started_at', '<', before!.startedAt), eb.and([eb('started_at', '=', before!.startedAt), eb('id', '<', before!.id)])])))
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute()
   return rows.map(toRun)
 }

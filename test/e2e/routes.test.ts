@@ -187,7 +187,7 @@ for (const db of DATABASES) {
                 reference_id: 'count-7',
                 items: [
                   { sku: a.sku, warehouse_id: s.w1.id, quantity: 12 },
-                  { sku: 'bad sku', warehouse_id: s.w1.id, quantity: 1 },
+                  { sku: 'bad\u0007sku', warehouse_id: s.w1.id, quantity: 1 },
                   { sku: b.sku, warehouse_id: s.w2.id, quantity: 4 },
                   { sku: 'NOPE-9', warehouse_id: s.w1.id, quantity: 1 },
                   { sku: a.sku, warehouse_id: 9999, quantity: 1 },
@@ -199,7 +199,7 @@ for (const db of DATABASES) {
           ),
         )
         expect(body.success).toBe(true)
-        expect(body.data).toMatchObject({ applied: 3, stale: 0, unchanged: 1, rejected: 4 })
+        expect(body.data).toMatchObject({ applied: 2, stale: 0, unchanged: 1, rejected: 4 })
         expect(body.data.results.map((r) => [r.index, r.status, r.code ?? null, r.previous_stock ?? null, r.new_stock ?? null])).toEqual([
           [0, 'applied', null, 10, 12],
           [1, 'rejected', 'validation_failed', null, null],
@@ -207,7 +207,7 @@ for (const db of DATABASES) {
           [3, 'rejected', 'sku_not_found', null, null],
           [4, 'rejected', 'warehouse_not_found', null, null],
           [5, 'rejected', 'validation_failed', null, null],
-          [6, 'applied', null, 12, 12],
+          [6, 'unchanged', null, 12, 12],
         ])
         expect((await level(a.sku, s.w1.id))?.onHand).toBe(12)
         expect((await level(b.sku, s.w2.id))?.onHand).toBe(4)
@@ -222,7 +222,9 @@ for (const db of DATABASES) {
         expect(rowById.get(byIndex.get(2)!)).toMatchObject({ sku: b.sku, warehouse_id: s.w2.id, on_hand_before: 0, on_hand_after: 4 })
         expect(rowById.get(byIndex.get(6)!)).toMatchObject({ sku: a.sku, warehouse_id: s.w1.id, on_hand_before: 12, on_hand_after: 12 })
         expect(byIndex.get(0)!).toBeLessThan(byIndex.get(6)!)
-        expect(rows.every((r) => r.change_type === 'sync' && r.status === 'applied' && r.source === 'wms')).toBe(true)
+        expect(rows.every((r) => r.change_type === 'sync' && r.source === 'wms')).toBe(true)
+        // A count that confirms the figure is kept, marked unchanged (#12).
+        expect([0, 2, 6].map((i) => rowById.get(byIndex.get(i)!)?.status)).toEqual(['applied', 'applied', 'unchanged'])
         const after = await ts.store.db.selectFrom('ledger_entry').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()
         expect(Number(after.n) - Number(before.n)).toBe(3)
         await expectLevelsMatchLedger(ts.store, [a.sku, b.sku])
@@ -553,7 +555,8 @@ for (const db of DATABASES) {
           '/stock/transfer': ['post'],
           '/stock/history': ['get'],
           '/stock/history/{product_id}': ['get'],
-          '/reservations': ['post'],
+          '/reservations': ['get', 'post'],
+          '/jobs': ['get'],
           '/reservations/{id}': ['get'],
           '/reservations/{id}/commit': ['post'],
           '/reservations/{id}/release': ['post'],

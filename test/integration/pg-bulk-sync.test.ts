@@ -46,16 +46,17 @@ for (const db of DATABASES) {
       ]
       const r = await bulkSync(deps, { items, source: 'erp', referenceId: 'count-1' }, ctx)
       expect(r.value.items.map((o) => [o.index, o.status, o.status === 'rejected' ? o.code : o.current])).toEqual([
-        [0, 'applied', 5],
+        [0, 'unchanged', 5],
         [1, 'stale', 40],
         [2, 'applied', 3],
         [3, 'rejected', 'validation_failed'],
         [4, 'rejected', 'sku_not_found'],
         [5, 'rejected', 'warehouse_not_found'],
         [6, 'applied', 4],
-        [7, 'applied', 0],
+        [7, 'unchanged', 0],
       ])
-      expect({ applied: r.value.applied, stale: r.value.stale, unchanged: r.value.unchanged, rejected: r.value.rejected }).toEqual({ applied: 4, stale: 1, unchanged: 2, rejected: 3 })
+      // The counts partition the items (#12): a count equal to on hand is unchanged, not applied.
+      expect({ applied: r.value.applied, stale: r.value.stale, unchanged: r.value.unchanged, rejected: r.value.rejected }).toEqual({ applied: 2, stale: 1, unchanged: 2, rejected: 3 })
       const movementIds = r.value.items.flatMap((o) => (o.status === 'rejected' ? [] : [o.movementId]))
       expect(movementIds.every((id) => typeof id === 'number')).toBe(true)
       expect(new Set(movementIds).size).toBe(movementIds.length)
@@ -102,8 +103,9 @@ for (const db of DATABASES) {
           .execute()
       }
       const items = skus.flatMap((sku, i) => [
-        { sku, warehouse_id: w2.id, quantity: i % 17 },
-        { sku, warehouse_id: w1.id, quantity: i % 13 },
+        // Never 0: a count equal to a new level's 0 is `unchanged`, not applied (#12).
+        { sku, warehouse_id: w2.id, quantity: (i % 17) + 1 },
+        { sku, warehouse_id: w1.id, quantity: (i % 13) + 1 },
       ])
       const first = await bulkSync(deps, { items: items.reverse(), source: 'erp', referenceId: null }, ctx)
       expect(first.value.applied).toBe(10_000)

@@ -210,6 +210,21 @@ for (const db of DATABASES) {
         }
       })
 
+      it('an unreachable JWKS is 503 jwks_unavailable naming where it lives, not 401 (#12)', async () => {
+        // A port that was listening a moment ago and is closed now: connection refused.
+        const server = http.createServer()
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+        const port = (server.address() as AddressInfo).port
+        await new Promise<void>((r) => server.close(() => r()))
+        const url = `http://127.0.0.1:${port}/keys/jwks.json?token=secret`
+        const remote = secureApp(deps, { security: { jwt: new JwtVerifier({ hs256Secret: null, jwks: url, issuer: ISSUER, audience: AUDIENCE, clockSkewSeconds: 30 }) } })
+        const res = await remote.call('GET', 'warehouses', { bearer: await makeToken(tk, clock.now(), { alg: 'ES256' }) })
+        expect(res.headers.get('retry-after')).not.toBeNull()
+        const p = await expectProblem(res, 503, 'jwks_unavailable')
+        expect(p.detail).toContain(`http://127.0.0.1:${port}/keys/jwks.json`)
+        expect(p.detail).not.toContain('secret')
+      })
+
       it('without JWT configuration a bearer token is refused with a hint', async () => {
         const plain = secureApp(deps)
         const p = await expectProblem(await plain.call('GET', 'warehouses', { bearer: await makeToken(tk, clock.now()) }), 401, 'unauthenticated')

@@ -1,10 +1,10 @@
 /**
  * @module connectors/woocommerce/figures: the figure a store shows for a SKU, from current levels.
- * Available across the store's active warehouses, minus the store's buffer, never below zero
- * unless the SKU allows backorders. Always a safe integer: only integers leave the hub (a batch
+ * Available across the store's active warehouses (each warehouse counting at least zero, see
+ * domain sellableOf), minus the store's buffer, never below zero unless the SKU allows backorders. Always a safe integer: only integers leave the hub (a batch
  * item that is not one silently becomes 0 in WooCommerce, which reads as "sold out").
  */
-import { availableOf } from '../../domain/stock-level.js'
+import { sellableOf } from '../../domain/stock-level.js'
 import type { Executor } from '../../store/db.js'
 import { findProducts } from '../../store/product-repo.js'
 import { findLevelsBySkus } from '../../store/stock-repo.js'
@@ -28,7 +28,7 @@ export async function storeFigures(ex: Executor, store: Pick<WooStore, 'warehous
     const part = unique.slice(i, i + 2000)
     const [products, levels] = await Promise.all([findProducts(ex, part), findLevelsBySkus(ex, part)])
     const available = new Map<string, number>()
-    for (const l of levels) if (active.has(l.warehouseId)) available.set(l.sku, (available.get(l.sku) ?? 0) + availableOf(l))
+    for (const l of levels) if (active.has(l.warehouseId)) available.set(l.sku, (available.get(l.sku) ?? 0) + sellableOf(l))
     for (const p of products) out.set(p.sku, storeFigure(available.get(p.sku) ?? 0, store.buffer, p.allowsBackorders))
   }
   return out

@@ -1,6 +1,6 @@
 /** @module http/middleware/jwt: `Authorization: Bearer <JWT>` (#5), verified by security/jwt.ts. */
 import type { Context } from 'hono'
-import { TokenError, type JwtVerifier } from '../../security/jwt.js'
+import { KeySourceUnavailableError, TokenError, type JwtVerifier } from '../../security/jwt.js'
 import type { AppEnv, Principal } from '../env.js'
 import { problem } from '../problem.js'
 
@@ -17,6 +17,7 @@ export async function identifyBearer(c: Context<AppEnv>, header: string, jwt: Jw
     const grant = await jwt.verify(m[1]!, nowMs)
     return { kind: 'jwt', actor: `jwt:${grant.subject}`, scopes: grant.scopes, warehouses: grant.warehouses, signed: false }
   } catch (e) {
+    if (e instanceof KeySourceUnavailableError) return problem(c, 'jwks_unavailable', e.message, {}, { 'retry-after': '5' })
     if (!(e instanceof TokenError)) throw e
     // RFC 6750 §3: the error code goes in the challenge; the description stays generic there.
     return problem(c, 'invalid_token', e.message, {}, { 'www-authenticate': 'Bearer realm="stockbridge", error="invalid_token"' })

@@ -1,10 +1,10 @@
 /** @module http/routes/jobs: progress and results of background jobs (large bulk syncs). */
 import { createRoute, z } from '@hono/zod-openapi'
-import { getJob, type JobView } from '../../service/jobs.js'
+import { getJob, listJobs, type JobView } from '../../service/jobs.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { BulkItemSchema, envelope } from '../schemas.js'
+import { BulkItemSchema, envelope, PageQuery, pagedEnvelope } from '../schemas.js'
 import { bulkItemJson } from '../views.js'
 
 export const JobSchema = z
@@ -37,7 +37,29 @@ export function jobJson(j: JobView): z.infer<typeof JobSchema> {
   }
 }
 
+const JobSummarySchema = JobSchema.omit({ result: true }).openapi('JobSummary')
+
 export function registerJobRoutes(app: App, deps: AppDeps): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/jobs',
+      tags: ['jobs'],
+      summary: 'Background jobs, newest first, cursor-paged (without per-item results: GET /jobs/{id} has them)',
+      middleware: [requireScope('read')] as const,
+      request: { query: z.strictObject({ status: z.enum(['queued', 'running', 'done', 'failed']).optional(), ...PageQuery }) },
+      responses: { 200: ok(pagedEnvelope(JobSummarySchema)), 401: PROBLEMS[401], 422: PROBLEMS[422] },
+    }),
+    async (c) => {
+      const q = c.req.valid('query')
+      const page = await listJobs(deps, { status: q.status, cursor: q.cursor, limit: q.limit })
+      const data = page.items.map((j) => {
+        const { result: _result, ...rest } = jobJson({ ...j, result: null })
+        return rest
+      })
+      return c.json({ success: true as const, data, next_cursor: page.nextCursor, has_more: page.nextCursor !== null }, 200)
+    },
+  )
   app.openapi(
     createRoute({
       method: 'get',

@@ -1,17 +1,41 @@
 /** @module http/routes/reservations: checkout holds: create, read, commit, release. */
-import { createRoute } from '@hono/zod-openapi'
-import { commitReservation, createReservation, getReservation, releaseReservation } from '../../service/reservations.js'
+import { createRoute, z } from '@hono/zod-openapi'
+import { commitReservation, createReservation, getReservation, listReservations, releaseReservation } from '../../service/reservations.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { contextOf, markReplay } from '../request-context.js'
 import { IdempotencyHeaders, ok, PROBLEMS } from '../responses.js'
-import { envelope, IdParam, ReservationBody, ReservationSchema } from '../schemas.js'
+import { envelope, IdParam, Label, PageQuery, pagedEnvelope, ReservationBody, ReservationSchema, SkuSchema } from '../schemas.js'
 import { reservationJson } from '../views.js'
 
 const ReservationResponse = envelope(ReservationSchema)
 
 export function registerReservationRoutes(app: App, deps: AppDeps): void {
   const write = requireScope('write')
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/reservations',
+      tags: ['reservations'],
+      summary: 'Reservations, newest first, cursor-paged; filters: sku, state, reference',
+      middleware: [requireScope('read')] as const,
+      request: {
+        query: z.strictObject({
+          sku: SkuSchema.optional(),
+          state: z.enum(['active', 'committed', 'released', 'expired']).optional().openapi({ description: 'The reservation status' }),
+          reference: Label(100).optional().openapi({ description: 'The reference_id it was made with' }),
+          ...PageQuery,
+        }),
+      },
+      responses: { 200: ok(pagedEnvelope(ReservationSchema)), 401: PROBLEMS[401], 422: PROBLEMS[422] },
+    }),
+    async (c) => {
+      const q = c.req.valid('query')
+      const page = await listReservations(deps, { sku: q.sku, status: q.state, referenceId: q.reference, cursor: q.cursor, limit: q.limit })
+      return c.json({ success: true as const, data: page.items.map((r) => reservationJson(r)), next_cursor: page.nextCursor, has_more: page.nextCursor !== null }, 200)
+    },
+  )
 
   app.openapi(
     createRoute({

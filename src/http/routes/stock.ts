@@ -13,7 +13,8 @@ import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { contextOf, isoToMs, markReplay } from '../request-context.js'
 import { IdempotencyHeaders, ok, PROBLEMS } from '../responses.js'
-import { BatchStockQuery, BulkItemSchema, BulkSyncBody, envelope, MovementSchema, SkuParam, StockQuery, StockSchema, StockUpdateBody, TransferBody } from '../schemas.js'
+import { BatchStockQuery, BulkItemSchema, BulkSyncBody, envelope, ListedLevelSchema, MovementSchema, pagedEnvelope, SkuParam, StockQuery, StockSchema, StockUpdateBody, TransferBody } from '../schemas.js'
+import { assertBatchQuery, levelListJson } from './stock-list.js'
 import { bulkItemJson, movementJson, stockJson } from '../views.js'
 
 export const MAX_BATCH_SKUS = 500
@@ -30,14 +31,17 @@ export function registerStockRoutes(app: App, deps: AppDeps): void {
       method: 'get',
       path: '/stock',
       tags: ['stock'],
-      summary: 'Batch read: several SKUs at once',
+      summary: 'Batch read: several SKUs at once (?skus=); without skus, every level, filtered and paged',
       middleware: [read] as const,
       request: { query: BatchStockQuery },
-      responses: { 200: ok(envelope(z.array(StockSchema), { not_found: z.array(z.string()), timestamp: z.string() })), 401: PROBLEMS[401], 422: PROBLEMS[422] },
+      responses: { 200: ok(z.union([envelope(z.array(StockSchema), { not_found: z.array(z.string()), timestamp: z.string() }), pagedEnvelope(ListedLevelSchema)])), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] },
     }),
     async (c) => {
       const q = c.req.valid('query')
+      if (q.skus === undefined) return c.json(await levelListJson(deps, q), 200)
+      assertBatchQuery(q)
       const skus = [...new Set(q.skus.split(',').map((s) => s.trim()).filter(Boolean))]
+      if (skus.length === 0) throw invalid('/skus', 'must list at least one SKU')
       if (skus.length > MAX_BATCH_SKUS) throw invalid('/skus', `must list at most ${MAX_BATCH_SKUS} SKUs`)
       const bad = skus.find((s) => !isSku(s))
       if (bad !== undefined) throw invalid('/skus', `holds an invalid SKU "${bad.slice(0, 40)}"`)
@@ -92,7 +96,9 @@ export function registerStockRoutes(app: App, deps: AppDeps): void {
         contextOf(c),
       )
       markReplay(c, res)
-      const message = res.value.entry.status === 'stale' ? 'Count is older than the newest applied count; recorded as stale, stock unchanged' : 'Stock updated'
+      const status = res.value.entry.status
+      const message =
+        status === 'stale' ? 'Count is older than the newest applied count; recorded as stale, stock unchanged' : status === 'unchanged' ? 'Count confirms the figure on hand; recorded, stock unchanged' : 'Stock updated'
       return c.json({ success: true as const, message, data: movementJson(res.value) }, 200)
     },
   )

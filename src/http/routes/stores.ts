@@ -13,7 +13,8 @@ import { DomainError } from '../../domain/errors.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { envelope } from '../schemas.js'
+import { envelope, PageQuery, pagedEnvelope } from '../schemas.js'
+import type { Page } from '../../service/paging.js'
 
 const StoreSchema = z
   .object({
@@ -172,8 +173,11 @@ export function registerStoreRoutes(app: App, deps: AppDeps): void {
       return c.json({ success: true as const, data: runJson(run, true) }, 200)
     },
   )
-  app.openapi(createRoute({ method: 'get', path: '/stores/{store}/reconciliations', tags, summary: 'Reconciliation runs, newest first', middleware: [admin] as const, request: { params: StoreParam }, responses: { 200: ok(envelope(z.array(RunSchema))), 401: PROBLEMS[401], 404: PROBLEMS[404] } }), async (c) =>
-    c.json({ success: true as const, data: (await listRuns(deps, c.req.valid('param').store)).map((r) => runJson(r, false)) }, 200),
+  // Every list pages the same way (#12): ?limit= and ?cursor=, answered with next_cursor and has_more.
+  const paged = <T, U>(page: Page<T>, view: (t: T) => U) => ({ success: true as const, data: page.items.map(view), next_cursor: page.nextCursor, has_more: page.nextCursor !== null })
+  const Paging = z.strictObject(PageQuery)
+  app.openapi(createRoute({ method: 'get', path: '/stores/{store}/reconciliations', tags, summary: 'Reconciliation runs, newest first, cursor-paged', middleware: [admin] as const, request: { params: StoreParam, query: Paging }, responses: { 200: ok(pagedEnvelope(RunSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] } }), async (c) =>
+    c.json(paged(await listRuns(deps, c.req.valid('param').store, c.req.valid('query')), (r) => runJson(r, false)), 200),
   )
   app.openapi(
     createRoute({ method: 'get', path: '/stores/{store}/reconciliations/{id}', tags, summary: 'One run with its report', middleware: [admin] as const, request: { params: StoreParam.extend({ id: z.string().min(1).max(40).openapi({ param: { name: 'id', in: 'path' } }) }) }, responses: { 200: ok(envelope(RunSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404] } }),
@@ -186,22 +190,19 @@ export function registerStoreRoutes(app: App, deps: AppDeps): void {
     },
   )
   app.openapi(
-    createRoute({ method: 'get', path: '/stores/{store}/drift', tags, summary: 'Drift found (by reconciliation or product.updated deliveries), newest first', middleware: [admin] as const, request: { params: StoreParam, query: z.object({ run_id: z.string().max(40).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }) }, responses: { 200: any, 401: PROBLEMS[401], 404: PROBLEMS[404] } }),
+    createRoute({ method: 'get', path: '/stores/{store}/drift', tags, summary: 'Drift found (by reconciliation or product.updated deliveries), newest first, cursor-paged', middleware: [admin] as const, request: { params: StoreParam, query: z.strictObject({ run_id: z.string().max(40).optional(), ...PageQuery }) }, responses: { 200: ok(pagedEnvelope(z.any())), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] } }),
     async (c) => {
       const q = c.req.valid('query')
-      const rows = await listDrift(deps, c.req.valid('param').store, { ...(q.run_id ? { runId: q.run_id } : {}), ...(q.limit ? { limit: q.limit } : {}) })
-      return c.json({ success: true as const, data: rows.map((d) => ({ sku: d.sku, store_figure: d.storeFigure, hub_figure: d.hubFigure, source: d.source, run_id: d.runId, detected_at: iso(d.detectedAt), repaired_at: iso(d.repairedAt) })) }, 200)
+      const page = await listDrift(deps, c.req.valid('param').store, { runId: q.run_id, cursor: q.cursor, limit: q.limit })
+      return c.json(paged(page, (d) => ({ sku: d.sku, store_figure: d.storeFigure, hub_figure: d.hubFigure, source: d.source, run_id: d.runId, detected_at: iso(d.detectedAt), repaired_at: iso(d.repairedAt) })), 200)
     },
   )
-  app.openapi(createRoute({ method: 'get', path: '/stores/{store}/mapping-problems', tags, summary: 'SKUs unknown to or duplicated in the store, or only in the store', middleware: [admin] as const, request: { params: StoreParam }, responses: { 200: any, 401: PROBLEMS[401], 404: PROBLEMS[404] } }), async (c) =>
-    c.json({ success: true as const, data: (await listProblems(deps, c.req.valid('param').store)).map((p) => ({ sku: p.sku, kind: p.kind, detail: p.detail, seen_at: iso(p.seenAt) })) }, 200),
+  app.openapi(createRoute({ method: 'get', path: '/stores/{store}/mapping-problems', tags, summary: 'SKUs unknown to or duplicated in the store, or only in the store; by SKU, cursor-paged', middleware: [admin] as const, request: { params: StoreParam, query: Paging }, responses: { 200: ok(pagedEnvelope(z.any())), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] } }), async (c) =>
+    c.json(paged(await listProblems(deps, c.req.valid('param').store, c.req.valid('query')), (p) => ({ sku: p.sku, kind: p.kind, detail: p.detail, seen_at: iso(p.seenAt) })), 200),
   )
-  app.openapi(createRoute({ method: 'get', path: '/stores/{store}/received-webhooks', tags, summary: 'Webhook deliveries received from the store and what came of each, newest first', middleware: [admin] as const, request: { params: StoreParam }, responses: { 200: any, 401: PROBLEMS[401], 404: PROBLEMS[404] } }), async (c) =>
+  app.openapi(createRoute({ method: 'get', path: '/stores/{store}/received-webhooks', tags, summary: 'Webhook deliveries received from the store and what came of each, newest first, cursor-paged', middleware: [admin] as const, request: { params: StoreParam, query: Paging }, responses: { 200: ok(pagedEnvelope(z.any())), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] } }), async (c) =>
     c.json(
-      {
-        success: true as const,
-        data: (await listReceived(deps, c.req.valid('param').store)).map((d) => ({ id: d.id, topic: d.topic, webhook_id: d.webhookId, delivery_id: d.deliveryId, resource_id: d.resourceId, status: d.status, attempts: d.attempts, result: d.result, received_at: iso(d.receivedAt), processed_at: iso(d.processedAt) })),
-      },
+      paged(await listReceived(deps, c.req.valid('param').store, c.req.valid('query')), (d) => ({ id: d.id, topic: d.topic, webhook_id: d.webhookId, delivery_id: d.deliveryId, resource_id: d.resourceId, status: d.status, attempts: d.attempts, result: d.result, received_at: iso(d.receivedAt), processed_at: iso(d.processedAt) })),
       200,
     ),
   )

@@ -6,7 +6,7 @@ import { deliveryBacklogOf } from '../../service/delivery-stats.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { envelope, SkuSchema } from '../schemas.js'
+import { decimalInt, envelope, SkuSchema } from '../schemas.js'
 
 const SubscriptionBody = z
   .strictObject({
@@ -100,7 +100,7 @@ export function registerSubscriptionRoutes(app: App, deps: AppDeps): void {
       tags: ['subscriptions'],
       summary: 'Delivery log: every attempt with its outcome, status code and time, newest first',
       middleware: [admin] as const,
-      request: { params: IdParam, query: z.strictObject({ before: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
+      request: { params: IdParam, query: z.strictObject({ before: decimalInt(1, Number.MAX_SAFE_INTEGER).optional(), limit: decimalInt(1, 500).optional() }) },
       responses: { 200: ok(envelope(z.array(AttemptSchema))), 401: PROBLEMS[401], 404: PROBLEMS[404] },
     }),
     async (c) => {
@@ -125,7 +125,7 @@ export function registerSubscriptionRoutes(app: App, deps: AppDeps): void {
       tags: ['dead letters'],
       summary: 'Deliveries that failed for good (newest first)',
       middleware: [admin] as const,
-      request: { query: z.strictObject({ target_id: z.string().max(40).optional(), include_replayed: z.enum(['true', 'false']).optional(), limit: z.coerce.number().int().min(1).max(500).optional() }) },
+      request: { query: z.strictObject({ target_id: z.string().max(40).optional(), include_replayed: z.enum(['true', 'false']).optional(), limit: decimalInt(1, 500).optional() }) },
       responses: { 200: ok(envelope(z.array(DeadLetterSchema))), 401: PROBLEMS[401], 403: PROBLEMS[403] },
     }),
     async (c) => {

@@ -15,7 +15,7 @@ export const inboundPage: UiPage = {
     ui.get('/inbound', async (c) => {
       const provider = c.req.query('provider') || undefined
       const [rows, stores] = await Promise.all([recentInbound(deps, provider?.slice(0, 64)), listStores(deps)])
-      const received = await Promise.all(stores.map((s) => listReceived(deps, s.id, 20)))
+      const received = await Promise.all(stores.map(async (s) => (await listReceived(deps, s.id, { limit: 20 })).items))
       return render(
         c,
         { title: 'Inbound', current: '/admin/inbound' },

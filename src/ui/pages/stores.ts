@@ -35,7 +35,7 @@ ${stores.map((s) => html`<tr><td><a href="${storePath(s.id)}">${s.name}</a></td>
 
     async function storePage(c: UiContext, ref: string, op: Html | null = null) {
       const store = await getStore(deps, ref)
-      const [problems, drift, runs] = await Promise.all([listProblems(deps, store.id, 100), listDrift(deps, store.id, { limit: 50 }), listRuns(deps, store.id, 10)])
+      const [problems, drift, runs] = await Promise.all([listProblems(deps, store.id, { limit: 100 }).then((p) => p.items), listDrift(deps, store.id, { limit: 50 }).then((p) => p.items), listRuns(deps, store.id, { limit: 10 }).then((p) => p.items)])
       const admin = can(c, 'admin')
       const csrf = c.get('csrf')
       const origin = new URL(c.req.url).origin
@@ -105,7 +105,7 @@ ${problems.map((p) => html`<tr><td class="sku">${p.sku}</td><td>${p.kind.replace
       const dryRun = f.dry_run === '1'
       return startOperation(dryRun ? 'Reconcile (dry run)' : 'Reconcile (apply)', c.get('key').id, deps.clock.now(), async (progress) => {
         const run = await woo().reconcile(ref, { dryRun, onProgress: progress })
-        const drift = await listDrift(deps, ref, { runId: run.id, limit: 50 })
+        const drift = (await listDrift(deps, ref, { runId: run.id, limit: 50 })).items
         return notice(
           run.status === 'done' ? 'ok' : 'bad',
           html`<p data-run-kind="${dryRun ? 'dry' : 'apply'}"><strong>${dryRun ? 'Dry run finished: nothing was changed.' : 'Reconcile applied.'}</strong> Checked ${num(run.checked)} SKUs; drift <strong data-drift>${num(run.drift)}</strong>${dryRun ? '' : html`; repaired <strong data-repaired>${num(run.repaired)}</strong>`}; webhooks re-enabled ${num(run.webhooksReenabled)}.${run.error ? ` ${run.error}` : ''}</p>
