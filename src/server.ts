@@ -71,9 +71,27 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   }, HOUR)
   prune.unref()
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s))
-  })
+  let server: ServerType
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => {
+        s.off('error', reject)
+        resolve(s)
+      })
+      // A port taken between the start-up check and here: fail the start instead of an unhandled 'error'.
+      s.once('error', reject)
+    })
+  } catch (e) {
+    clearInterval(sweep)
+    clearInterval(prune)
+    await worker?.stop()
+    await woo.stop()
+    dropConnector(deps)
+    await jobs.stop()
+    await listener.close()
+    await security.close()
+    throw e
+  }
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`

@@ -202,6 +202,13 @@ export interface JobTable {
   updated_at: BigIntColumn
 }
 
+/** The first admin key's secret, sealed, until the key is first used (migration 0006). */
+export interface PendingFirstKeyTable {
+  key_id: string
+  sealed_secret: string
+  created_at: BigIntColumn
+}
+
 export interface Database extends WooTables {
   warehouse: WarehouseTable
   product: ProductTable
@@ -219,4 +226,5 @@ export interface Database extends WooTables {
   delivery_attempt: DeliveryAttemptTable
   dead_letter: DeadLetterTable
   job: JobTable
+  pending_first_key: PendingFirstKeyTable
 }
