@@ -24,7 +24,9 @@ export async function enqueueDeliveries(ex: Executor, targetIds: ReadonlyArray<s
     .onConflict((oc) =>
       oc
         .columns(['target_id', 'sku'])
-        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq') })
+        // A newer event starts with a fresh attempt count: it must not inherit the retries the
+        // older one used up (and be dead-lettered after a single try).
+        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0 })
         .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
     )
     .execute()
@@ -267,7 +269,8 @@ export async function enqueueDeliverySlots(ex: Executor, caps: DialectCaps, slot
       .onConflict((oc) =>
         oc
           .columns(['target_id', 'sku'])
-          .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq') })
+          // A newer event starts with a fresh attempt count (see enqueueDeliveries).
+          .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0 })
           .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
       )
       .execute()
