@@ -115,11 +115,11 @@ export async function retryDelivery(ex: Executor, slot: DeliverySlot, workerId: 
 export async function releaseDelivery(ex: Executor, slot: DeliverySlot, workerId: string, now: number): Promise<void> {
   await ex
     .updateTable('delivery')
-    .set((eb) => ({ locked_by: null, locked_until: null, next_attempt_at: now, attempts: eb('attempts', '-', 1) }))
+    // Never below 0: a newer event may have reset the count while this attempt was in flight.
+    .set((eb) => ({ locked_by: null, locked_until: null, next_attempt_at: now, attempts: eb.case().when('attempts', '>', 0).then(eb('attempts', '-', 1)).else(0).end() }))
     .where('target_id', '=', slot.targetId)
     .where('sku', '=', slot.sku)
     .where('locked_by', '=', workerId)
-    .where('attempts', '>', 0)
     .execute()
 }
 
