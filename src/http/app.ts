@@ -20,7 +20,7 @@ import { registerEventRoutes } from './routes/events.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 import { registerStoreRoutes } from './routes/stores.js'
-import { registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
+import { documentWooCommerceWebhookRoute, registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
@@ -110,6 +110,7 @@ export function createApp(deps: AppDeps): App {
   registerStoreRoutes(api, deps)
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
+  documentWooCommerceWebhookRoute(api)
   app.route(API_BASE, api)
   return app
 }

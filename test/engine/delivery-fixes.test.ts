@@ -1,12 +1,15 @@
 /**
  * Delivery rough edges (#12 item 13): a subscription URL that can never be delivered to is refused
  * when it is made; a newer event joining a failing slot gets its own attempts; a dead letter whose
- * subscription was deleted cannot be replayed into nothing.
+ * subscription was deleted cannot be replayed into nothing. Received provider webhooks are pruned
+ * with the delivery log (#12 item 16).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Warehouse } from '../../src/domain/warehouse.js'
 import type { ServiceDeps } from '../../src/service/deps.js'
+import { pruneOldRecords } from '../../src/service/retention.js'
 import { updateStock } from '../../src/service/stock.js'
+import { insertInboundWebhook, listInboundWebhooks } from '../../src/store/inbound-webhook-repo.js'
 import { subscriptionResolver } from '../../src/sync/subscription-destinations.js'
 import { DeliveryWorker } from '../../src/sync/worker.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
@@ -110,6 +113,28 @@ for (const db of DATABASES) {
       expect(await res.json()).toMatchObject({ code: 'dead_letter_target_gone', target_id: s.id })
       expect(await deliveryRows(ts, s.id)).toEqual([])
       expect((await deadLetterRows(ts, s.id))[0]!.replayedAt).toBeNull()
+    })
+  })
+}
+
+for (const db of DATABASES) {
+  describe.skipIf(db.skipReason !== null)(`${db.name}: retention of received provider webhooks`, () => {
+    let ts: TestStore
+    afterAll(async () => ts?.drop())
+    it('inbound_webhook rows older than RETENTION_DELIVERY_LOG_DAYS are pruned; accepted ones (work still to do) stay', async () => {
+      ts = await createTestStore(db.name)
+      const clock = testClock()
+      const deps = testDeps(ts.store, clock)
+      const DAY = 86_400_000
+      const now = clock.now()
+      const row = (id: string, status: 'processed' | 'accepted' | 'rejected', age: number) => insertInboundWebhook(ts.store.db, { id, provider: 'acme', eventType: 'stock_update', status, body: '{}', outcome: null, receivedAt: now - age * DAY })
+      await row('iw_old_done', 'processed', 40)
+      await row('iw_old_bad', 'rejected', 31)
+      await row('iw_old_open', 'accepted', 40)
+      await row('iw_recent', 'processed', 2)
+      const report = await pruneOldRecords(deps, { eventsDays: 7, deliveryLogDays: 30, idempotencyDays: 7 })
+      expect(report.inboundWebhooks).toBe(2)
+      expect((await listInboundWebhooks(ts.store.db, 'acme')).map((r) => r.id).sort()).toEqual(['iw_old_open', 'iw_recent'])
     })
   })
 }
