@@ -11,6 +11,7 @@ import { listenForOutbox } from './store/listen.js'
 import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
+import { storeJobHandlers } from './service/store-jobs.js'
 import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
 
 const HOUR = 60 * 60 * 1000
@@ -60,7 +61,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     : null
   worker?.start()
   woo.start()
-  const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`)
+  // Bulk syncs, and a store's map, sync and reconcile queued over HTTP.
+  const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`, { handlers: storeJobHandlers(deps) })
   jobs.start()
 
   let pruning: Promise<unknown> = Promise.resolve()

@@ -59,3 +59,8 @@ export async function updateJobProgress(ex: Executor, id: string, workerId: stri
 export async function finishJob(ex: Executor, id: string, workerId: string, status: 'done' | 'failed', result: string | null, error: string | null, now: number): Promise<void> {
   await ex.updateTable('job').set({ status, result, error: error?.slice(0, 500) ?? null, locked_by: null, locked_until: null, updated_at: now }).where('id', '=', id).where('locked_by', '=', workerId).execute()
 }
+
+/** Progress of a job whose size is learnt while it runs (store jobs): done and total together. */
+export async function updateJobCounts(ex: Executor, id: string, workerId: string, done: number, total: number, now: number, leaseMs: number): Promise<void> {
+  await ex.updateTable('job').set({ done, total, updated_at: now, locked_until: now + leaseMs }).where('id', '=', id).where('locked_by', '=', workerId).execute()
+}

@@ -17,8 +17,9 @@ export const JobSchema = z
     error: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
+    // A bulk sync's outcome per item, or a store job's result (map, sync, reconcile: as those routes describe).
     result: z
-      .object({ applied: z.number().int(), stale: z.number().int(), unchanged: z.number().int(), rejected: z.number().int(), results: z.array(BulkItemSchema) })
+      .union([z.object({ applied: z.number().int(), stale: z.number().int(), unchanged: z.number().int(), rejected: z.number().int(), results: z.array(BulkItemSchema) }), z.record(z.string(), z.unknown())])
       .nullable(),
   })
   .openapi('Job')
@@ -33,7 +34,7 @@ export function jobJson(j: JobView): z.infer<typeof JobSchema> {
     error: j.error,
     created_at: new Date(j.createdAt).toISOString(),
     updated_at: new Date(j.updatedAt).toISOString(),
-    result: j.result ? { applied: j.result.applied, stale: j.result.stale, unchanged: j.result.unchanged, rejected: j.result.rejected, results: j.result.items.map(bulkItemJson) } : null,
+    result: j.result ? { applied: j.result.applied, stale: j.result.stale, unchanged: j.result.unchanged, rejected: j.result.rejected, results: j.result.items.map(bulkItemJson) } : j.output,
   }
 }
 
