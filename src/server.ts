@@ -13,6 +13,7 @@ import { listenForOutbox } from './store/listen.js'
 import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
+import { storeJobHandlers } from './service/store-jobs.js'
 import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
 import { AlertEvaluator } from './service/alerts.js'
 import { ObservabilitySampler } from './service/observability.js'
@@ -92,7 +93,8 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     config.metrics.port === null ? null : await new Promise((resolve) => {
       const s = serve({ fetch: metricsOnlyFetch, hostname: '127.0.0.1', port: config.metrics.port! }, () => resolve(s))
     })
-  const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`)
+  // Bulk syncs, and a store's map, sync and reconcile queued over HTTP.
+  const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`, { handlers: storeJobHandlers(deps) })
   jobs.start()
 
   let pruning: Promise<unknown> = Promise.resolve()
@@ -103,9 +105,31 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   }, HOUR)
   prune.unref()
 
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s))
-  })
+  let server: ServerType
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => {
+        s.off('error', reject)
+        resolve(s)
+      })
+      // A port taken between the start-up check and here: fail the start instead of an unhandled 'error'.
+      s.once('error', reject)
+    })
+  } catch (e) {
+    clearInterval(sweep)
+    clearInterval(prune)
+    await worker?.stop()
+    await woo.stop()
+    dropConnector(deps)
+    await jobs.stop()
+    await listener.close()
+    await evaluator?.stop()
+    await sampler.stop()
+    if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()))
+    await security.close()
+    await closeMappingRunner()
+    throw e
+  }
   answerClientErrors(server as Server)
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : config.port

@@ -61,6 +61,17 @@ export class Api {
    * One bulk sync, to completion: a request above the service's job threshold is answered 202
    * with a background job, which is then polled (every 20 ms) until it is done.
    */
+  /** A job queued by a route that answers 202 (a store's map, sync, reconcile), polled to its result. */
+  async job<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const id = (await this.call<{ data: { id: string } }>(method, path, body, [202])).json.data.id
+    for (;;) {
+      const j = (await this.call<{ data: { status: string; error: string | null; result: T | null } }>('GET', `/jobs/${id}`)).json.data
+      if (j.status === 'failed') throw new Error(`job ${id} (${method} ${path}) failed: ${j.error}`)
+      if (j.status === 'done' && j.result) return j.result
+      await new Promise((res) => setTimeout(res, 20))
+    }
+  }
+
   async bulkSync(items: ReadonlyArray<{ sku: string; warehouse_id: number; quantity: number }>): Promise<{ applied: number; rejected: number; viaJob: boolean }> {
     const r = await this.call<{ data: { applied: number; rejected: number } | JobView }>('POST', '/stock/bulk-sync', { items, source: 'bench' }, [200, 202])
     let data = r.json.data

@@ -346,7 +346,7 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
     await db.insertProducts(skus)
     const connectedAt = performance.now()
     await api.call('POST', '/stores', { name: STORE, url: emu.url, consumer_key: emu.consumerKey, consumer_secret: emu.consumerSecret, warehouses: ['WOO'] })
-    const mapped = (await api.call<{ data: { mapped: number } }>('POST', `/stores/${STORE}/map`, { scan: true })).json.data.mapped
+    const mapped = (await api.job<{ mapped: number }>('POST', `/stores/${STORE}/map`, { scan: true })).mapped
     if (mapped !== CATALOGUE) throw new Error(`mapped ${mapped} of ${CATALOGUE} SKUs`)
     s.log(`${tag}: ${CATALOGUE} SKUs registered and mapped in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
     await sleep(1200 - (performance.now() - connectedAt)) // the service caches its delivery targets for up to a second

@@ -664,6 +664,8 @@ export class WooEmulator {
       ['GET', /^\/orders\/?$/, (c) => this.#listOrders(c), true],
       ['GET', /^\/orders\/(\d+)\/?$/, (c) => ({ status: 200, body: this.shop.renderOrder(this.#order(c.params[0]!)) }), false],
       ['POST|PUT|PATCH', /^\/orders\/(\d+)\/?$/, (c) => this.#updateOrder(c), false],
+      ['POST', /^\/orders\/(\d+)\/refunds\/?$/, (c) => this.#createRefund(c), true],
+      ['GET', /^\/orders\/(\d+)\/refunds\/?$/, (c) => { const o = this.#order(c.params[0]!); return { status: 200, body: [...o.refunds].reverse().map((r) => this.shop.renderRefund(o, r)) } }, true],
       ['GET', /^\/orders\/(\d+)\/notes\/?$/, (c) => ({ status: 200, body: this.#order(c.params[0]!).notes.map((n, i) => ({ id: i + 1, note: n, customer_note: false })) }), true],
       ['GET', /^\/webhooks\/?$/, (c) => this.#listWebhooks(c), true],
       ['POST', /^\/webhooks\/?$/, (c) => this.#createWebhook(c), true],
@@ -977,12 +979,45 @@ export class WooEmulator {
 
   #updateOrder(c: Ctx): Reply {
     const o = this.#order(c.params[0]!)
+    // Line quantities edited ({"line_items":[{"id","quantity"}]}): a paid order moves its stock by the difference.
+    if (Array.isArray(c.body.line_items)) {
+      const edits = (c.body.line_items as Array<Record<string, unknown>>).map((l) => {
+        const line = o.lines.find((x) => x.id === Number(l.id))
+        const quantity = Number(l.quantity)
+        if (!line) throw new WcError(400, 'woocommerce_rest_invalid_item_id', 'Order item ID provided is not associated with order.')
+        if (!Number.isSafeInteger(quantity) || quantity <= 0) throw new WcError(400, 'rest_invalid_param', 'Invalid parameter(s): line_items', { params: { line_items: 'line_items[0][quantity] is not of type integer.' } })
+        return { line, quantity }
+      })
+      for (const e of edits) if (e.quantity !== e.line.quantity) this.shop.setLineQuantity(o, e.line, e.quantity)
+    }
     if (c.body.status !== undefined) {
       const s = String(c.body.status)
       if (!(ORDER_STATUSES as ReadonlyArray<string>).includes(s)) throw new WcError(400, 'rest_invalid_param', 'Invalid parameter(s): status', { params: { status: 'status is not one of the allowed values.' } })
       this.shop.setOrderStatus(o, s)
     } else this.shop.setOrderStatus(o, o.status)
     return { status: 200, body: this.shop.renderOrder(o) }
+  }
+
+  /** POST /orders/{id}/refunds: amount and line quantities checked against what is left to refund; api_restock defaults to true. */
+  #createRefund(c: Ctx): Reply {
+    const o = this.#order(c.params[0]!)
+    const b = c.body
+    const bad = (message: string) => new WcError(400, 'woocommerce_rest_invalid_order_refund', message)
+    const lines = (Array.isArray(b.line_items) ? (b.line_items as Array<Record<string, unknown>>) : []).map((l) => {
+      const line = o.lines.find((x) => x.id === Number(l.id))
+      if (!line) throw bad('Invalid line item ID.')
+      const quantity = l.quantity === undefined ? 0 : Number(l.quantity)
+      if (!Number.isSafeInteger(quantity) || quantity < 0 || quantity > line.quantity - line.refundedQty) throw bad('Invalid refund quantity.')
+      const refundTotal = Number(l.refund_total ?? 0)
+      if (!Number.isFinite(refundTotal) || refundTotal < 0) throw bad('Invalid refund total.')
+      return { line, quantity, refundTotal }
+    })
+    const amount = b.amount === undefined ? lines.reduce((n, l) => n + l.refundTotal, 0) : Number(b.amount)
+    if (!Number.isFinite(amount) || amount <= 0) throw bad('Refund amount must be greater than zero.')
+    const left = this.shop.orderTotal(o) - o.refunds.reduce((n, r) => n + r.amount, 0)
+    if (amount > left + 0.005) throw new WcError(500, 'woocommerce_rest_cannot_create_order_refund', 'Invalid refund amount.')
+    const refund = this.shop.createRefund(o, { amount, reason: typeof b.reason === 'string' ? b.reason : '', restock: b.api_restock !== false, lines })
+    return { status: 201, body: this.shop.renderRefund(o, refund) }
   }
 
   #webhook(id: string | number): WebhookRecord {

@@ -39,6 +39,21 @@ export interface OrderLine {
   price: number
   parentName: string | null
   attrs: Array<{ key: string; value: string }>
+  /** `_reduced_stock`: units this line still holds taken from stock; null when the meta is absent. */
+  reducedStock: number | null
+  /** `_restock_refunded_items`: units restocking refunds put back so far (cumulative; 0 = absent). */
+  restockRefunded: number
+  /** Units refunded on this line so far (with or without restock). */
+  refundedQty: number
+}
+
+export interface RefundRecord {
+  id: number
+  amount: number
+  reason: string
+  restocked: boolean
+  lines: Array<{ lineId: number; quantity: number; refundTotal: number }>
+  createdAt: number
 }
 
 export interface OrderRecord {
@@ -48,6 +63,7 @@ export interface OrderRecord {
   billing: Record<string, string>
   lines: OrderLine[]
   stockReduced: boolean
+  refunds: RefundRecord[]
   notes: string[]
   createdAt: number
   modifiedAt: number
@@ -411,6 +427,9 @@ export class Shop {
         price,
         parentName: parent ? parent.name : null,
         attrs: product.attributes.map((a) => ({ key: slugify(a.name), value: a.option ?? '' })),
+        reducedStock: null,
+        restockRefunded: 0,
+        refundedQty: 0,
       }
     })
     const order: OrderRecord = {
@@ -420,6 +439,7 @@ export class Shop {
       billing: { first_name: '', last_name: '', company: '', address_1: '', address_2: '', city: '', state: '', postcode: '', country: '', email: '', phone: '', ...(input.billing ?? {}) },
       lines,
       stockReduced: false,
+      refunds: [],
       notes: [],
       createdAt: now,
       modifiedAt: now,
@@ -455,25 +475,129 @@ export class Shop {
     }
   }
 
+  /**
+   * wc_reduce_stock_levels / wc_increase_stock_levels: a reduction takes each line's quantity and
+   * records it as `_reduced_stock`; a cancellation puts back what `_reduced_stock` still holds
+   * (the quantity less restocking refunds) and removes the meta.
+   */
   #moveStock(order: OrderRecord, sign: 1 | -1): string {
     const parts: string[] = []
     for (const line of order.lines) {
-      const p = this.products.get(line.variationId || line.productId)
-      if (!p) continue
-      const holder = this.stockHolder(p)
-      if (!holder.manageStock) continue
-      const before = holder.stockQuantity ?? 0
-      this.setQuantity(holder, before + sign * line.quantity)
-      if (sign < 0) p.totalSales += line.quantity
-      parts.push(`${line.name} (${p.sku}) ${before}→${holder.stockQuantity}`)
-      this.#emit('productUpdated', holder.id)
-      if (holder !== p) this.#emit('productUpdated', p.id)
+      const units = sign < 0 ? (line.reducedStock === null ? line.quantity : 0) : (line.reducedStock ?? 0)
+      const moved = units > 0 ? this.#moveLine(line, sign * units) : null
+      if (sign < 0 && moved !== null) line.reducedStock = units
+      if (sign > 0) line.reducedStock = null
+      if (moved) parts.push(moved)
     }
     return parts.join(', ')
   }
 
+  /** Move a line's product stock by `delta` (negative: taken); the note part, or null when the product does not manage stock. */
+  #moveLine(line: OrderLine, delta: number): string | null {
+    const p = this.products.get(line.variationId || line.productId)
+    if (!p) return null
+    const holder = this.stockHolder(p)
+    if (!holder.manageStock) return null
+    const before = holder.stockQuantity ?? 0
+    this.setQuantity(holder, before + delta)
+    if (delta < 0) p.totalSales += -delta
+    this.#emit('productUpdated', holder.id)
+    if (holder !== p) this.#emit('productUpdated', p.id)
+    return `${line.name} (${p.sku}) ${before}→${holder.stockQuantity}`
+  }
+
+  /**
+   * POST /orders/{id}/refunds. With `restock` (the REST default, api_restock), each refunded line
+   * whose stock was reduced gets its units back (wc_restock_refunded_items): `_reduced_stock`
+   * shrinks and `_restock_refunded_items` grows by the quantity. A refund of the whole remaining
+   * total moves the order to `refunded` (no stock effect of its own). product.updated fires for
+   * the restocked items, then order.updated.
+   */
+  createRefund(order: OrderRecord, input: { amount: number; reason: string; restock: boolean; lines: Array<{ line: OrderLine; quantity: number; refundTotal: number }> }): RefundRecord {
+    const refund: RefundRecord = { id: this.#nextPostId++, amount: input.amount, reason: input.reason, restocked: input.restock, lines: input.lines.map((l) => ({ lineId: l.line.id, quantity: l.quantity, refundTotal: l.refundTotal })), createdAt: this.now() }
+    order.refunds.push(refund)
+    for (const { line, quantity } of input.lines) {
+      line.refundedQty += quantity
+      if (!input.restock || quantity <= 0 || !line.reducedStock) continue
+      const p = this.products.get(line.variationId || line.productId)
+      const holder = p ? this.stockHolder(p) : undefined
+      const before = holder?.stockQuantity ?? 0
+      if (this.#moveLine(line, quantity) === null) continue
+      line.reducedStock -= quantity
+      line.restockRefunded += quantity
+      order.notes.push(`Item #${line.variationId || line.productId} stock increased from ${before} to ${before + quantity}.`)
+    }
+    order.modifiedAt = this.now()
+    const refunded = order.refunds.reduce((n, r) => n + r.amount, 0)
+    if (refunded >= this.orderTotal(order) - 0.005 && order.status !== 'refunded') this.#enterStatus(order, 'refunded')
+    this.#emit('orderUpdated', order.id)
+    return refund
+  }
+
+  /**
+   * A line's quantity edited on an order that already reduced stock moves the difference
+   * (wc_maybe_adjust_line_item_product_stock): the line should hold quantity − restocked-refunded
+   * units; `_reduced_stock` is set to that. Orders that took no stock just change the number.
+   */
+  setLineQuantity(order: OrderRecord, line: OrderLine, quantity: number): void {
+    if (REDUCING.has(order.status) && line.reducedStock !== null) {
+      const want = quantity - line.restockRefunded
+      const diff = want - line.reducedStock
+      if (diff !== 0 && this.#moveLine(line, -diff) !== null) {
+        order.notes.push(`Adjusted stock: ${line.name} (${line.sku}) ${line.reducedStock}→${want}`)
+        line.reducedStock = want
+      }
+    }
+    line.quantity = quantity
+    order.modifiedAt = this.now()
+  }
+
+  orderTotal(o: OrderRecord): number {
+    return o.lines.reduce((s, l) => s + l.price * l.quantity, 0)
+  }
+
+  renderRefund(o: OrderRecord, r: RefundRecord): Record<string, unknown> {
+    return {
+      id: r.id,
+      date_created: wcDate(r.createdAt),
+      date_created_gmt: wcDate(r.createdAt),
+      amount: r.amount.toFixed(2),
+      reason: r.reason,
+      refunded_by: 1,
+      refunded_payment: false,
+      meta_data: [],
+      line_items: r.lines.map((rl, i) => {
+        const l = o.lines.find((x) => x.id === rl.lineId)!
+        return {
+          id: 1000 + r.id * 10 + i,
+          name: l.name,
+          product_id: l.productId,
+          variation_id: l.variationId,
+          quantity: -rl.quantity,
+          tax_class: '',
+          subtotal: (-rl.refundTotal).toFixed(2),
+          subtotal_tax: '0.00',
+          total: (-rl.refundTotal).toFixed(2),
+          total_tax: '0.00',
+          taxes: [],
+          meta_data: [{ id: 1, key: '_refunded_item_id', value: String(l.id), display_key: '_refunded_item_id', display_value: String(l.id) }],
+          sku: l.sku,
+          price: -l.price,
+        }
+      }),
+      shipping_lines: [],
+      tax_lines: [],
+      fee_lines: [],
+      _links: {
+        self: [{ href: `${this.homeUrl}/wp-json/wc/v3/orders/${o.id}/refunds/${r.id}`, targetHints: allow }],
+        collection: [{ href: `${this.homeUrl}/wp-json/wc/v3/orders/${o.id}/refunds` }],
+        up: [{ href: `${this.homeUrl}/wp-json/wc/v3/orders/${o.id}` }],
+      },
+    }
+  }
+
   renderOrder(o: OrderRecord): Record<string, unknown> {
-    const total = o.lines.reduce((s, l) => s + l.price * l.quantity, 0).toFixed(2)
+    const total = this.orderTotal(o).toFixed(2)
     return {
       id: o.id,
       parent_id: 0,
@@ -518,7 +642,11 @@ export class Shop {
         total: (l.price * l.quantity).toFixed(2),
         total_tax: '0.00',
         taxes: [],
-        meta_data: l.attrs.map((a, i) => ({ id: i + 1, key: a.key, value: a.value, display_key: a.key.charAt(0).toUpperCase() + a.key.slice(1), display_value: a.value })),
+        meta_data: [
+          ...l.attrs.map((a, i) => ({ id: i + 1, key: a.key, value: a.value, display_key: a.key.charAt(0).toUpperCase() + a.key.slice(1), display_value: a.value })),
+          ...(l.reducedStock === null ? [] : [{ id: 100 + l.id * 2, key: '_reduced_stock', value: String(l.reducedStock), display_key: '_reduced_stock', display_value: String(l.reducedStock) }]),
+          ...(l.restockRefunded > 0 ? [{ id: 101 + l.id * 2, key: '_restock_refunded_items', value: String(l.restockRefunded), display_key: '_restock_refunded_items', display_value: String(l.restockRefunded) }] : []),
+        ],
         sku: l.sku,
         price: l.price,
         image: l.variationId ? { id: 0, src: '' } : { id: '', src: '' },
@@ -528,7 +656,7 @@ export class Shop {
       shipping_lines: [],
       fee_lines: [],
       coupon_lines: [],
-      refunds: [],
+      refunds: [...o.refunds].reverse().map((r) => ({ id: r.id, reason: r.reason, total: (-r.amount).toFixed(2) })),
       payment_url: `${this.homeUrl}/checkout/order-pay/${o.id}/?pay_for_order=true&key=${o.orderKey}`,
       is_editable: o.status === 'pending' || o.status === 'on-hold',
       needs_payment: o.status === 'pending' || o.status === 'failed',

@@ -11,8 +11,11 @@ import { registerEvents } from './events.js'
 import { registerAlerts } from './alerts.js'
 import { registerProviders } from './providers.js'
 import { loadDemoData } from '../service/demo.js'
+import { packageVersion } from './version.js'
 
 function main(argv: ReadonlyArray<string>): Promise<unknown> {
+  // The version needs no configuration: answer it even when the environment is incomplete.
+  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) return Promise.resolve(void process.stdout.write(`${packageVersion()}\n`))
   let config: Config
   try {
     config = loadConfig(process.env)
@@ -23,7 +26,7 @@ function main(argv: ReadonlyArray<string>): Promise<unknown> {
     }
     throw e
   }
-  const program = new Command('stockbridge').description('One true stock figure per SKU and warehouse.').showHelpAfterError()
+  const program = new Command('stockbridge').description('One true stock figure per SKU and warehouse.').version(packageVersion(), '-V, --version', 'print the version').showHelpAfterError()
   registerServe(program, config)
   program
     .command('migrate')

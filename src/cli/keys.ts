@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import type { Config } from '../config.js'
 import { parseDuration, parseScopes, parseWarehouseList, type ApiKey } from '../domain/api-key.js'
-import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, type CreatedApiKey } from '../service/api-keys.js'
+import { ADMIN_KEY_COMMAND, createApiKey, listApiKeys, revokeApiKey, rotateApiKey, type CreatedApiKey } from '../service/api-keys.js'
 import { withRuntime } from './with-runtime.js'
 
 /** `--json`: one object for scripts; otherwise a description, the signing secret, and the key alone on the last line. */
@@ -22,6 +22,9 @@ function printCreated(created: CreatedApiKey, json: boolean | undefined, verb: s
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+/** The header of `keys list`, one column per field of describeKey. */
+const KEY_COLUMNS = ['ID', 'PREFIX', 'SCOPES', 'WAREHOUSES', 'STATE', 'LAST USED', 'NAME', 'NOTES'] as const
 
 function describeKey(k: ApiKey, now: number): string {
   const state = k.revokedAt !== null ? `revoked ${iso(k.revokedAt)}` : k.expiresAt !== null && k.expiresAt <= now ? `expired ${iso(k.expiresAt)}` : k.expiresAt !== null ? `active until ${iso(k.expiresAt)}` : 'active'
@@ -76,7 +79,10 @@ export function registerKeys(program: Command, config: Config): void {
     .action(() =>
       withRuntime(config, async (rt) => {
         const now = rt.deps.clock.now()
-        for (const k of await listApiKeys(rt.deps)) process.stdout.write(`${describeKey(k, now)}\n`)
+        const all = await listApiKeys(rt.deps)
+        if (all.length === 0) return void process.stdout.write(`No API keys. Make an admin key with: ${ADMIN_KEY_COMMAND}\n`)
+        process.stdout.write(`${KEY_COLUMNS.join('\t')}\n`)
+        for (const k of all) process.stdout.write(`${describeKey(k, now)}\n`)
       }),
     )
   keys

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import type { Config } from '../config.js'
 import { parseSku } from '../domain/sku.js'
 import { getStock } from '../service/stock.js'
+import { stockJson } from '../http/views.js'
 import { withRuntime } from './with-runtime.js'
 
 export function registerStock(program: Command, config: Config): void {
@@ -11,14 +12,15 @@ export function registerStock(program: Command, config: Config): void {
     .command('get <sku>')
     .description('Totals and every warehouse of one SKU')
     .option('--warehouse <id>', 'one warehouse only')
-    .option('--json', 'print JSON')
+    .option('--json', 'print the API\'s JSON (GET /stock/{sku}: snake_case, ISO-8601 times)')
     .action((sku: string, opts: { warehouse?: string; json?: boolean }) =>
       withRuntime(config, async (rt) => {
         const wh = opts.warehouse === undefined ? undefined : Number(opts.warehouse)
         if (wh !== undefined && (!Number.isSafeInteger(wh) || wh <= 0)) throw new Error('--warehouse must be a positive whole number')
         const v = await getStock(rt.deps, parseSku(sku, 'SKU'), wh)
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(v, null, 2)}\n`)
+          // The API's shape, so a script reads the same fields from the CLI and from HTTP.
+          process.stdout.write(`${JSON.stringify(stockJson(v, wh), null, 2)}\n`)
           return
         }
         process.stdout.write(`${v.product.sku}  product ${v.product.productId}${v.product.parentId ? ` (parent ${v.product.parentId})` : ''}${v.product.name ? `  ${v.product.name}` : ''}\n`)

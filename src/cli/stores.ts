@@ -39,6 +39,12 @@ async function withConnector<T>(config: Config, work: (rt: Runtime, woo: WooConn
   })
 }
 
+/** The first `limit` lines of a list, then "… and N more" when it was cut. */
+function outSome<T>(items: ReadonlyArray<T>, limit: number, line: (item: T) => string): void {
+  for (const item of items.slice(0, limit)) out(line(item))
+  if (items.length > limit) out(`  … and ${items.length - limit} more (--json lists them all)`)
+}
+
 const int = (v: string) => {
   const n = Number(v)
   if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${v}`)
@@ -156,9 +162,9 @@ export function registerStores(program: Command, config: Config): void {
         const r = await woo.map(ref, { ...(o.scan ? { scan: true } : { onProgress: progress('looking up SKUs') }) })
         if (o.json) return out(JSON.stringify(r))
         out(`Mapped ${r.mapped} SKUs. Unknown in the store: ${r.unknown.length}. Duplicated in the store: ${r.duplicated.length}.${o.scan ? ` In the store only: ${r.notInHub.length}.` : ''}`)
-        for (const s of r.unknown.slice(0, 20)) out(`  unknown    ${s}`)
-        for (const d of r.duplicated.slice(0, 20)) out(`  duplicated ${d.sku} (products ${d.productIds.join(', ')})`)
-        for (const s of r.notInHub.slice(0, 20)) out(`  store only ${s}`)
+        outSome(r.unknown, 20, (s) => `  unknown    ${s}`)
+        outSome(r.duplicated, 20, (d) => `  duplicated ${d.sku} (products ${d.productIds.join(', ')})`)
+        outSome(r.notInHub, 20, (s) => `  store only ${s}`)
       }),
     )
   stores
@@ -170,7 +176,7 @@ export function registerStores(program: Command, config: Config): void {
         const r = await woo.sync(ref, { onProgress: progress('pushing batches') })
         if (o.json) return out(JSON.stringify(r))
         out(`${r.skus} mapped SKUs: ${r.pushed} pushed, ${r.unchanged} skipped, ${r.failed.length} failed, in ${r.requests} requests`)
-        for (const f of r.failed.slice(0, 20)) out(`  failed ${f.sku}: ${f.reason}`)
+        outSome(r.failed, 20, (f) => `  failed ${f.sku}: ${f.reason}`)
         if (r.failed.length) process.exitCode = 1
       }),
     )
@@ -196,7 +202,7 @@ export function registerStores(program: Command, config: Config): void {
         if (o.json) return out(JSON.stringify(run))
         out(`Run ${run.id} (${run.dryRun ? 'dry run' : 'repair'}): ${run.status}; ${run.checked} SKUs checked, ${run.drift} drifted, ${run.repaired} repaired, ${run.webhooksReenabled} webhooks re-enabled${run.error ? `; error: ${run.error}` : ''}`)
         const report = run.report as { drift?: Array<{ sku: string; store_figure: number | null; hub_figure: number; repaired: boolean }>; webhooks?: Array<{ id: number; topic: string; status: string; reenabled: boolean }> } | null
-        for (const d of report?.drift?.slice(0, 50) ?? []) out(`  ${d.sku}\tstore ${d.store_figure ?? '—'}\thub ${d.hub_figure}${d.repaired ? '\trepaired' : ''}`)
+        outSome(report?.drift ?? [], 50, (d) => `  ${d.sku}\tstore ${d.store_figure ?? '—'}\thub ${d.hub_figure}${d.repaired ? '\trepaired' : ''}`)
         for (const w of report?.webhooks ?? []) out(`  webhook ${w.id} ${w.topic} was ${w.status}${w.reenabled ? ', re-enabled' : ''}`)
         if (run.status === 'failed') process.exitCode = 1
       }),

@@ -24,6 +24,7 @@ export const ERROR_CATALOG = Object.freeze({
   reservation_not_active: { status: 409, title: 'The reservation is no longer active' },
   reservation_expired: { status: 409, title: 'The reservation has expired' },
   dead_letter_replayed: { status: 409, title: 'The dead letter was already replayed' },
+  dead_letter_target_gone: { status: 409, title: 'The subscription or store of the dead letter no longer exists' },
   already_exists: { status: 409, title: 'A record with this identity already exists' },
   // Stock data rules (#12).
   warehouse_inactive: { status: 409, title: 'The warehouse is inactive and takes no sales or reservations' },

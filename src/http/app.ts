@@ -22,7 +22,7 @@ import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 import { registerStoreRoutes } from './routes/stores.js'
 import { registerProviderRoutes } from './routes/providers.js'
-import { registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
+import { documentWooCommerceWebhookRoute, registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
@@ -166,6 +166,7 @@ export function createApp(deps: AppDeps): App {
   registerProviderRoutes(api, deps, providers)
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
+  documentWooCommerceWebhookRoute(api)
   app.route(API_BASE, api)
   // The admin UI (#16): session cookies instead of API keys, HTML instead of problem+json.
   app.get('/admin/', (c) => c.redirect('/admin', 301))

@@ -83,6 +83,41 @@ export async function rotateApiKey(deps: ServiceDeps, id: string, opts: ApiKeyOp
   return created
 }
 
+/** The command that makes a new admin key, for hints when the first one is lost. */
+export const ADMIN_KEY_COMMAND = 'npm run cli -- keys create --name admin --scopes admin'
+
+/**
+ * The first start's admin key. Its secret is also kept (sealed with KEY_ENCRYPTION_KEY when set)
+ * until the key is first used, so a start that fails or whose output scrolled away does not lose
+ * it: each start shows it again (firstKeyToShow) until then.
+ */
+export async function createFirstAdminKey(deps: ServiceDeps, sealKey: Buffer | null): Promise<CreatedApiKey> {
+  const created = await createApiKey(deps, 'admin (first start)', ['admin'], { sealKey })
+  await repo.insertPendingFirstKey(deps.store.db, created.apiKey.id, sealSecret(created.secret, sealKey), deps.clock.now())
+  return created
+}
+
+/**
+ * The kept first admin key when it has never been used and still works; a used, revoked or
+ * expired one's kept secret is deleted instead. Null when there is none to show.
+ */
+export async function firstKeyToShow(deps: ServiceDeps, sealKey: Buffer | null): Promise<{ apiKey: ApiKey; secret: string } | null> {
+  let shown: { apiKey: ApiKey; secret: string } | null = null
+  for (const p of await repo.listPendingFirstKeys(deps.store.db)) {
+    const k = await repo.findApiKey(deps.store.db, p.keyId)
+    if (!k || k.lastUsedAt !== null || !isKeyActive(k, deps.clock.now())) {
+      await repo.deletePendingFirstKey(deps.store.db, p.keyId)
+      continue
+    }
+    try {
+      shown ??= { apiKey: k, secret: openSecret(p.sealedSecret, sealKey) }
+    } catch (e) {
+      deps.log.warn({ err: e, key_id: k.id }, 'cannot open the kept first admin key (KEY_ENCRYPTION_KEY changed?)')
+    }
+  }
+  return shown
+}
+
 export function listApiKeys(deps: ServiceDeps): Promise<ApiKey[]> {
   return repo.listApiKeys(deps.store.db)
 }

@@ -31,6 +31,8 @@ export interface JobView {
   readonly total: number
   readonly done: number
   readonly result: BulkSyncResult | null
+  /** The result of a job of another type (store map, sync, reconcile): the API's JSON as stored. */
+  readonly output: Record<string, unknown> | null
   readonly error: string | null
   readonly createdAt: number
   readonly updatedAt: number
@@ -65,7 +67,7 @@ export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput,
 }
 
 /** Jobs, newest first, cursor-paged (#12); without their per-item results (GET /jobs/{id} has those). */
-export async function listJobs(deps: ServiceDeps, f: { readonly status?: repo.JobStatus | undefined; readonly cursor?: string | undefined; readonly limit?: number | undefined }): Promise<Page<Omit<JobView, 'result'>>> {
+export async function listJobs(deps: ServiceDeps, f: { readonly status?: repo.JobStatus | undefined; readonly cursor?: string | undefined; readonly limit?: number | undefined }): Promise<Page<Omit<JobView, 'result' | 'output'>>> {
   const beforeId = f.cursor === undefined ? undefined : (decodeCursor(f.cursor, ['string'])[0] as string)
   const page = await pageOf(f.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listJobs(deps.store.db, { status: f.status, beforeId, limit: take }), (j) => [j.id])
   return { items: page.items.map((j) => ({ id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt })), nextCursor: page.nextCursor }
@@ -74,11 +76,20 @@ export async function listJobs(deps: ServiceDeps, f: { readonly status?: repo.Jo
 export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {
   const j = await repo.findJob(deps.store.db, id)
   if (!j) throw new DomainError('job_not_found', `No job has id ${id}`, { job_id: id })
-  return { id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, result: j.result ? (JSON.parse(j.result) as BulkSyncResult) : null, error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt }
+  const bulk = j.type === 'bulk-sync'
+  const parsed = j.result ? (JSON.parse(j.result) as unknown) : null
+  return { id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, result: bulk ? (parsed as BulkSyncResult | null) : null, output: bulk ? null : (parsed as Record<string, unknown> | null), error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt }
 }
 
+/**
+ * Runs a job of another type than bulk-sync (store jobs): reports progress as it goes and returns
+ * the result to store (JSON). Throwing fails the job with the message.
+ */
+export type JobHandler = (job: repo.Job, progress: (done: number, total: number) => void) => Promise<unknown>
+
 /** Run one claimed job to its end. Exported for tests; the runner calls it. */
-export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string, leaseMs: number): Promise<void> {
+export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string, leaseMs: number, handlers: Readonly<Record<string, JobHandler>> = {}): Promise<void> {
+  if (job.type !== 'bulk-sync') return runOtherJob(deps, job, workerId, leaseMs, handlers[job.type])
   const input = JSON.parse(job.input) as StoredInput
   const size = input.chunk ?? LEGACY_JOB_CHUNK
   const items: BulkItemOutcome[] = []
@@ -101,6 +112,31 @@ export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string,
   }
 }
 
+async function runOtherJob(deps: ServiceDeps, job: repo.Job, workerId: string, leaseMs: number, handler: JobHandler | undefined): Promise<void> {
+  if (!handler) {
+    await repo.finishJob(deps.store.db, job.id, workerId, 'failed', null, `this node cannot run jobs of type ${job.type}`, deps.clock.now())
+    return
+  }
+  // Progress is written at most every 500 ms, and in order (one write at a time).
+  let writing: Promise<unknown> = Promise.resolve()
+  let lastAt = 0
+  const progress = (done: number, total: number) => {
+    const now = deps.clock.now()
+    if (now - lastAt < 500 && done < total) return
+    lastAt = now
+    writing = writing.then(() => repo.updateJobCounts(deps.store.db, job.id, workerId, done, total, now, leaseMs)).catch((e: unknown) => deps.log.warn({ err: e, job_id: job.id }, 'could not record job progress'))
+  }
+  try {
+    const result = await handler(job, progress)
+    await writing
+    await repo.finishJob(deps.store.db, job.id, workerId, 'done', JSON.stringify(result), null, deps.clock.now())
+  } catch (e) {
+    await writing
+    deps.log.error({ err: e, job_id: job.id }, 'job failed')
+    await repo.finishJob(deps.store.db, job.id, workerId, 'failed', null, e instanceof Error ? e.message : String(e), deps.clock.now())
+  }
+}
+
 /** Claims and runs queued jobs one at a time; woken by commits, polling slowly otherwise. */
 export class JobRunner {
   readonly #deps: ServiceDeps
@@ -112,8 +148,11 @@ export class JobRunner {
   #wake: (() => void) | null = null
   #unsubscribe: (() => void) | null = null
 
-  constructor(deps: ServiceDeps, workerId: string, o: { leaseMs?: number; pollMs?: number } = {}) {
+  readonly #handlers: Readonly<Record<string, JobHandler>>
+
+  constructor(deps: ServiceDeps, workerId: string, o: { leaseMs?: number; pollMs?: number; handlers?: Readonly<Record<string, JobHandler>> } = {}) {
     this.#deps = deps
+    this.#handlers = o.handlers ?? {}
     this.#workerId = workerId
     this.#leaseMs = o.leaseMs ?? 60_000
     this.#pollMs = o.pollMs ?? 2000
@@ -123,7 +162,7 @@ export class JobRunner {
   async runOnce(): Promise<boolean> {
     const job = await repo.claimJob(this.#deps.store.db, this.#deps.store.caps, this.#workerId, this.#deps.clock.now(), this.#leaseMs)
     if (!job) return false
-    await runJob(this.#deps, job, this.#workerId, this.#leaseMs)
+    await runJob(this.#deps, job, this.#workerId, this.#leaseMs, this.#handlers)
     return true
   }
 

@@ -1,12 +1,14 @@
 /** @module service/retention: pruning what is old and no longer needed (the seed's cleanup_old_data). */
 import { pruneAttempts } from '../store/delivery-repo.js'
 import { deleteIdempotencyRecordsBefore } from '../store/idempotency-repo.js'
+import { pruneInboundWebhooks } from '../store/inbound-webhook-repo.js'
 import { pruneOutbox } from '../store/outbox-repo.js'
 import type { ServiceDeps } from './deps.js'
 
 export interface RetentionPolicy {
   /** Delivered events older than this are removed (events still waiting for a target stay). */
   readonly eventsDays: number
+  /** Outbound delivery attempts, and received provider webhooks (inbound_webhook), are kept this long. */
   readonly deliveryLogDays: number
   readonly idempotencyDays: number
 }
@@ -14,6 +16,7 @@ export interface RetentionPolicy {
 export interface PruneReport {
   readonly events: number
   readonly attempts: number
+  readonly inboundWebhooks: number
   readonly idempotencyRecords: number
 }
 
@@ -26,6 +29,7 @@ export async function pruneOldRecords(deps: ServiceDeps, p: RetentionPolicy): Pr
   return {
     events: await pruneOutbox(db, now - p.eventsDays * DAY),
     attempts: await pruneAttempts(db, now - p.deliveryLogDays * DAY),
+    inboundWebhooks: await pruneInboundWebhooks(db, now - p.deliveryLogDays * DAY),
     idempotencyRecords: await deleteIdempotencyRecordsBefore(db, now - p.idempotencyDays * DAY),
   }
 }

@@ -1,10 +1,13 @@
 /** @module service/subscriptions: outbound webhook subscriptions, their delivery log and dead letters. */
 import { DomainError, invalid } from '../domain/errors.js'
+import { undeliverableReason } from '../domain/delivery-url.js'
 import { EVENT_TYPES, eventEnvelope, type EventType, type OutboxEvent } from '../domain/events.js'
 import { generateWebhookSecret } from '../security/webhook-signature.js'
 import * as deliveries from '../store/delivery-repo.js'
 import { findEventsBySeq, findLatestEventForSku } from '../store/outbox-repo.js'
 import * as repo from '../store/subscription-repo.js'
+import type { Executor } from '../store/db.js'
+import { findStore } from '../store/woo-repo.js'
 import type { ServiceDeps } from './deps.js'
 import { inTransaction } from './transaction.js'
 
@@ -22,7 +25,8 @@ export async function createSubscription(deps: ServiceDeps, input: NewSubscripti
   } catch {
     throw invalid('/url', 'must be an absolute URL')
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('/url', 'must use http or https')
+  const never = undeliverableReason(url)
+  if (never) throw invalid('/url', never)
   if (url.username || url.password) throw invalid('/url', 'must not carry credentials; deliveries are signed instead')
   const events = input.events ?? [...EVENT_TYPES]
   const unknown = events.find((e) => !(EVENT_TYPES as ReadonlyArray<string>).includes(e))
@@ -77,6 +81,12 @@ export async function getDeadLetter(deps: ServiceDeps, id: string): Promise<Dead
   return { ...dl, event: ev ? eventEnvelope(ev) : null }
 }
 
+/** Whether a delivery target still exists: a subscription (`sub_…`) or a WooCommerce store (`sto_…`). */
+async function targetExists(ex: Executor, targetId: string): Promise<boolean> {
+  if (targetId.startsWith('sto_')) return (await findStore(ex, targetId)) !== undefined
+  return (await repo.findSubscription(ex, targetId)) !== undefined
+}
+
 /**
  * Send a dead letter again. What is sent is the SKU's newest event, not necessarily the one that
  * failed: a consumer must never get an older figure after a newer one.
@@ -85,6 +95,10 @@ export async function replayDeadLetter(deps: ServiceDeps, id: string): Promise<{
   const result = await inTransaction(deps, async (trx) => {
     const dl = await deliveries.findDeadLetter(trx, id)
     if (!dl) throw new DomainError('dead_letter_not_found', `No dead letter has id ${id}`, { dead_letter_id: id })
+    // A target that is gone would take the replay and drop it: refuse instead of answering 202.
+    if (!(await targetExists(trx, dl.targetId))) {
+      throw new DomainError('dead_letter_target_gone', `Dead letter ${id} was for ${dl.targetId}, which no longer exists; nothing can deliver it`, { dead_letter_id: id, target_id: dl.targetId })
+    }
     if (!(await deliveries.markDeadLetterReplayed(trx, id, deps.clock.now()))) {
       throw new DomainError('dead_letter_replayed', `Dead letter ${id} was already replayed`, { dead_letter_id: id })
     }

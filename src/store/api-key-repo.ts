@@ -93,11 +93,27 @@ export async function expireApiKeyBy(ex: Executor, id: string, at: number): Prom
     .execute()
 }
 
+/** Record a use; a first admin key's kept secret is dropped at its first use. */
 export async function touchApiKey(ex: Executor, id: string, now: number): Promise<void> {
   await ex.updateTable('api_key').set({ last_used_at: now }).where('id', '=', id).execute()
+  await deletePendingFirstKey(ex, id)
 }
 
 export async function countApiKeys(ex: Executor): Promise<number> {
   const row = await ex.selectFrom('api_key').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow()
   return Number(row.n)
+}
+
+/** Keep the first admin key's sealed secret until the key is first used (see service/api-keys). */
+export async function insertPendingFirstKey(ex: Executor, keyId: string, sealedSecret: string, now: number): Promise<void> {
+  await ex.insertInto('pending_first_key').values({ key_id: keyId, sealed_secret: sealedSecret, created_at: now }).execute()
+}
+
+export async function listPendingFirstKeys(ex: Executor): Promise<Array<{ keyId: string; sealedSecret: string }>> {
+  const rows = await ex.selectFrom('pending_first_key').select(['key_id', 'sealed_secret']).orderBy('created_at').execute()
+  return rows.map((r) => ({ keyId: r.key_id, sealedSecret: r.sealed_secret }))
+}
+
+export async function deletePendingFirstKey(ex: Executor, keyId: string): Promise<void> {
+  await ex.deleteFrom('pending_first_key').where('key_id', '=', keyId).execute()
 }

@@ -26,7 +26,9 @@ export async function enqueueDeliveries(ex: Executor, targetIds: ReadonlyArray<s
     .onConflict((oc) =>
       oc
         .columns(['target_id', 'sku'])
-        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq') })
+        // A newer event starts with a fresh attempt count: it must not inherit the retries the
+        // older one used up (and be dead-lettered after a single try).
+        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0 })
         .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
     )
     .execute()
@@ -115,11 +117,11 @@ export async function retryDelivery(ex: Executor, slot: DeliverySlot, workerId: 
 export async function releaseDelivery(ex: Executor, slot: DeliverySlot, workerId: string, now: number): Promise<void> {
   await ex
     .updateTable('delivery')
-    .set((eb) => ({ locked_by: null, locked_until: null, next_attempt_at: now, attempts: eb('attempts', '-', 1) }))
+    // Never below 0: a newer event may have reset the count while this attempt was in flight.
+    .set((eb) => ({ locked_by: null, locked_until: null, next_attempt_at: now, attempts: eb.case().when('attempts', '>', 0).then(eb('attempts', '-', 1)).else(0).end() }))
     .where('target_id', '=', slot.targetId)
     .where('sku', '=', slot.sku)
     .where('locked_by', '=', workerId)
-    .where('attempts', '>', 0)
     .execute()
 }
 
@@ -269,7 +271,8 @@ export async function enqueueDeliverySlots(ex: Executor, caps: DialectCaps, slot
       .onConflict((oc) =>
         oc
           .columns(['target_id', 'sku'])
-          .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq') })
+          // A newer event starts with a fresh attempt count (see enqueueDeliveries).
+          .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0 })
           .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
       )
       .execute()

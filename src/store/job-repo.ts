@@ -72,3 +72,8 @@ export async function listJobs(ex: Executor, q: { readonly status?: JobStatus | 
     .execute()
   return rows.map(toJob)
 }
+
+/** Progress of a job whose size is learnt while it runs (store jobs): done and total together. */
+export async function updateJobCounts(ex: Executor, id: string, workerId: string, done: number, total: number, now: number, leaseMs: number): Promise<void> {
+  await ex.updateTable('job').set({ done, total, updated_at: now, locked_until: now + leaseMs }).where('id', '=', id).where('locked_by', '=', workerId).execute()
+}

@@ -7,6 +7,7 @@ import * as m0002 from './migrations/0002-create-event-tables.js'
 import * as m0003 from './migrations/0003-add-key-security.js'
 import * as m0004 from './migrations/0004-create-woocommerce-tables.js'
 import * as m0005 from './migrations/0005-add-list-indexes.js'
+import * as m0006 from './migrations/0006-first-key-and-refunds.js'
 import * as m0007 from './migrations/0007-create-provider-tables.js'
 import * as m0008 from './migrations/0008-create-alert-tables.js'
 import * as m0009 from './migrations/0009-add-store-push-status.js'
@@ -19,6 +20,7 @@ const MIGRATIONS = {
   '0003-add-key-security': m0003,
   '0004-create-woocommerce-tables': m0004,
   '0005-add-list-indexes': m0005,
+  '0006-first-key-and-refunds': m0006,
   '0007-create-provider-tables': m0007,
   '0008-create-alert-tables': m0008,
   '0009-add-store-push-status': m0009,

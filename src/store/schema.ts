@@ -204,6 +204,13 @@ export interface JobTable {
   updated_at: BigIntColumn
 }
 
+/** The first admin key's secret, sealed, until the key is first used (migration 0006). */
+export interface PendingFirstKeyTable {
+  key_id: string
+  sealed_secret: string
+  created_at: BigIntColumn
+}
+
 export interface AlertCursorTable {
   name: string
   tx_id: BigIntColumn
@@ -273,4 +280,5 @@ export interface Database extends WooTables, AdminTables, ProviderTables {
   delivery_attempt: DeliveryAttemptTable
   dead_letter: DeadLetterTable
   job: JobTable
+  pending_first_key: PendingFirstKeyTable
 }

@@ -490,6 +490,8 @@ export interface OrderLineRecord {
   readonly reservationId: string | null
   readonly allocation: ReadonlyArray<{ warehouseId: number; quantity: number }> | null
   readonly oversold: number
+  /** Units already recorded as returned by restocking refunds (the line's `_restock_refunded_items`). */
+  readonly refundRestocked: number
 }
 
 /** The line's record, created as `none` when new, and locked for the rest of the transaction. */
@@ -522,6 +524,7 @@ export async function saveOrderLine(ex: Executor, l: OrderLineRecord, now: numbe
       reservation_id: l.reservationId,
       allocation: l.allocation === null ? null : JSON.stringify(l.allocation),
       oversold: l.oversold,
+      refund_restocked: l.refundRestocked,
       updated_at: now,
     })
     .where('store_id', '=', l.storeId)
@@ -548,6 +551,7 @@ function toOrderLine(r: Selectable<WooOrderLineTable>): OrderLineRecord {
     reservationId: r.reservation_id,
     allocation: r.allocation === null ? null : (JSON.parse(r.allocation) as Array<{ warehouseId: number; quantity: number }>),
     oversold: Number(r.oversold),
+    refundRestocked: Number(r.refund_restocked),
   }
 }
 

@@ -76,6 +76,8 @@ export interface WooOrderLineTable {
   reservation_id: string | null
   allocation: string | null
   oversold: number
+  /** Units returned to stock by restocking refunds, as recorded so far (migration 0006). */
+  refund_restocked: Generated<number>
   updated_at: BigIntColumn
 }
 

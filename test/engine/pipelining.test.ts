@@ -95,7 +95,7 @@ for (const db of DATABASES) {
       const products = await Promise.all(Array.from({ length: n }, (_, i) => makeProduct(deps, { sku: `PL-${tag}-${i}` })))
       const ids: string[] = []
       for (let i = 0; i < targets; i++) {
-        const s = await createSubscription(deps, { url: `http://127.0.0.1:9/pl-${tag}-${i}`, skus: products.map((p) => p.sku) })
+        const s = await createSubscription(deps, { url: `http://127.0.0.1:59999/pl-${tag}-${i}`, skus: products.map((p) => p.sku) })
         cleanups.push(() => deleteSubscription(deps, s.id))
         ids.push(s.id)
       }

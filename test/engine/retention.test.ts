@@ -126,12 +126,12 @@ for (const db of DATABASES) {
       expect(again.events).toBe(2)
       expect(await seqsOf(pending.sku)).toEqual([])
       expect(await seqsOf(dead.sku)).toEqual([deadDl.eventSeq])
-      expect(await pruneOldRecords(deps, { eventsDays: 7, deliveryLogDays: 5, idempotencyDays: 7 })).toEqual({ events: 0, attempts: 0, idempotencyRecords: 0 })
+      expect(await pruneOldRecords(deps, { eventsDays: 7, deliveryLogDays: 5, idempotencyDays: 7 })).toEqual({ events: 0, attempts: 0, inboundWebhooks: 0, idempotencyRecords: 0 })
     })
 
     it('prunes in small batches to the same result (many short statements, no long lock)', async () => {
       const p = await makeProduct(deps, { sku: 'RT-BATCH' })
-      const keepSub = await createSubscription(deps, { url: 'http://127.0.0.1:9/never', skus: [p.sku] })
+      const keepSub = await createSubscription(deps, { url: 'http://127.0.0.1:59999/never', skus: [p.sku] })
       for (let i = 0; i < 25; i++) await change(p)
       // one refused attempt for the log (nothing listens on port 9)
       await drain(new DeliveryWorker(deps, subscriptionResolver(ts.store.db, 2000, 0), { workerId: 'rt-batch' }))

@@ -5,7 +5,12 @@
  * at delivery time. So the hub acts on the state it sees, per line, exactly once per state:
  *   pending                          → a reservation (with expiry) across the store's warehouses
  *   processing / on-hold / completed → a sale (committing the reservation when there is one)
- *   cancelled / refunded / failed    → release the reservation, or restock what was sold
+ *   cancelled / failed               → release the reservation, or restock what is still sold
+ *   refunded                         → release a reservation; a line that took stock stays sold
+ * Refunds: WooCommerce's restocking refunds put units back in its own stock and count them on the
+ * line (`_restock_refunded_items`, cumulative); the hub returns the growth of that count, once,
+ * to the warehouses the sale took the units from. A refund without restock moves nothing.
+ * Edits: a sold (or reserved) line whose quantity changed moves the difference only.
  * Each line's record (store, order, line) holds the phase reached; a body in an earlier phase, or
  * older than the last one applied, changes nothing. A cancelled order that comes back to
  * processing later (newer modification date) is sold again.
@@ -44,7 +49,16 @@ export interface OrderBody {
   readonly id: number
   readonly status: string
   readonly date_modified_gmt?: string | null
-  readonly line_items?: ReadonlyArray<{ id: number; product_id: number; variation_id: number; quantity: number; sku?: string | null }>
+  readonly line_items?: ReadonlyArray<OrderLine>
+}
+
+export interface OrderLine {
+  readonly id: number
+  readonly product_id: number
+  readonly variation_id: number
+  readonly quantity: number
+  readonly sku?: string | null
+  readonly meta_data?: ReadonlyArray<{ key?: unknown; value?: unknown } | null> | null
 }
 
 export function isOrderBody(x: unknown): x is OrderBody {
@@ -60,9 +74,9 @@ export interface LineOutcome {
 
 /** Apply an order body to the hub, line by line, each line in its own transaction. */
 export async function processOrder(deps: ServiceDeps, store: WooStore, order: OrderBody): Promise<LineOutcome[]> {
-  const target = TARGET_OF_STATUS[order.status]
+  const statusTarget = TARGET_OF_STATUS[order.status]
   const out: LineOutcome[] = []
-  if (!target) return [{ lineId: 0, sku: null, action: `status ${order.status} moves no stock` }]
+  if (!statusTarget) return [{ lineId: 0, sku: null, action: `status ${order.status} moves no stock` }]
   const modified = order.date_modified_gmt ?? ''
   for (const line of order.line_items ?? []) {
     const quantity = Math.trunc(Number(line.quantity))
@@ -75,69 +89,161 @@ export async function processOrder(deps: ServiceDeps, store: WooStore, order: Or
       out.push({ lineId: line.id, sku: line.sku ?? null, action: 'skipped: SKU unknown to the hub' })
       continue
     }
+    const refunds = refundMeta(line)
     const action = await inTransaction(deps, async (trx) => {
       const now = deps.clock.now()
       const rec = await repo.lockOrderLine(trx, deps.store.caps, { storeId: store.id, orderId: order.id, lineId: line.id, sku, quantity }, now)
       if (rec.modifiedGmt && modified && modified < rec.modifiedGmt) return `stale (${order.status} at ${modified}; already applied ${rec.orderStatus} at ${rec.modifiedGmt})`
+      // A refund does not close what it leaves sold: a line that took stock stays sold, and only
+      // what its restocking refunds put back (below) returns. Otherwise refunded closes as before.
+      const target: Target = order.status === 'refunded' && (rec.phase === 'sold' || refunds.tookStock) ? 'sold' : statusTarget
       const cur = RANK[rec.phase]
       const want = TARGET_RANK[target]
       const newer = modified !== '' && modified > rec.modifiedGmt
       const reopen = target === 'sold' && cur === 3 && newer
-      if (!(want > cur) && !reopen) {
+      const stepPhase = want > cur || reopen
+      // After the phase step the line is sold (or reserved); an edited quantity or a grown refund
+      // restock moves the difference only.
+      const endsSold = stepPhase ? target === 'sold' : rec.phase === 'sold'
+      const endsReserved = stepPhase ? target === 'reserved' : rec.phase === 'reserved'
+      const edited = !stepPhase && (endsSold || endsReserved) && quantity !== rec.quantity
+      const returned = Math.min(quantity, Math.max(rec.refundRestocked, refunds.restocked))
+      const refundGrew = endsSold && returned > rec.refundRestocked && !(stepPhase && reopen)
+      if (!stepPhase && !edited && !refundGrew) {
         if (newer) await repo.saveOrderLine(trx, { ...rec, orderStatus: order.status, modifiedGmt: modified }, now)
         return `unchanged (${rec.phase})`
       }
       const product = await lockProduct(trx, deps.store.caps, rec.sku)
       const t: WriteTarget = { ex: trx, caps: deps.store.caps, now, deps }
-      const meta = (changeType: MovementMeta['changeType'], reservationId: string | null = null): MovementMeta => ({
+      const meta = (changeType: MovementMeta['changeType'], reservationId: string | null = null, why = order.status): MovementMeta => ({
         changeType,
         source: `woocommerce:${store.name}`.slice(0, 100),
         referenceId: `${order.id}:${line.id}`,
         reservationId,
         actor: `system:woocommerce:${store.id}`,
-        notes: `order ${order.id} line ${line.id} ${order.status}`,
+        notes: `order ${order.id} line ${line.id} ${why}`,
       })
-      const next = { ...rec, quantity, orderStatus: order.status, modifiedGmt: modified || rec.modifiedGmt }
-      let action: string
-      if (target === 'reserved') {
+      const next: { -readonly [K in keyof OrderLineRecord]: OrderLineRecord[K] } = { ...rec, quantity, orderStatus: order.status, modifiedGmt: modified || rec.modifiedGmt }
+      const actions: string[] = []
+      if (stepPhase && target === 'reserved') {
         const r = await reserve(deps, t, store, product, quantity, order, line.id, meta)
         Object.assign(next, { phase: 'reserved', reservationId: r?.id ?? null })
-        action = r ? `reserved ${quantity} (${r.id})` : `not reserved: ${quantity} exceed what is available`
-      } else if (target === 'sold') {
+        actions.push(r ? `reserved ${quantity} (${r.id})` : `not reserved: ${quantity} exceed what is available`)
+      } else if (stepPhase && target === 'sold') {
         let committed = false
         if (rec.phase === 'reserved' && rec.reservationId) committed = await commitOrRelease(t, rec.reservationId, product, meta)
-        if (committed) {
-          const r = await findReservation(trx, rec.reservationId!)
-          Object.assign(next, { phase: 'sold', allocation: r?.lines.map((l) => ({ warehouseId: l.warehouseId, quantity: l.quantity })) ?? null })
-          action = `sold ${quantity} (committed ${rec.reservationId})`
+        const committedReservation = committed ? await findReservation(trx, rec.reservationId!) : undefined
+        if (committedReservation && committedReservation.quantity === quantity) {
+          Object.assign(next, { phase: 'sold', allocation: committedReservation.lines.map((l) => ({ warehouseId: l.warehouseId, quantity: l.quantity })) })
+          actions.push(`sold ${quantity} (committed ${rec.reservationId})`)
         } else {
-          const sale = await sell(deps, t, store, product, quantity, meta)
-          Object.assign(next, { phase: 'sold', allocation: sale.lines, oversold: sale.oversold })
-          action = `sold ${quantity}${sale.oversold ? ` (${sale.oversold} beyond available: backordered)` : ''}`
+          const already = committedReservation ? committedReservation.lines.map((l) => ({ warehouseId: l.warehouseId, quantity: l.quantity })) : []
+          const extra = quantity - sum(already)
+          const sale = extra > 0 ? await sell(deps, t, store, product, extra, meta) : { lines: [], oversold: 0 }
+          const back = extra < 0 ? await putBack(t, product, already, -extra, meta('restock', null, `${order.status}: quantity ${rec.quantity} → ${quantity}`)) : already
+          Object.assign(next, { phase: 'sold', allocation: mergeAllocation(back, sale.lines), oversold: sale.oversold })
+          actions.push(`sold ${quantity}${committedReservation ? ` (committed ${rec.reservationId}, reserved ${committedReservation.quantity})` : ''}${sale.oversold ? ` (${sale.oversold} beyond available: backordered)` : ''}`)
           if (sale.oversold) deps.log.warn({ store: store.name, order: order.id, sku: rec.sku, oversold: sale.oversold }, 'WooCommerce order sold more than the hub had available')
         }
-      } else if (rec.phase === 'reserved') {
+        // A reopened line is sold whole again; returns recorded before stay recorded.
+        if (reopen) next.refundRestocked = Math.max(rec.refundRestocked, returned)
+      } else if (stepPhase && rec.phase === 'reserved') {
         if (rec.reservationId) await releaseIfActive(t, rec.reservationId, product, meta)
         Object.assign(next, { phase: 'released' })
-        action = `released ${quantity}`
-      } else if (rec.phase === 'sold') {
-        for (const l of rec.allocation ?? []) await writeDelta(t, product, l.warehouseId, { kind: 'restock', quantity: l.quantity }, meta('restock'))
-        Object.assign(next, { phase: 'restocked' })
-        action = `restocked ${quantity}`
-      } else {
+        actions.push(`released ${rec.quantity}`)
+      } else if (stepPhase && rec.phase === 'sold') {
+        // What is still taken: the sale less what restocking refunds already put back.
+        for (const l of rec.allocation ?? []) if (l.quantity > 0) await writeDelta(t, product, l.warehouseId, { kind: 'restock', quantity: l.quantity }, meta('restock'))
+        Object.assign(next, { phase: 'restocked', allocation: [] })
+        actions.push(`restocked ${sum(rec.allocation ?? [])}`)
+      } else if (stepPhase) {
         Object.assign(next, { phase: 'closed' })
-        action = `closed (${order.status}) before any stock moved`
+        actions.push(`closed (${order.status}) before any stock moved`)
+      } else if (edited && endsReserved) {
+        // A pending order's line edited: hold the new quantity instead of the old.
+        if (rec.reservationId) await releaseIfActive(t, rec.reservationId, product, meta)
+        const r = await reserve(deps, t, store, product, quantity, order, line.id, meta)
+        Object.assign(next, { reservationId: r?.id ?? null })
+        actions.push(r ? `reservation ${rec.quantity} → ${quantity} (${r.id})` : `not reserved: ${quantity} exceed what is available`)
+      } else if (edited) {
+        // A sold line edited (WooCommerce moves its own stock by the difference): sell the extra
+        // units, or put the removed ones back where the sale took them.
+        const allocation = rec.allocation ?? []
+        const why = `${order.status}: quantity ${rec.quantity} → ${quantity}`
+        if (quantity > rec.quantity) {
+          const sale = await sell(deps, t, store, product, quantity - rec.quantity, (c, r) => meta(c, r ?? null, why))
+          Object.assign(next, { allocation: mergeAllocation(allocation, sale.lines), oversold: rec.oversold + sale.oversold })
+          actions.push(`sold ${quantity - rec.quantity} more (quantity ${rec.quantity} → ${quantity})`)
+        } else {
+          Object.assign(next, { allocation: await putBack(t, product, allocation, rec.quantity - quantity, meta('restock', null, why)) })
+          actions.push(`restocked ${rec.quantity - quantity} (quantity ${rec.quantity} → ${quantity})`)
+        }
       }
-      await repo.saveOrderLine(trx, next as OrderLineRecord, now)
-      // Entering processing/on-hold/completed, or cancelled, WooCommerce moves its own stock: what
-      // we last pushed is no longer what it shows, so the push this movement triggers must go out.
-      if (target !== 'reserved') await repo.forgetPushed(trx, store.id, [rec.sku])
-      return action
+      if (refundGrew && next.phase === 'sold') {
+        // `_restock_refunded_items` is cumulative: only its growth since the last body is new.
+        const units = returned - rec.refundRestocked
+        next.allocation = await putBack(t, product, next.allocation ?? [], units, meta('restock', null, `refund restocked ${units} (${returned} of ${quantity} returned)`))
+        next.refundRestocked = returned
+        actions.push(`returned ${units} (refund restock, ${returned} of ${quantity} so far)`)
+      }
+      await repo.saveOrderLine(trx, next, now)
+      // Entering processing/on-hold/completed, cancelled, an edit or a restocking refund:
+      // WooCommerce moves its own stock, so what we last pushed is no longer what it shows and
+      // the push this movement triggers must go out.
+      if (next.phase !== 'reserved') await repo.forgetPushed(trx, store.id, [rec.sku])
+      return actions.join('; ')
     })
     out.push({ lineId: line.id, sku, action })
   }
   deps.events.notify()
   return out
+}
+
+type Allocation = ReadonlyArray<{ warehouseId: number; quantity: number }>
+
+const sum = (a: Allocation) => a.reduce((n, l) => n + l.quantity, 0)
+
+function mergeAllocation(a: Allocation, b: Allocation): Array<{ warehouseId: number; quantity: number }> {
+  const m = new Map<number, number>()
+  for (const l of [...a, ...b]) m.set(l.warehouseId, (m.get(l.warehouseId) ?? 0) + l.quantity)
+  return [...m].filter(([, q]) => q > 0).map(([warehouseId, quantity]) => ({ warehouseId, quantity })).sort((x, y) => x.warehouseId - y.warehouseId)
+}
+
+/**
+ * Put `units` back into the warehouses the sale took them from, the last-allocated first (the
+ * lowest priority warehouse gave the last units). Returns what stays allocated. Units beyond the
+ * allocation (a line the hub never allocated, e.g. a legacy record) go to the first warehouse.
+ */
+async function putBack(t: WriteTarget, product: Product, allocation: Allocation, units: number, meta: MovementMeta): Promise<Array<{ warehouseId: number; quantity: number }>> {
+  const left = allocation.map((l) => ({ ...l }))
+  let rest = units
+  for (let i = left.length - 1; i >= 0 && rest > 0; i--) {
+    const l = left[i]!
+    const q = Math.min(l.quantity, rest)
+    if (q <= 0) continue
+    await writeDelta(t, product, l.warehouseId, { kind: 'restock', quantity: q }, meta)
+    l.quantity -= q
+    rest -= q
+  }
+  if (rest > 0 && left[0]) await writeDelta(t, product, left[0].warehouseId, { kind: 'restock', quantity: rest }, meta)
+  return left.filter((l) => l.quantity > 0)
+}
+
+/**
+ * What WooCommerce says a line's refunds did to stock: `_restock_refunded_items`, the units its
+ * restocking refunds put back so far (cumulative), and whether the line took stock at all
+ * (`_reduced_stock` set, or a restock that implies it).
+ */
+function refundMeta(line: OrderLine): { restocked: number; tookStock: boolean } {
+  let restocked = 0
+  let reduced = false
+  for (const m of line.meta_data ?? []) {
+    if (m?.key === '_restock_refunded_items') {
+      const n = Math.trunc(Number(m.value))
+      if (Number.isSafeInteger(n) && n > 0) restocked = n
+    } else if (m?.key === '_reduced_stock' && m.value !== '' && m.value !== null && m.value !== undefined) reduced = true
+  }
+  return { restocked, tookStock: reduced || restocked > 0 }
 }
 
 /** The hub SKU of a line: through the store's mapping of its product id, else its SKU when the hub knows it. */

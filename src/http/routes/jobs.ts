@@ -17,8 +17,9 @@ export const JobSchema = z
     error: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
+    // A bulk sync's outcome per item, or a store job's result (map, sync, reconcile: as those routes describe).
     result: z
-      .object({ applied: z.number().int(), stale: z.number().int(), unchanged: z.number().int(), rejected: z.number().int(), results: z.array(BulkItemSchema) })
+      .union([z.object({ applied: z.number().int(), stale: z.number().int(), unchanged: z.number().int(), rejected: z.number().int(), results: z.array(BulkItemSchema) }), z.record(z.string(), z.unknown())])
       .nullable(),
   })
   .openapi('Job')
@@ -33,7 +34,7 @@ export function jobJson(j: JobView): z.infer<typeof JobSchema> {
     error: j.error,
     created_at: new Date(j.createdAt).toISOString(),
     updated_at: new Date(j.updatedAt).toISOString(),
-    result: j.result ? { applied: j.result.applied, stale: j.result.stale, unchanged: j.result.unchanged, rejected: j.result.rejected, results: j.result.items.map(bulkItemJson) } : null,
+    result: j.result ? { applied: j.result.applied, stale: j.result.stale, unchanged: j.result.unchanged, rejected: j.result.rejected, results: j.result.items.map(bulkItemJson) } : j.output,
   }
 }
 
@@ -54,7 +55,7 @@ export function registerJobRoutes(app: App, deps: AppDeps): void {
       const q = c.req.valid('query')
       const page = await listJobs(deps, { status: q.status, cursor: q.cursor, limit: q.limit })
       const data = page.items.map((j) => {
-        const { result: _result, ...rest } = jobJson({ ...j, result: null })
+        const { result: _result, ...rest } = jobJson({ ...j, result: null, output: null })
         return rest
       })
       return c.json({ success: true as const, data, next_cursor: page.nextCursor, has_more: page.nextCursor !== null }, 200)

@@ -15,6 +15,11 @@ import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
 import { envelope, PageQuery, pagedEnvelope } from '../schemas.js'
 import type { Page } from '../../service/paging.js'
+import type { Context } from 'hono'
+import type { AppEnv } from '../env.js'
+import { submitStoreJob, type StoreJobInput, type StoreJobKind } from '../../service/store-jobs.js'
+import { contextOf } from '../request-context.js'
+import { JobSchema, jobJson } from './jobs.js'
 
 const StoreSchema = z
   .object({
@@ -149,28 +154,33 @@ export function registerStoreRoutes(app: App, deps: AppDeps): void {
     return c.body(null, 204)
   })
 
+  // map, sync and reconcile take minutes on a big catalogue: the request queues a job (202,
+  // Location: /inventory/v1/jobs/{id}); GET /jobs/{id} shows done of total and then the result.
+  const queued = { description: 'Queued as a background job; follow Location (GET /jobs/{id}) for progress and the result', headers: { Location: { schema: { type: 'string' as const }, description: '/inventory/v1/jobs/{id}' } }, content: { 'application/json': { schema: envelope(JobSchema) } } }
+  const accepted = async (c: Context<AppEnv>, kind: StoreJobKind, input: StoreJobInput) => {
+    const job = await submitStoreJob(deps, kind, input, contextOf(c))
+    c.header('location', `/inventory/v1/jobs/${job.id}`)
+    return c.json({ success: true as const, data: jobJson(job) }, 202)
+  }
   app.openapi(
-    createRoute({ method: 'post', path: '/stores/{store}/map', tags, summary: 'Map SKUs to store products: ?sku= lookups of 100, or a full catalogue scan', middleware: [admin] as const, request: { params: StoreParam, body: { content: { 'application/json': { schema: z.strictObject({ scan: z.boolean().optional(), skus: z.array(z.string().min(1).max(100)).max(10_000).optional() }) } }, required: false } }, responses: { 200: any, 401: PROBLEMS[401], 404: PROBLEMS[404] } }),
+    createRoute({ method: 'post', path: '/stores/{store}/map', tags, summary: 'Map SKUs to store products (?sku= lookups of 100, or a full catalogue scan), as a job', middleware: [admin] as const, request: { params: StoreParam, body: { content: { 'application/json': { schema: z.strictObject({ scan: z.boolean().optional(), skus: z.array(z.string().min(1).max(100)).max(10_000).optional() }) } }, required: false } }, responses: { 202: queued, 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] } }),
     async (c) => {
       const b = (await c.req.json().catch(() => ({}))) as { scan?: boolean; skus?: string[] }
-      const r = await connectorFor(deps).map(c.req.valid('param').store, { ...(b.scan ? { scan: true } : {}), ...(b.skus ? { skus: b.skus } : {}) })
-      return c.json({ success: true as const, data: { mapped: r.mapped, unknown: r.unknown, duplicated: r.duplicated, not_in_hub: r.notInHub } }, 200)
+      return accepted(c, 'map', { store: c.req.valid('param').store, ...(b.scan ? { scan: true } : {}), ...(b.skus ? { skus: b.skus } : {}) })
     },
   )
-  app.openapi(createRoute({ method: 'post', path: '/stores/{store}/sync', tags, summary: "Push every mapped SKU's figure now", middleware: [admin] as const, request: { params: StoreParam }, responses: { 200: any, 401: PROBLEMS[401], 404: PROBLEMS[404] } }), async (c) => {
-    const r = await connectorFor(deps).sync(c.req.valid('param').store)
-    return c.json({ success: true as const, data: r }, 200)
-  })
+  app.openapi(createRoute({ method: 'post', path: '/stores/{store}/sync', tags, summary: "Push every mapped SKU's figure now, as a job", middleware: [admin] as const, request: { params: StoreParam }, responses: { 202: queued, 401: PROBLEMS[401], 404: PROBLEMS[404] } }), async (c) =>
+    accepted(c, 'sync', { store: c.req.valid('param').store }),
+  )
   app.openapi(
     createRoute({ method: 'post', path: '/stores/{store}/webhooks', tags, summary: 'Create or re-enable the order and product webhooks, signed with a secret the hub keeps', middleware: [admin] as const, request: { params: StoreParam, body: { content: { 'application/json': { schema: z.strictObject({ callback_url: z.string().min(1).max(2000) }) } }, required: true } }, responses: { 200: any, 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] } }),
     async (c) => c.json({ success: true as const, data: await connectorFor(deps).registerWebhooks(c.req.valid('param').store, c.req.valid('json').callback_url) }, 200),
   )
   app.openapi(
-    createRoute({ method: 'post', path: '/stores/{store}/reconcile', tags, summary: 'Compare the store with the hub; repair drift unless dry_run', middleware: [admin] as const, request: { params: StoreParam, body: { content: { 'application/json': { schema: z.strictObject({ dry_run: z.boolean().optional() }) } }, required: false } }, responses: { 200: ok(envelope(RunSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404] } }),
+    createRoute({ method: 'post', path: '/stores/{store}/reconcile', tags, summary: 'Compare the store with the hub and repair drift unless dry_run, as a job (its result names the run: GET /stores/{store}/reconciliations/{id})', middleware: [admin] as const, request: { params: StoreParam, body: { content: { 'application/json': { schema: z.strictObject({ dry_run: z.boolean().optional() }) } }, required: false } }, responses: { 202: queued, 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] } }),
     async (c) => {
       const b = (await c.req.json().catch(() => ({}))) as { dry_run?: boolean }
-      const run = await connectorFor(deps).reconcile(c.req.valid('param').store, { dryRun: b.dry_run === true })
-      return c.json({ success: true as const, data: runJson(run, true) }, 200)
+      return accepted(c, 'reconcile', { store: c.req.valid('param').store, dryRun: b.dry_run === true })
     },
   )
   // Every list pages the same way (#12): ?limit= and ?cursor=, answered with next_cursor and has_more.
