@@ -41,6 +41,10 @@ export const ERROR_CATALOG = Object.freeze({
   // WooCommerce connector (#7).
   store_not_found: { status: 404, title: 'No WooCommerce store has this id or name' },
   store_request_failed: { status: 502, title: 'The WooCommerce store could not be reached or refused the request' },
+  // Warehouse pulls (#14).
+  pull_not_configured: { status: 404, title: 'This warehouse has no pull source' },
+  pull_in_progress: { status: 409, title: 'A pull of this warehouse is already running' },
+  pull_failed: { status: 502, title: 'The warehouse API could not be read or its answer could not be mapped' },
   service_unavailable: { status: 503, title: 'The service cannot reach its database' },
   internal_error: { status: 500, title: 'An unexpected error occurred' },
 } as const)

@@ -6,9 +6,10 @@ import * as m0001 from './migrations/0001-create-core-tables.js'
 import * as m0002 from './migrations/0002-create-event-tables.js'
 import * as m0003 from './migrations/0003-add-key-security.js'
 import * as m0004 from './migrations/0004-create-woocommerce-tables.js'
+import * as m0012 from './migrations/0012-create-supply-pull-tables.js'
 
 // A static map, not a directory glob, so a bundled or compiled build still carries every migration.
-const MIGRATIONS = { '0001-create-core-tables': m0001, '0002-create-event-tables': m0002, '0003-add-key-security': m0003, '0004-create-woocommerce-tables': m0004 } as const
+const MIGRATIONS = { '0001-create-core-tables': m0001, '0002-create-event-tables': m0002, '0003-add-key-security': m0003, '0004-create-woocommerce-tables': m0004, '0012-create-supply-pull-tables': m0012 } as const
 
 function providerFor(caps: DialectCaps): MigrationProvider {
   return {

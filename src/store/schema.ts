@@ -1,6 +1,7 @@
 /** @module store/schema: the database as Kysely sees it. Times are epoch milliseconds; flags are 0/1. */
 import type { ColumnType, Generated } from 'kysely'
 import type { WooTables } from './woo-schema.js'
+import type { PullTables } from './pull-schema.js'
 
 /** PostgreSQL returns BIGINT as a string; repositories convert with Number(). */
 type BigIntColumn = ColumnType<number | string, number, number>
@@ -202,7 +203,7 @@ export interface JobTable {
   updated_at: BigIntColumn
 }
 
-export interface Database extends WooTables {
+export interface Database extends WooTables, PullTables {
   warehouse: WarehouseTable
   product: ProductTable
   stock_level: StockLevelTable
