@@ -12,6 +12,8 @@ import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
 import { connectorFor, dropConnector } from './service/woocommerce-runtime.js'
+import { PullScheduler } from './connectors/pulls/run.js'
+import { usePullSealKey } from './store/pull-repo.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -62,6 +64,10 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   woo.start()
   const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`)
   jobs.start()
+  // Scheduled pulls from warehouse APIs (#14): every node polls, a lease per source runs each once.
+  usePullSealKey(config.security.keyEncryptionKey)
+  const pulls = new PullScheduler(deps, `${process.pid}-${deps.ids.next('pll')}`)
+  pulls.start()
 
   let pruning: Promise<unknown> = Promise.resolve()
   const prune = setInterval(() => {
@@ -88,6 +94,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       await woo.stop()
       dropConnector(deps)
       await jobs.stop()
+      await pulls.stop()
       await listener.close()
       // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))

@@ -8,6 +8,7 @@ import { registerKeys } from './keys.js'
 import { registerStock } from './stock.js'
 import { registerStores } from './stores.js'
 import { registerEvents } from './events.js'
+import { registerWarehouses } from './warehouses.js'
 import { loadDemoData } from '../service/demo.js'
 
 function main(argv: ReadonlyArray<string>): Promise<unknown> {
@@ -44,6 +45,7 @@ function main(argv: ReadonlyArray<string>): Promise<unknown> {
   registerStock(program, config)
   registerStores(program, config)
   registerEvents(program, config)
+  registerWarehouses(program, config)
   program.addOption(new Option('--no-color').hideHelp())
   return program.parseAsync(argv as string[])
 }

@@ -6,26 +6,10 @@ import { addStore, changeStore, listStores, removeStore, storeView } from '../se
 import { connectorFor, dropConnector } from '../service/woocommerce-runtime.js'
 import type { WooConnector } from '../service/woocommerce.js'
 import { withRuntime } from './with-runtime.js'
+import { progress } from './progress.js'
 import { useStoreSealKey } from '../store/woo-repo.js'
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`)
-
-/** A one-line progress bar on stderr (only when stderr is a terminal, else a line per 10%). */
-function progress(label: string): (done: number, total: number) => void {
-  let lastDecile = -1
-  return (done, total) => {
-    const frac = total === 0 ? 1 : done / total
-    if (process.stderr.isTTY) {
-      const width = 30
-      const fill = Math.round(frac * width)
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`)
-    } else {
-      const decile = Math.floor(frac * 10)
-      if (decile !== lastDecile) process.stderr.write(`${label}: ${done}/${total}\n`)
-      lastDecile = decile
-    }
-  }
-}
 
 async function withConnector<T>(config: Config, work: (rt: Runtime, woo: WooConnector) => Promise<T>): Promise<T> {
   return withRuntime(config, async (rt) => {

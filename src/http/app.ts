@@ -20,6 +20,7 @@ import { registerEventRoutes } from './routes/events.js'
 import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 import { registerStoreRoutes } from './routes/stores.js'
+import { registerPullRoutes } from './routes/pulls.js'
 import { registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
@@ -108,6 +109,7 @@ export function createApp(deps: AppDeps): App {
   registerEventRoutes(api, deps)
   registerJobRoutes(api, deps)
   registerStoreRoutes(api, deps)
+  registerPullRoutes(api, deps)
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
   app.route(API_BASE, api)

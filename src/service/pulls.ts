@@ -164,9 +164,25 @@ export async function setPullSource(deps: ServiceDeps, warehouseId: number, inpu
   return (await repo.findPullSource(deps.store.db, warehouseId))!
 }
 
-/** The seed's `api_endpoint` + `api_key` on a warehouse: GET `{api_endpoint}/inventory` with the key as a bearer token, every 15 minutes. */
-export function pullFromSeedShorthand(apiEndpoint: string, apiKey: string | undefined): PullInput {
-  return { url: `${apiEndpoint.replace(/\/+$/, '')}/inventory`, auth: apiKey ? { type: 'bearer', token: apiKey } : { type: 'none' }, intervalSeconds: 900 }
+/**
+ * The seed's `api_endpoint` + `api_key` on a warehouse: GET `{api_endpoint}/inventory` with the key
+ * as a bearer token (as `External_API_Client::sync_from_warehouse` did), every 15 minutes. Checked
+ * before the warehouse is created, so a bad shorthand creates nothing.
+ */
+export function pullFromSeedShorthand(apiEndpoint: string | undefined, apiKey: string | undefined): PullInput | null {
+  if (apiEndpoint === undefined) {
+    if (apiKey !== undefined) throw invalid('/api_endpoint', 'is required when a key is given')
+    return null
+  }
+  const url = `${apiEndpoint.replace(/\/+$/, '')}/inventory`
+  try {
+    checkUrl(url)
+    if (apiKey !== undefined) checkSecret('/api_key', apiKey)
+  } catch (e) {
+    if (e instanceof ValidationError) throw new ValidationError(e.errors.map((x) => ({ pointer: x.pointer === '/pull/url' ? '/api_endpoint' : x.pointer, message: x.message })))
+    throw e
+  }
+  return { url, auth: apiKey ? { type: 'bearer', token: apiKey } : { type: 'none' }, intervalSeconds: 900 }
 }
 
 export async function getPullSource(deps: ServiceDeps, warehouseId: number): Promise<PullSource> {
