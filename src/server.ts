@@ -29,7 +29,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   // JWT, nonce store, rate limits (Redis when REDIS_URL is set), webhook providers, CORS (#5).
   const security = await createSecurityDeps(config, deps)
   const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
-  const app = createApp({ ...deps, verifier, security, limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold } })
+  const app = createApp({ ...deps, verifier, security, limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold, importBodyBytes: config.importBodyLimitBytes } })
 
   // The expiry sweeper: releases reservations past their expiry. Safe on several nodes at once.
   let sweeping: Promise<unknown> = Promise.resolve()

@@ -9,6 +9,7 @@ import { registerStock } from './stock.js'
 import { registerStores } from './stores.js'
 import { registerEvents } from './events.js'
 import { registerWarehouses } from './warehouses.js'
+import { registerCsv } from './csv.js'
 import { loadDemoData } from '../service/demo.js'
 
 function main(argv: ReadonlyArray<string>): Promise<unknown> {
@@ -46,6 +47,7 @@ function main(argv: ReadonlyArray<string>): Promise<unknown> {
   registerStores(program, config)
   registerEvents(program, config)
   registerWarehouses(program, config)
+  registerCsv(program, config)
   program.addOption(new Option('--no-color').hideHelp())
   return program.parseAsync(argv as string[])
 }

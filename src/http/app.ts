@@ -21,6 +21,7 @@ import { registerJobRoutes } from './routes/jobs.js'
 import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 import { registerStoreRoutes } from './routes/stores.js'
 import { registerPullRoutes } from './routes/pulls.js'
+import { registerImportRoutes } from './routes/imports.js'
 import { registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
@@ -51,7 +52,9 @@ export function createApp(deps: AppDeps): App {
   const cors = allowConfiguredOrigins(security.corsOrigins)
   if (cors) app.use('*', cors)
   app.use('*', logRequests(deps.log))
-  app.use('*', limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`]))
+  // CSV imports stream their body under their own limit (routes/imports.ts).
+  const bodies = limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`])
+  app.use('*', async (c, next) => (c.req.path === `${API_BASE}/imports` ? next() : bodies(c, next)))
   app.use('*', limitJsonDepth([`${API_BASE}${WEBHOOK_PATH_PREFIX}`]))
   // Routes without a credential draw on the client IP's budget (#5); /healthz stays unlimited for probes.
   const isPublic = (path: string) => path === `${API_BASE}/openapi.json` || path.startsWith(`${API_BASE}${WEBHOOK_PATH_PREFIX}`)
@@ -110,6 +113,7 @@ export function createApp(deps: AppDeps): App {
   registerJobRoutes(api, deps)
   registerStoreRoutes(api, deps)
   registerPullRoutes(api, deps)
+  registerImportRoutes(api, deps)
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
   app.route(API_BASE, api)

@@ -12,6 +12,7 @@ import { findLevelsByPairs } from '../store/stock-repo.js'
 import { listWarehouses } from '../store/warehouse-repo.js'
 import { bulkSync } from './bulk-sync.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
+import { assertWarehousesAllowed } from './warehouse-access.js'
 
 /** One count as read: fields still unchecked, so each row is judged on its own. */
 export interface CountRow {
@@ -147,6 +148,10 @@ async function preview(deps: ServiceDeps, checked: ReadonlyArray<Checked>, outco
 export async function importCounts(deps: ServiceDeps, rows: ReadonlyArray<CountRow>, o: CountImportOptions, ctx: RequestContext): Promise<CountImportResult> {
   const outcomes: CountOutcome[] = new Array(rows.length)
   const checked = await checkRows(deps, rows, o, outcomes)
+  // A restricted credential (#5) is refused before anything applies, not half-way through the file.
+  assertWarehousesAllowed(ctx, ...new Set(checked.map((c) => c.warehouseId)))
+  // Each call stands alone: a caller's Idempotency-Key would make every call after the first a replay.
+  const callCtx: RequestContext = { actor: ctx.actor, allowedWarehouses: ctx.allowedWarehouses ?? null }
   if (o.dryRun) {
     await preview(deps, checked, outcomes)
     await o.onProgress?.(rows.length, rows.length)
@@ -159,7 +164,7 @@ export async function importCounts(deps: ServiceDeps, rows: ReadonlyArray<CountR
     let end = i + 1
     while (end < checked.length && end - i < JOB_ROWS_PER_CALL && checked[end]!.observedAt === first.observedAt && checked[end]!.referenceId === first.referenceId) end++
     const part = checked.slice(i, end)
-    const r = await bulkSync(deps, { source: o.source, referenceId: first.referenceId, observedAt: first.observedAt, items: part.map((c) => ({ sku: c.sku, warehouse_id: c.warehouseId, quantity: c.count })) }, ctx)
+    const r = await bulkSync(deps, { source: o.source, referenceId: first.referenceId, observedAt: first.observedAt, items: part.map((c) => ({ sku: c.sku, warehouse_id: c.warehouseId, quantity: c.count })) }, callCtx)
     for (const item of r.value.items) {
       const c = part[item.index]!
       outcomes[c.index] =

@@ -9,6 +9,7 @@ import * as repo from '../store/job-repo.js'
 import { bulkSync, resultOf, type BulkItemOutcome, type BulkSyncInput, type BulkSyncResult } from './bulk-sync.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
+import { runImportJob } from './imports.js'
 import { claimFor } from './stock.js'
 import { assertBulkItemsAllowed } from './warehouse-access.js'
 
@@ -65,12 +66,14 @@ export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput,
 
 export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {
   const j = await repo.findJob(deps.store.db, id)
-  if (!j) throw new DomainError('job_not_found', `No job has id ${id}`, { job_id: id })
+  // Import jobs have their own view (GET /imports/{id}, service/imports.ts).
+  if (!j || j.type !== 'bulk-sync') throw new DomainError('job_not_found', `No job has id ${id}`, { job_id: id })
   return { id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, result: j.result ? (JSON.parse(j.result) as BulkSyncResult) : null, error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt }
 }
 
 /** Run one claimed job to its end. Exported for tests; the runner calls it. */
 export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string, leaseMs: number): Promise<void> {
+  if (job.type.startsWith('import-')) return runImportJob(deps, job, workerId, leaseMs) // CSV imports (#14)
   const input = JSON.parse(job.input) as StoredInput
   const size = input.chunk ?? LEGACY_JOB_CHUNK
   const items: BulkItemOutcome[] = []
