@@ -114,8 +114,10 @@ export async function* readCsv(source: AsyncIterable<Uint8Array | string>, o: Re
     }
   })()
   let header: string[] | null = null
+  let prevEnd = 0
+  let prevEmpty = 0
   try {
-    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number; empty_lines: number } }>) {
       if (header === null) {
         header = rec.record.map((h) => h.trim().toLowerCase())
         const dup = header.find((h, i) => header!.indexOf(h) !== i)
@@ -126,6 +128,8 @@ export async function* readCsv(source: AsyncIterable<Uint8Array | string>, o: Re
         if (missing.length) throw new CsvError(`The header lacks the column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, 1)
         const other = o.checkHeader?.(header) ?? null
         if (other !== null) throw new CsvError(other, 1)
+        prevEnd = rec.info.lines
+        prevEmpty = rec.info.empty_lines
         continue
       }
       const fields: Record<string, string> = {}
@@ -133,8 +137,12 @@ export async function* readCsv(source: AsyncIterable<Uint8Array | string>, o: Re
         const v = rec.record[i]
         if (v !== undefined) fields[h] = unescapeCell(v)
       })
-      // info.lines is the line the record ends on; a quoted field may span several.
-      yield { line: rec.info.lines, fields, extraCells: rec.record.length > header.length }
+      // info.lines is the line a record ends on (a quoted field may span several): a record starts
+      // after the previous one's end and any empty lines skipped since.
+      const line = prevEnd + 1 + (rec.info.empty_lines - prevEmpty)
+      prevEnd = rec.info.lines
+      prevEmpty = rec.info.empty_lines
+      yield { line, fields, extraCells: rec.record.length > header.length }
     }
   } catch (e) {
     if (e instanceof CsvError || e instanceof CsvTooLargeError) throw e

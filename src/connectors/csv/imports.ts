@@ -9,6 +9,8 @@ import type { ProductOutcome, ProductRow } from '../../service/product-import.js
 import { CsvError, readCsv } from './codec.js'
 
 export const COUNT_COLUMNS = ['sku', 'warehouse_code', 'warehouse_id', 'quantity', 'observed_at', 'reference_id'] as const
+/** The levels export's other columns: read past, so an export imports back as it is. */
+const LEVEL_EXPORT_EXTRAS = ['reserved', 'available', 'safety_stock', 'low_stock_threshold', 'updated_at'] as const
 export const PRODUCT_COLUMNS = ['sku', 'product_id', 'parent_id', 'name', 'safety_stock', 'low_stock_threshold', 'backorders'] as const
 /** Rows one file may hold. */
 export const MAX_IMPORT_ROWS = 1_000_000
@@ -34,7 +36,7 @@ export async function readCountRows(source: AsyncIterable<Uint8Array | string>, 
   const records = readCsv(source, {
     maxBytes: o.maxBytes,
     required: ['sku', 'quantity'],
-    known: COUNT_COLUMNS,
+    known: [...COUNT_COLUMNS, ...LEVEL_EXPORT_EXTRAS],
     checkHeader: (h) => (o.fixedWarehouse || h.includes('warehouse_code') || h.includes('warehouse_id') ? null : 'The header needs a warehouse_code column (or give the warehouse for the whole file)'),
   })
   for await (const r of records) {
