@@ -131,6 +131,22 @@ export function registerStores(program: Command, config: Config): void {
       }),
     )
   stores
+    .command('import-products <store>')
+    .description("Register the store's products and variations as SKUs (product id, parent id); report SKUs missing or duplicated in the store")
+    .option('--dry-run', 'report what would be created or changed, and change nothing')
+    .option('--json', 'print the report as JSON')
+    .action((ref: string, o: { dryRun?: boolean; json?: boolean }) =>
+      withConnector(config, async (_rt, woo) => {
+        const r = await woo.importProducts(ref, { dryRun: Boolean(o.dryRun), onProgress: progress('reading variations') })
+        if (o.json) return out(JSON.stringify(r))
+        const x = r.result
+        out(`${o.dryRun ? 'dry run: ' : ''}${r.scanned} store items: ${x.created} ${o.dryRun ? 'would be created' : 'created'}, ${x.updated} ${o.dryRun ? 'would be updated' : 'updated'}, ${x.unchanged} unchanged, ${x.rejected} refused; ${r.missingSku.length} without a SKU, ${r.duplicated.length} SKUs duplicated in the store`)
+        for (const m of r.missingSku.slice(0, 50)) out(`  no SKU      product ${m.productId}${m.parentId ? ` (variation of ${m.parentId})` : ''}${m.name ? `  ${m.name}` : ''}`)
+        for (const d of r.duplicated.slice(0, 50)) out(`  duplicated  ${d.sku} (products ${d.productIds.join(', ')})`)
+        for (const f of x.outcomes.filter((y) => y.status === 'rejected').slice(0, 50)) out(`  refused     ${f.sku ?? '?'}: ${'detail' in f ? f.detail : ''}`)
+      }),
+    )
+  stores
     .command('sync <store>')
     .description("Push every mapped SKU's figure now (batches of 100, with a progress bar)")
     .option('--json', 'print the result as JSON')
