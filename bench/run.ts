@@ -6,7 +6,7 @@
  *   npm run bench                  full run (10 s per load, 10,000 SKUs, 100,000-row bulk sync)
  *   npm run bench -- --quick       under two minutes (3 s per load, smaller bulk scaled to 100k)
  *   npm run bench -- --profile     also profile the SQLite write path (node --cpu-prof) and summarise it
- *   npm run bench -- --only=sqlite,pg,memory,woo
+ *   npm run bench -- --only=sqlite,pg,memory,woo,csv
  *
  * Environment: STOCKBRIDGE_BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
  * STOCKBRIDGE_BENCH_ROOT (measure the service in another tree, e.g. an export of a commit).
@@ -24,6 +24,7 @@ import { createDatabase, newClient, pgUnavailable, rawPgBulk, rawPgMovements } f
 import { openRaw, rawSqliteBulk, rawSqliteMovements } from './lib/raw-sqlite.js'
 import { atLeast, below, exactly, renderTable, row, type Row } from './lib/table.js'
 import { wooPropagation } from './lib/woocommerce.js'
+import { benchCsvPg, benchCsvSqlite } from './lib/csv.js'
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -31,7 +32,7 @@ import { wooPropagation } from './lib/woocommerce.js'
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
 const PROFILE = argv.includes('--profile')
-const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'sqlite,pg,memory,woo').split(','))
+const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'sqlite,pg,memory,woo,csv').split(','))
 const PG_ADMIN = process.env.STOCKBRIDGE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 const S = QUICK
@@ -541,6 +542,12 @@ async function main(): Promise<void> {
   await phase('PostgreSQL', ONLY.has('pg'), benchPostgres)
   await phase('Memory', ONLY.has('memory'), benchMemory)
   await phase('WooCommerce', ONLY.has('woo'), benchWoo)
+  await phase('CSV', ONLY.has('csv'), async () => {
+    rows.push(...(await benchCsvSqlite(log)))
+    const pgDown = await pgUnavailable(PG_ADMIN)
+    if (pgDown) log(`csv: PostgreSQL rows skipped (${pgDown})`)
+    else rows.push(...(await benchCsvPg(PG_ADMIN, log)))
+  })
   // The machine is shared: say how busy it was, so a reader can weigh the absolute figures.
   const loadAtEnd = os.loadavg()
   rows.push(
