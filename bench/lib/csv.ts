@@ -23,7 +23,12 @@ async function importSeconds(srv: ServerHandle, api: Api, whCodes: ReadonlyArray
   for (const code of whCodes) for (let i = 1; i <= SKUS; i++) lines.push(`${sku(i)},${code},${(i * 7) % 1000}`)
   const body = lines.join('\r\n') + '\r\n'
   const t0 = performance.now()
-  const res = await fetch(`${srv.url}${API}/imports?kind=counts`, { method: 'POST', headers: { 'x-api-key': api.key, 'content-type': 'text/csv' }, body })
+  let res: Response
+  try {
+    res = await fetch(`${srv.url}${API}/imports?kind=counts`, { method: 'POST', headers: { 'x-api-key': api.key, 'content-type': 'text/csv' }, body })
+  } catch (e) {
+    throw new Error(`import request failed: ${String((e as Error).cause ?? e)}; server stderr: ${srv.stderr().slice(-1500)}`)
+  }
   const first = (await res.json()) as { data: { id?: string; applied?: number; rejected?: number } }
   if (res.status !== 202 && res.status !== 200) throw new Error(`import answered ${res.status}: ${JSON.stringify(first).slice(0, 300)}`)
   let data = first.data as { status?: string; result?: { applied: number; rejected: number }; applied?: number; rejected?: number; error?: string }
