@@ -4,6 +4,8 @@
  * by line), spreadsheet dialects, formula escaping, products, large files as jobs, and hostile
  * bodies.
  */
+import type { AddressInfo } from 'node:net'
+import { serve, type ServerType } from '@hono/node-server'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ServiceDeps } from '../../src/service/deps.js'
 import { getStock, updateStock } from '../../src/service/stock.js'
@@ -161,6 +163,34 @@ describe.each(DATABASES)('CSV import and export on $name', ({ name, skipReason }
     expect(done.result.errors).toEqual([expect.objectContaining({ line: 52, code: 'sku_not_found' })])
     expect(await onHand('CSV-49', w2)).toBe(49)
     await expectProblem(await small.call('GET', 'jobs/' + job.id), 404, 'job_not_found')
+  })
+
+  it('over a real socket: a streamed import, a streamed export, and a body past the limit cut off with 413', async () => {
+    const small = await testApp(deps, { bodyBytes: 256 * 1024, bulkBodyBytes: 4 * 1024 * 1024, importBodyBytes: 64 * 1024 } as never)
+    const server: ServerType = await new Promise((resolve) => {
+      const s = serve({ fetch: small.app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s))
+    })
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/inventory/v1`
+      const csv = ['sku,warehouse_code,quantity', ...SKUS.map((s, i) => `${s},CSV-A,${i + 100}`)].join('\r\n')
+      const res = await fetch(`${base}/imports?kind=counts`, { method: 'POST', headers: { 'x-api-key': small.keys.admin, 'content-type': 'text/csv; charset=utf-8' }, body: csv })
+      expect((await expectJson(res)).data).toMatchObject({ rows: 50, applied: 50, rejected: 0 })
+      const exp = await fetch(`${base}/exports/levels.csv?warehouse=CSV-A`, { headers: { 'x-api-key': small.keys.read } })
+      expect(exp.headers.get('content-disposition')).toContain('levels.csv')
+      expect((await exp.text()).trim().split('\r\n')).toHaveLength(51)
+      const before = await snapshot(db.store.db)
+      const huge = 'sku,warehouse_code,quantity\n' + 'CSV-01,CSV-A,1\n'.repeat(10_000)
+      await expectProblem(await fetch(`${base}/imports?kind=counts`, { method: 'POST', headers: { 'x-api-key': small.keys.admin, 'content-type': 'text/csv' }, body: huge }), 413, 'payload_too_large')
+      // Without a Content-Length (chunked), the limit is enforced while reading.
+      const chunked = new ReadableStream({ start(c) { for (let i = 0; i < 20; i++) c.enqueue(new TextEncoder().encode(huge.slice(i * 8000, (i + 1) * 8000))); c.close() } })
+      await expectProblem(await fetch(`${base}/imports?kind=counts`, { method: 'POST', headers: { 'x-api-key': small.keys.admin, 'content-type': 'text/csv' }, body: chunked, duplex: 'half' } as RequestInit), 413, 'payload_too_large')
+      expect(await snapshot(db.store.db)).toEqual(before)
+    } finally {
+      await new Promise<void>((r) => {
+        server.close(() => r())
+        if ('closeAllConnections' in server) server.closeAllConnections()
+      })
+    }
   })
 
   it('refuses hostile bodies and callers with problem+json and changes nothing', async () => {
