@@ -23,9 +23,12 @@ async function importSeconds(srv: ServerHandle, api: Api, whCodes: ReadonlyArray
   for (const code of whCodes) for (let i = 1; i <= SKUS; i++) lines.push(`${sku(i)},${code},${(i * 7) % 1000}`)
   const body = lines.join('\r\n') + '\r\n'
   const t0 = performance.now()
+  // A fresh connection: the seeding above blocked this process's event loop for a while, so a
+  // pooled keep-alive socket the server has since closed would fail the write (EPIPE).
+  const send = () => fetch(`${srv.url}${API}/imports?kind=counts`, { method: 'POST', headers: { 'x-api-key': api.key, 'content-type': 'text/csv', connection: 'close' }, body })
   let res: Response
   try {
-    res = await fetch(`${srv.url}${API}/imports?kind=counts`, { method: 'POST', headers: { 'x-api-key': api.key, 'content-type': 'text/csv' }, body })
+    res = await send().catch(() => send())
   } catch (e) {
     throw new Error(`import request failed: ${String((e as Error).cause ?? e)}; server stderr: ${srv.stderr().slice(-1500)}`)
   }
@@ -47,7 +50,7 @@ async function exportRss(srv: ServerHandle, api: Api): Promise<{ seconds: number
   let peakMb = idleMb
   const sampler = setInterval(() => (peakMb = Math.max(peakMb, rssOf(srv.pid).rssMb)), 50)
   const t0 = performance.now()
-  const res = await fetch(`${srv.url}${API}/exports/ledger.csv`, { headers: { 'x-api-key': api.key } })
+  const res = await fetch(`${srv.url}${API}/exports/ledger.csv`, { headers: { 'x-api-key': api.key, connection: 'close' } })
   let lines = 0
   let bytes = 0
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
