@@ -36,7 +36,7 @@ async function importSeconds(srv: ServerHandle, api: Api, whCodes: ReadonlyArray
   if (res.status !== 202 && res.status !== 200) throw new Error(`import answered ${res.status}: ${JSON.stringify(first).slice(0, 300)}`)
   let data = first.data as { status?: string; result?: { applied: number; rejected: number }; applied?: number; rejected?: number; error?: string }
   while (res.status === 202 && data.status !== 'done' && data.status !== 'failed') {
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 250))
     data = ((await api.call<{ data: typeof data }>('GET', `/imports/${first.data.id}`)).json).data
   }
   const seconds = (performance.now() - t0) / 1000

@@ -51,7 +51,7 @@ export async function submitImportJob(deps: ServiceDeps, stored: StoredImport, c
 }
 
 export async function getImportJob(deps: ServiceDeps, id: string): Promise<ImportJobView> {
-  const j = await repo.findJob(deps.store.db, id)
+  const j = await repo.findJobStatus(deps.store.db, id)
   if (!j || !j.type.startsWith('import-')) throw new DomainError('job_not_found', `No import has id ${id}`, { job_id: id })
   return {
     id: j.id,
