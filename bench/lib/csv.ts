@@ -37,7 +37,8 @@ async function importSeconds(srv: ServerHandle, api: Api, whCodes: ReadonlyArray
   let data = first.data as { status?: string; result?: { applied: number; rejected: number }; applied?: number; rejected?: number; error?: string }
   while (res.status === 202 && data.status !== 'done' && data.status !== 'failed') {
     await new Promise((r) => setTimeout(r, 250))
-    data = ((await api.call<{ data: typeof data }>('GET', `/imports/${first.data.id}`)).json).data
+    const poll = () => api.call<{ data: typeof data }>('GET', `/imports/${first.data.id}`)
+    data = (await poll().catch(() => poll())).json.data // a pooled socket may have gone stale during the seed
   }
   const seconds = (performance.now() - t0) / 1000
   if (data.status === 'failed') throw new Error(`import job failed: ${data.error}`)
