@@ -6,7 +6,7 @@
  *   npm run bench                  full run (10 s per load, 10,000 SKUs, 100,000-row bulk sync)
  *   npm run bench -- --quick       under two minutes (3 s per load, smaller bulk scaled to 100k)
  *   npm run bench -- --profile     also profile the SQLite write path (node --cpu-prof) and summarise it
- *   npm run bench -- --only=sqlite,pg,memory,woo,alerts,providers
+ *   npm run bench -- --only=sqlite,pg,memory,woo,alerts,providers,csv
  *   npm run bench -- --only=woocap   only the WooCommerce capacity-model loads (store as the slow side)
  *
  * Environment: STOCKBRIDGE_BENCH_PG (admin URL, default postgres://postgres@127.0.0.1:5432/postgres),
@@ -26,6 +26,7 @@ import { openRaw, rawSqliteBulk, rawSqliteMovements } from './lib/raw-sqlite.js'
 import { atLeast, below, exactly, renderTable, row, type Row } from './lib/table.js'
 import { wooPropagation } from './lib/woocommerce.js'
 import { providerWebhookRows } from './lib/providers.js'
+import { benchCsvPg, benchCsvSqlite } from './lib/csv.js'
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -33,7 +34,7 @@ import { providerWebhookRows } from './lib/providers.js'
 const argv = process.argv.slice(2)
 const QUICK = argv.includes('--quick')
 const PROFILE = argv.includes('--profile')
-const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'sqlite,pg,memory,woo,alerts,providers').split(','))
+const ONLY = new Set((argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'sqlite,pg,memory,woo,alerts,providers,csv').split(','))
 const PG_ADMIN = process.env.STOCKBRIDGE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
 const S = QUICK
@@ -624,6 +625,12 @@ async function main(): Promise<void> {
   await phase('WooCommerce', ONLY.has('woo') || ONLY.has('woocap'), benchWoo)
   await phase('Alerts', ONLY.has('alerts'), benchAlerts)
   await phase('Providers', ONLY.has('providers'), async () => void rows.push(...(await providerWebhookRows({ log, tempDir, pgAdmin: PG_ADMIN, cleanups, rounds: QUICK ? 3 : 5 }))))
+  await phase('CSV', ONLY.has('csv'), async () => {
+    rows.push(...(await benchCsvSqlite(log)))
+    const pgDown = await pgUnavailable(PG_ADMIN)
+    if (pgDown) log(`csv: PostgreSQL rows skipped (${pgDown})`)
+    else rows.push(...(await benchCsvPg(PG_ADMIN, log)))
+  })
   // The machine is shared: say how busy it was, so a reader can weigh the absolute figures.
   const loadAtEnd = os.loadavg()
   rows.push(

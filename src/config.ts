@@ -26,6 +26,7 @@ const Schema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
   BULK_BODY_LIMIT_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+  IMPORT_BODY_LIMIT_BYTES: int(1024, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   RESERVATION_SWEEP_SECONDS: int(1, 3600).default(5),
   DATABASE_POOL_SIZE: int(1, 200).default(8),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
@@ -69,6 +70,8 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number]
   readonly bodyLimitBytes: number
   readonly bulkBodyLimitBytes: number
+  /** Largest CSV body on POST /imports (#14), read as a stream. */
+  readonly importBodyLimitBytes: number
   readonly reservationSweepSeconds: number
   readonly databasePoolSize: number
   readonly databaseStatementTimeoutMs: number
@@ -121,6 +124,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     logLevel: v.LOG_LEVEL,
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
     bulkBodyLimitBytes: v.BULK_BODY_LIMIT_BYTES,
+    importBodyLimitBytes: v.IMPORT_BODY_LIMIT_BYTES,
     reservationSweepSeconds: v.RESERVATION_SWEEP_SECONDS,
     databasePoolSize: v.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,

@@ -20,6 +20,8 @@ import { ObservabilitySampler } from './service/observability.js'
 import { alertChannelResolver } from './connectors/alert-channels/destination.js'
 import { metricsOnlyFetch } from './http/routes/observability.js'
 import { closeMappingRunner, mappingRunner, useMappingLimits } from './service/provider-mapping.js'
+import { PullScheduler } from './connectors/pulls/run.js'
+import { usePullSealKey } from './store/pull-repo.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -81,7 +83,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     ...deps,
     verifier,
     security,
-    limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold },
+    limits: { bodyBytes: config.bodyLimitBytes, bulkBodyBytes: config.bulkBodyLimitBytes, bulkSyncJobThreshold: config.bulkSyncJobThreshold, importBodyBytes: config.importBodyLimitBytes },
     observability: {
       metricsToken: config.metrics.token,
       readiness: { deliveryWorkerRunning: () => (worker ? workerRunning : null), alertEvaluatorRunning: () => (evaluator ? evaluator.running : null) },
@@ -96,6 +98,10 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   // Bulk syncs, and a store's map, sync and reconcile queued over HTTP.
   const jobs = new JobRunner(deps, `${process.pid}-${deps.ids.next('job')}`, { handlers: storeJobHandlers(deps) })
   jobs.start()
+  // Scheduled pulls from warehouse APIs (#14): every node polls, a lease per source runs each once.
+  usePullSealKey(config.security.keyEncryptionKey)
+  const pulls = new PullScheduler(deps, `${process.pid}-${deps.ids.next('pll')}`)
+  pulls.start()
 
   let pruning: Promise<unknown> = Promise.resolve()
   const prune = setInterval(() => {
@@ -122,6 +128,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     await woo.stop()
     dropConnector(deps)
     await jobs.stop()
+    await pulls.stop()
     await listener.close()
     await evaluator?.stop()
     await sampler.stop()
@@ -148,6 +155,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
       await woo.stop()
       dropConnector(deps)
       await jobs.stop()
+      await pulls.stop()
       await listener.close()
       // Stop accepting, let in-flight requests finish, then close idle keep-alive sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))

@@ -10,6 +10,8 @@ import { registerStores } from './stores.js'
 import { registerEvents } from './events.js'
 import { registerAlerts } from './alerts.js'
 import { registerProviders } from './providers.js'
+import { registerWarehouses } from './warehouses.js'
+import { registerCsv } from './csv.js'
 import { loadDemoData } from '../service/demo.js'
 import { packageVersion } from './version.js'
 
@@ -51,6 +53,8 @@ function main(argv: ReadonlyArray<string>): Promise<unknown> {
   registerEvents(program, config)
   registerAlerts(program, config)
   registerProviders(program, config)
+  registerWarehouses(program, config)
+  registerCsv(program, config)
   program.addOption(new Option('--no-color').hideHelp())
   return program.parseAsync(argv as string[])
 }

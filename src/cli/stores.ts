@@ -6,26 +6,10 @@ import { addStore, changeStore, getStore, listStores, removeStore, storeView } f
 import { connectorFor, dropConnector } from '../service/woocommerce-runtime.js'
 import type { WooConnector } from '../service/woocommerce.js'
 import { withRuntime } from './with-runtime.js'
+import { progress } from './progress.js'
 import { useStoreSealKey } from '../store/woo-repo.js'
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`)
-
-/** A one-line progress bar on stderr (only when stderr is a terminal, else a line per 10%). */
-function progress(label: string): (done: number, total: number) => void {
-  let lastDecile = -1
-  return (done, total) => {
-    const frac = total === 0 ? 1 : done / total
-    if (process.stderr.isTTY) {
-      const width = 30
-      const fill = Math.round(frac * width)
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done === total ? '\n' : ''}`)
-    } else {
-      const decile = Math.floor(frac * 10)
-      if (decile !== lastDecile) process.stderr.write(`${label}: ${done}/${total}\n`)
-      lastDecile = decile
-    }
-  }
-}
 
 async function withConnector<T>(config: Config, work: (rt: Runtime, woo: WooConnector) => Promise<T>): Promise<T> {
   return withRuntime(config, async (rt) => {
@@ -165,6 +149,22 @@ export function registerStores(program: Command, config: Config): void {
         outSome(r.unknown, 20, (s) => `  unknown    ${s}`)
         outSome(r.duplicated, 20, (d) => `  duplicated ${d.sku} (products ${d.productIds.join(', ')})`)
         outSome(r.notInHub, 20, (s) => `  store only ${s}`)
+      }),
+    )
+  stores
+    .command('import-products <store>')
+    .description("Register the store's products and variations as SKUs (product id, parent id); report SKUs missing or duplicated in the store")
+    .option('--dry-run', 'report what would be created or changed, and change nothing')
+    .option('--json', 'print the report as JSON')
+    .action((ref: string, o: { dryRun?: boolean; json?: boolean }) =>
+      withConnector(config, async (_rt, woo) => {
+        const r = await woo.importProducts(ref, { dryRun: Boolean(o.dryRun), onProgress: progress('reading variations') })
+        if (o.json) return out(JSON.stringify(r))
+        const x = r.result
+        out(`${o.dryRun ? 'dry run: ' : ''}${r.scanned} store items: ${x.created} ${o.dryRun ? 'would be created' : 'created'}, ${x.updated} ${o.dryRun ? 'would be updated' : 'updated'}, ${x.unchanged} unchanged, ${x.rejected} refused; ${r.missingSku.length} without a SKU, ${r.duplicated.length} SKUs duplicated in the store`)
+        for (const m of r.missingSku.slice(0, 50)) out(`  no SKU      product ${m.productId}${m.parentId ? ` (variation of ${m.parentId})` : ''}${m.name ? `  ${m.name}` : ''}`)
+        for (const d of r.duplicated.slice(0, 50)) out(`  duplicated  ${d.sku} (products ${d.productIds.join(', ')})`)
+        for (const f of x.outcomes.filter((y) => y.status === 'rejected').slice(0, 50)) out(`  refused     ${f.sku ?? '?'}: ${'detail' in f ? f.detail : ''}`)
       }),
     )
   stores

@@ -57,6 +57,10 @@ export const ERROR_CATALOG = Object.freeze({
   // Supply side (#14): inbound providers and their mappings.
   provider_not_found: { status: 404, title: 'No provider has this name' },
   mapping_failed: { status: 422, title: 'The provider mapping could not turn the payload into movements' },
+  // Warehouse pulls (#14).
+  pull_not_configured: { status: 404, title: 'This warehouse has no pull source' },
+  pull_in_progress: { status: 409, title: 'A pull of this warehouse is already running' },
+  pull_failed: { status: 502, title: 'The warehouse API could not be read or its answer could not be mapped' },
   service_unavailable: { status: 503, title: 'The service cannot reach its database' },
   internal_error: { status: 500, title: 'An unexpected error occurred' },
 } as const)

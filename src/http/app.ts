@@ -23,6 +23,8 @@ import { registerSubscriptionRoutes } from './routes/subscriptions.js'
 import { registerStoreRoutes } from './routes/stores.js'
 import { registerProviderRoutes } from './routes/providers.js'
 import { documentWooCommerceWebhookRoute, registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
+import { registerPullRoutes } from './routes/pulls.js'
+import { registerImportRoutes } from './routes/imports.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
@@ -91,7 +93,9 @@ export function createApp(deps: AppDeps): App {
   const cors = allowConfiguredOrigins(security.corsOrigins)
   if (cors) app.use('*', cors)
   app.use('*', logRequests(deps.log))
-  app.use('*', limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`]))
+  // CSV imports stream their body under their own limit (routes/imports.ts).
+  const bodies = limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`])
+  app.use('*', async (c, next) => (c.req.path === `${API_BASE}/imports` ? next() : bodies(c, next)))
   app.use('*', refuseBrokenPercentEncoding())
   // The JSON depth limit runs after authentication (in the API below), so a caller without a
   // credential learns that first (#12); WooCommerce deliveries, signed on their own, keep it here.
@@ -164,6 +168,8 @@ export function createApp(deps: AppDeps): App {
   registerStoreRoutes(api, deps)
   registerAlertRoutes(api, deps)
   registerProviderRoutes(api, deps, providers)
+  registerPullRoutes(api, deps)
+  registerImportRoutes(api, deps)
   // WooCommerce deliveries carry their own signature, not an API key: registered ahead of the API's authentication.
   registerWooCommerceWebhookRoute(app, deps, API_BASE)
   documentWooCommerceWebhookRoute(api)

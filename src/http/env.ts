@@ -14,6 +14,10 @@ export interface HttpLimits {
   readonly bulkBodyBytes: number
   /** Bulk syncs with more items than this run as background jobs (202 + job id). Default 2,000. */
   readonly bulkSyncJobThreshold?: number
+  /** Largest CSV import body (POST /imports, read as a stream; default 64 MiB). */
+  readonly importBodyBytes?: number
+  /** Imports with more rows than this run as background jobs (default 20,000). */
+  readonly importJobThreshold?: number
 }
 
 export interface AppDeps extends ServiceDeps {

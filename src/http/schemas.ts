@@ -3,6 +3,7 @@
  * response schemas document exactly what the mappers in views.ts produce.
  */
 import { z } from '@hono/zod-openapi'
+import { PullBody } from './pull-schemas.js'
 import { MAX_QUANTITY } from '../domain/quantity.js'
 import { SKU_MAX_LENGTH, SKU_RULE, skuProblem } from '../domain/sku.js'
 import { MAX_RESERVATION_TTL_SECONDS } from '../domain/reservation.js'
@@ -105,9 +106,14 @@ export const WarehouseBody = z
     location: Label(500).nullable().optional(),
     priority: z.number().int().min(0).max(1_000_000).optional().openapi({ description: 'Lower is allocated first; default 1' }),
     active: z.boolean().optional(),
+    // The seed's shorthand for a pull source (#14): GET {api_endpoint}/inventory with api_key as a bearer token.
+    api_endpoint: z.string().min(1).max(2000).optional().openapi({ description: "The seed's pull shorthand: GET {api_endpoint}/inventory every 15 minutes" }),
+    api_key: z.string().min(1).max(2000).optional().openapi({ description: 'Bearer token for api_endpoint; stored encrypted, never returned' }),
   })
   .openapi('WarehouseInput')
-export const WarehousePatchBody = WarehouseBody.partial().openapi('WarehousePatch')
+export const WarehousePatchBody = WarehouseBody.partial()
+  .extend({ pull: PullBody.nullable().optional().openapi({ description: 'Set or replace the pull source; null removes it' }) })
+  .openapi('WarehousePatch')
 
 export const ProductBody = z
   .strictObject({

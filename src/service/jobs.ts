@@ -10,6 +10,7 @@ import * as repo from '../store/job-repo.js'
 import { bulkSync, resultOf, type BulkItemOutcome, type BulkSyncInput, type BulkSyncResult } from './bulk-sync.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
+import { runImportJob } from './imports.js'
 import { claimFor } from './stock.js'
 import { assertBulkItemsAllowed } from './warehouse-access.js'
 
@@ -75,7 +76,8 @@ export async function listJobs(deps: ServiceDeps, f: { readonly status?: repo.Jo
 
 export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {
   const j = await repo.findJob(deps.store.db, id)
-  if (!j) throw new DomainError('job_not_found', `No job has id ${id}`, { job_id: id })
+  // Import jobs have their own view (GET /imports/{id}, service/imports.ts).
+  if (!j || j.type.startsWith('import-')) throw new DomainError('job_not_found', `No job has id ${id}`, { job_id: id })
   const bulk = j.type === 'bulk-sync'
   const parsed = j.result ? (JSON.parse(j.result) as unknown) : null
   return { id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, result: bulk ? (parsed as BulkSyncResult | null) : null, output: bulk ? null : (parsed as Record<string, unknown> | null), error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt }
@@ -89,6 +91,7 @@ export type JobHandler = (job: repo.Job, progress: (done: number, total: number)
 
 /** Run one claimed job to its end. Exported for tests; the runner calls it. */
 export async function runJob(deps: ServiceDeps, job: repo.Job, workerId: string, leaseMs: number, handlers: Readonly<Record<string, JobHandler>> = {}): Promise<void> {
+  if (job.type.startsWith('import-')) return runImportJob(deps, job, workerId, leaseMs) // CSV imports (#14)
   if (job.type !== 'bulk-sync') return runOtherJob(deps, job, workerId, leaseMs, handlers[job.type])
   const input = JSON.parse(job.input) as StoredInput
   const size = input.chunk ?? LEGACY_JOB_CHUNK

@@ -9,6 +9,7 @@ import { WooHttpError, WooTransportError } from '../connectors/woocommerce/clien
 import { ClientPool, syncSkus, wooResolver } from '../connectors/woocommerce/destination.js'
 import { OutageWatch } from '../connectors/woocommerce/outage.js'
 import { mapByScan, mapSkus, type MappingReport } from '../connectors/woocommerce/mapping.js'
+import { importCatalog, type CatalogImportReport } from '../connectors/woocommerce/catalog-import.js'
 import { isOurWebhook, reconcileStore, type WebhookInfo } from '../connectors/woocommerce/reconcile.js'
 import { HANDLED_TOPICS, receiveWebhook, WebhookProcessor, type ReceiveResult } from '../connectors/woocommerce/webhooks.js'
 import type { DestinationResolver } from '../sync/destination.js'
@@ -167,6 +168,16 @@ export class WooConnector {
       return storeFailure(store, e)
     }
     return { callbackUrl: url, webhooks: out }
+  }
+
+  /** Register the store's products and variations as hub SKUs (#14); dry run: report only. */
+  async importProducts(ref: string, o: { dryRun: boolean; onProgress?: (done: number, total: number) => void }): Promise<CatalogImportReport> {
+    const store = await getStore(this.#deps, ref)
+    try {
+      return await importCatalog(this.#deps, store, this.pool.get(store), o)
+    } catch (e) {
+      return storeFailure(store, e)
+    }
   }
 
   async reconcile(ref: string, o: { dryRun: boolean; onProgress?: (done: number, total: number) => void }): Promise<ReconcileRun> {

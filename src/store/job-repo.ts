@@ -34,6 +34,12 @@ export async function findJob(ex: Executor, id: string): Promise<Job | undefined
   return r ? toJob(r) : undefined
 }
 
+/** A job without its input (which can be megabytes): for progress polls. */
+export async function findJobStatus(ex: Executor, id: string): Promise<Job | undefined> {
+  const r = await ex.selectFrom('job').select(['id', 'type', 'status', 'actor', 'total', 'done', 'result', 'error', 'created_at', 'updated_at']).where('id', '=', id).executeTakeFirst()
+  return r ? toJob({ ...r, input: '' }) : undefined
+}
+
 /** Claim one queued job, or a running one whose worker's lease ran out (it crashed). */
 export async function claimJob(ex: Executor, caps: DialectCaps, workerId: string, now: number, leaseMs: number): Promise<Job | undefined> {
   const candidate = ex

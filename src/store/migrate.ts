@@ -12,6 +12,7 @@ import * as m0007 from './migrations/0007-create-provider-tables.js'
 import * as m0008 from './migrations/0008-create-alert-tables.js'
 import * as m0009 from './migrations/0009-add-store-push-status.js'
 import * as m0011 from './migrations/0011-create-admin-sessions.js'
+import * as m0012 from './migrations/0012-create-supply-pull-tables.js'
 
 // A static map, not a directory glob, so a bundled or compiled build still carries every migration.
 const MIGRATIONS = {
@@ -25,6 +26,7 @@ const MIGRATIONS = {
   '0008-create-alert-tables': m0008,
   '0009-add-store-push-status': m0009,
   '0011-create-admin-sessions': m0011,
+  '0012-create-supply-pull-tables': m0012,
 } as const
 
 function providerFor(caps: DialectCaps): MigrationProvider {

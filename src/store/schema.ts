@@ -3,6 +3,7 @@ import type { ColumnType, Generated } from 'kysely'
 import type { ProviderTables } from './provider-schema.js'
 import type { WooTables } from './woo-schema.js'
 import type { AdminTables } from './admin-schema.js'
+import type { PullTables } from './pull-schema.js'
 
 /** PostgreSQL returns BIGINT as a string; repositories convert with Number(). */
 type BigIntColumn = ColumnType<number | string, number, number>
@@ -259,7 +260,7 @@ export interface AlertChannelTable {
   created_at: BigIntColumn
 }
 
-export interface Database extends WooTables, AdminTables, ProviderTables {
+export interface Database extends WooTables, AdminTables, ProviderTables, PullTables {
   alert_cursor: AlertCursorTable
   alert_state: AlertStateTable
   alert: AlertTable

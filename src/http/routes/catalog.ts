@@ -3,6 +3,8 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { invalid } from '../../domain/errors.js'
 import { isSku } from '../../domain/sku.js'
 import * as catalog from '../../service/catalog.js'
+import { pullFromSeedShorthand, setPullSource } from '../../service/pulls.js'
+import { pullInputOf } from './pulls.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
@@ -41,7 +43,9 @@ export function registerCatalogRoutes(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const b = c.req.valid('json')
+      const pull = pullFromSeedShorthand(b.api_endpoint, b.api_key) // checked before anything is created
       const w = await catalog.createWarehouse(deps, { code: b.code, name: b.name, location: b.location ?? null, priority: b.priority ?? 1, isActive: b.active ?? true })
+      if (pull) await setPullSource(deps, w.id, pull)
       c.header('location', `/inventory/v1/warehouses/${w.id}`)
       return c.json({ success: true as const, data: warehouseJson(w) }, 201)
     },
@@ -51,7 +55,7 @@ export function registerCatalogRoutes(app: App, deps: AppDeps): void {
       method: 'patch',
       path: '/warehouses/{id}',
       tags: ['warehouses'],
-      summary: 'Change a warehouse (code, name, location, priority, active)',
+      summary: 'Change a warehouse (code, name, location, priority, active) or its pull source (pull)',
       middleware: [admin] as const,
       request: { params: WarehouseIdParam, body: body(WarehousePatchBody) },
       responses: { 200: ok(W), 401: PROBLEMS[401], 403: PROBLEMS[403], 404: PROBLEMS[404], 409: PROBLEMS[409], 422: PROBLEMS[422] },
@@ -59,7 +63,15 @@ export function registerCatalogRoutes(app: App, deps: AppDeps): void {
     async (c) => {
       const b = c.req.valid('json')
       nonEmpty(b)
-      const w = await catalog.updateWarehouse(deps, c.req.valid('param').id, { code: b.code, name: b.name, location: b.location, priority: b.priority, isActive: b.active })
+      const id = c.req.valid('param').id
+      const { pull, api_endpoint, api_key, ...fields } = b
+      const shorthand = pullFromSeedShorthand(api_endpoint, api_key)
+      if (pull !== undefined && shorthand) throw invalid('/pull', 'give either pull or api_endpoint, not both')
+      await catalog.getWarehouse(deps, id)
+      const source = pull === undefined ? shorthand ?? undefined : pull === null ? null : pullInputOf(pull)
+      // The pull source is checked and written first: a refused one leaves the warehouse as it was.
+      if (source !== undefined) await setPullSource(deps, id, source)
+      const w = Object.keys(fields).length === 0 ? await catalog.getWarehouse(deps, id) : await catalog.updateWarehouse(deps, id, { code: b.code, name: b.name, location: b.location, priority: b.priority, isActive: b.active })
       return c.json({ success: true as const, data: warehouseJson(w) }, 200)
     },
   )

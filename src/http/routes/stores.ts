@@ -169,6 +169,38 @@ export function registerStoreRoutes(app: App, deps: AppDeps): void {
       return accepted(c, 'map', { store: c.req.valid('param').store, ...(b.scan ? { scan: true } : {}), ...(b.skus ? { skus: b.skus } : {}) })
     },
   )
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/stores/{store}/import-products',
+      tags,
+      summary: "Register the store's products and variations as SKUs (#14); reports SKUs missing or duplicated in the store",
+      middleware: [admin] as const,
+      request: { params: StoreParam, query: z.strictObject({ dry_run: z.enum(['true', 'false']).optional() }) },
+      responses: { 200: any, 401: PROBLEMS[401], 403: PROBLEMS[403], 404: PROBLEMS[404], 422: PROBLEMS[422] },
+    }),
+    async (c) => {
+      const r = await connectorFor(deps).importProducts(c.req.valid('param').store, { dryRun: c.req.valid('query').dry_run === 'true' })
+      const x = r.result
+      return c.json(
+        {
+          success: true as const,
+          data: {
+            dry_run: r.dryRun,
+            scanned: r.scanned,
+            created: x.created,
+            updated: x.updated,
+            unchanged: x.unchanged,
+            rejected: x.rejected,
+            missing_sku: r.missingSku.map((m) => ({ product_id: m.productId, parent_id: m.parentId, name: m.name })),
+            duplicated: r.duplicated.map((d) => ({ sku: d.sku, product_ids: d.productIds })),
+            results: x.outcomes.map((o) => (o.status === 'rejected' ? { sku: o.sku, status: o.status, code: o.code, detail: o.detail } : { sku: o.sku, status: o.status, changes: o.changes })),
+          },
+        },
+        200,
+      )
+    },
+  )
   app.openapi(createRoute({ method: 'post', path: '/stores/{store}/sync', tags, summary: "Push every mapped SKU's figure now, as a job", middleware: [admin] as const, request: { params: StoreParam }, responses: { 202: queued, 401: PROBLEMS[401], 404: PROBLEMS[404] } }), async (c) =>
     accepted(c, 'sync', { store: c.req.valid('param').store }),
   )

@@ -1,0 +1,89 @@
+/**
+ * @module connectors/csv/exports: stock levels and the ledger as CSV, produced page by page
+ * (keyset reads of store/export-repo.ts, 2,000 rows each) as an async sequence of text chunks.
+ * A consumer that reads slowly (a slow HTTP client, a file) simply makes the next page wait, so
+ * memory stays flat however large the export.
+ *
+ * The levels file uses the counts-import columns (`sku`, `warehouse_code`, `quantity` = on hand),
+ * so an export imports back as counts unchanged.
+ */
+import { invalid } from '../../domain/errors.js'
+import type { ServiceDeps } from '../../service/deps.js'
+import { countLedgerRows, countLevelRows, pageLedger, pageLevels, type LedgerExportFilter } from '../../store/export-repo.js'
+import { findWarehouseByCode, listWarehouses } from '../../store/warehouse-repo.js'
+import { csvText } from './codec.js'
+
+const PAGE = 2000
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
+
+export const LEVEL_HEADER = ['sku', 'warehouse_code', 'quantity', 'reserved', 'available', 'safety_stock', 'low_stock_threshold', 'updated_at'] as const
+export const LEDGER_HEADER = ['id', 'created_at', 'sku', 'product_id', 'warehouse_id', 'warehouse_code', 'change_type', 'status', 'quantity', 'on_hand_before', 'on_hand_after', 'reserved_before', 'reserved_after', 'source', 'reference_id', 'actor', 'notes', 'observed_at'] as const
+
+export interface ExportProgress {
+  (done: number, total: number): void
+}
+
+/** A warehouse code or id as given on the command line or in a query. */
+export async function resolveWarehouse(deps: ServiceDeps, ref: string | undefined): Promise<number | null> {
+  if (ref === undefined || ref === '') return null
+  const byCode = await findWarehouseByCode(deps.store.db, ref)
+  if (byCode) return byCode.id
+  const byId = (await listWarehouses(deps.store.db)).find((w) => String(w.id) === ref)
+  if (!byId) throw invalid('warehouse', `no warehouse has code or id ${ref.slice(0, 50)}`)
+  return byId.id
+}
+
+export async function countLevels(deps: ServiceDeps, warehouseId: number | null): Promise<number> {
+  return countLevelRows(deps.store.db, warehouseId)
+}
+
+export async function* exportLevels(deps: ServiceDeps, warehouseId: number | null, onProgress?: ExportProgress, total = 0): AsyncGenerator<string> {
+  yield csvText([[...LEVEL_HEADER]])
+  let after: { sku: string; warehouseId: number } | null = null
+  let done = 0
+  for (;;) {
+    const rows = await pageLevels(deps.store.db, after, warehouseId, PAGE)
+    if (rows.length === 0) break
+    yield csvText(rows.map((r) => [r.sku, r.warehouseCode, r.onHand, r.reserved, r.onHand - r.reserved - r.safetyStock, r.safetyStock, r.lowStockThreshold, iso(r.updatedAt)]))
+    done += rows.length
+    onProgress?.(done, Math.max(total, done))
+    const last = rows[rows.length - 1]!
+    after = { sku: last.sku, warehouseId: last.warehouseId }
+    if (rows.length < PAGE) break
+  }
+}
+
+/** `from`/`to` as ISO 8601 times (or dates); `to` is exclusive. */
+export function ledgerFilter(q: { from?: string | undefined; to?: string | undefined; sku?: string | undefined }): LedgerExportFilter {
+  const time = (v: string | undefined, name: string) => {
+    if (v === undefined || v === '') return null
+    const t = Date.parse(v)
+    if (!/^\d{4}-\d{2}-\d{2}/.test(v) || !Number.isFinite(t)) throw invalid(name, 'must be an ISO 8601 date or time, such as 2026-11-01 or 2026-11-01T00:00:00Z')
+    return t
+  }
+  const from = time(q.from, 'from')
+  const to = time(q.to, 'to')
+  if (from !== null && to !== null && to < from) throw invalid('to', 'must not be before from')
+  if (q.sku !== undefined && (q.sku.length === 0 || q.sku.length > 100)) throw invalid('sku', 'must be 1–100 characters')
+  return { from, to, sku: q.sku ?? null }
+}
+
+export async function countLedger(deps: ServiceDeps, f: LedgerExportFilter): Promise<number> {
+  return countLedgerRows(deps.store.db, f)
+}
+
+export async function* exportLedger(deps: ServiceDeps, f: LedgerExportFilter, onProgress?: ExportProgress, total = 0): AsyncGenerator<string> {
+  const codes = new Map((await listWarehouses(deps.store.db)).map((w) => [w.id, w.code]))
+  yield csvText([[...LEDGER_HEADER]])
+  let after = 0
+  let done = 0
+  for (;;) {
+    const rows = await pageLedger(deps.store.db, after, f, PAGE)
+    if (rows.length === 0) break
+    yield csvText(rows.map((r) => [r.id, iso(r.createdAt), r.sku, r.productId, r.warehouseId, codes.get(r.warehouseId) ?? '', r.changeType, r.status, r.quantity, r.onHandBefore, r.onHandAfter, r.reservedBefore, r.reservedAfter, r.source, r.referenceId, r.actor, r.notes, iso(r.observedAt)]))
+    done += rows.length
+    onProgress?.(done, Math.max(total, done))
+    after = rows[rows.length - 1]!.id
+    if (rows.length < PAGE) break
+  }
+}
