@@ -202,7 +202,7 @@ for (const db of DATABASES) {
 
       it('items are checked one by one: a bad item is refused with its code, the rest apply', async () => {
         const r = await expectJson(
-          await hook('creator', { id: 'c-2', lines: [{ sku: 'TEE-001-M', qty: -3, kind: 'sync' }, { sku: 'TEE-001-M', qty: 1, kind: 'teleport' }, { sku: 'bad sku!', qty: 1, kind: 'sync' }, { sku: 'MUG-002', qty: 8, kind: 'sync' }] }, SEED_SECRET),
+          await hook('creator', { id: 'c-2', lines: [{ sku: 'TEE-001-M', qty: -3, kind: 'sync' }, { sku: 'TEE-001-M', qty: 1, kind: 'teleport' }, { sku: 'bad\u0007sku', qty: 1, kind: 'sync' }, { sku: 'MUG-002', qty: 8, kind: 'sync' }] }, SEED_SECRET),
         )
         expect(r.data.results.map((x: { status: string; code?: string }) => x.code ?? x.status)).toEqual(['validation_failed', 'unknown_change_type', 'validation_failed', 'applied'])
         expect(r.success).toBe(false)

@@ -84,7 +84,7 @@ for (const db of DATABASES) {
           async (arrivals) => {
             const tag = ++seq
             const products = await Promise.all(Array.from({ length: 8 }, (_, i) => makeProduct(deps, { sku: `PC-${tag}-${i}` })))
-            const sub = await createSubscription(deps, { url: `http://127.0.0.1:9/pc-${tag}`, skus: products.map((p) => p.sku) })
+            const sub = await createSubscription(deps, { url: `http://127.0.0.1:59999/pc-${tag}`, skus: products.map((p) => p.sku) })
             const probe = new PacedProbe()
             const w = new DeliveryWorker(deps, async (id) => (id === sub.id ? probe : undefined), { workerId: `pc-${tag}`, pollMs: 20, batchSize: 400 })
             w.start()
