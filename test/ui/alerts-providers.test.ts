@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChannel } from '../../src/service/alert-channels.js'
 import { evaluateAlerts, getAlert, listAlerts, raiseOperationalAlert } from '../../src/service/alerts.js'
 import type { ServiceDeps } from '../../src/service/deps.js'
-import { updateStock } from '../../src/service/stock.js'
+import { addProvider, findInboundProvider, listHeld, receiveProviderPayload } from '../../src/service/providers.js'
+import { getStock, updateStock } from '../../src/service/stock.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
 import { makeProduct, makeWarehouse, testApp, testClock, testDeps } from '../support/fixtures.js'
 import { snapshot } from '../e2e/support-e2e.js'
@@ -180,6 +181,103 @@ for (const db of DATABASES) {
         expect((await post(w, `/admin/alert-channels/${g.id}/test`, {})).status).toBe(403)
         expect(good.hits()).toBe(1)
         expect((await post(s, '/admin/alert-channels/ach_NOPE/test', {})).status).toBe(404)
+      })
+    })
+
+    describe('providers', () => {
+      const opts = { sealKey: null }
+      const mapping = `{"event_id": id, "movements": [lines.{"sku": sku, "warehouse_code": "AL-W1", "quantity": qty, "change_type": kind}]}`
+      const deliver = async (name: string, body: unknown) => {
+        const p = await findInboundProvider(deps, opts, name)
+        await receiveProviderPayload(deps, p!, JSON.stringify(body), { actor: 'test:provider' })
+      }
+      beforeAll(async () => {
+        await addProvider(deps, opts, { name: 'acme-wms', secret: 'a-very-secret-value-123', mapping, unknownSku: 'hold' })
+        await addProvider(deps, opts, { name: 'supplier-c', secret: 'another-secret-value-456', preset: 'supplier_portal_c', warehouses: ['AL-W1'] })
+        await makeProduct(deps, { sku: 'OUR-CAP' })
+        await deliver('acme-wms', { id: 'h-1', lines: [{ sku: 'THEIR-CAP', qty: 10, kind: 'restock' }, { sku: 'GONE-1', qty: 4, kind: 'restock' }] })
+        await deliver('acme-wms', { id: 'h-2', lines: [{ sku: 'THEIR-CAP', qty: 3, kind: 'sale' }, { sku: EVIL.replace(/[<> =()]/g, '-'), qty: 1, kind: 'restock' }] })
+        expect((await listHeld(deps, opts, 'acme-wms')).length).toBe(4)
+      })
+
+      it('lists providers (preset or custom mapping, policy, warehouses, never secrets) and their held items with a resolve form', async () => {
+        const s = await signIn(fetcher, t.keys.admin)
+        const { status, text } = await get(s, '/admin/providers')
+        expect(status).toBe(200)
+        expect(text).toContain('data-provider="acme-wms"')
+        expect(text).toContain('custom mapping')
+        expect(text).toContain('data-provider="supplier-c"')
+        expect(text).toContain('preset <code>supplier_portal_c</code>')
+        expect(text).toContain('>hold<')
+        expect(text).not.toContain('a-very-secret-value-123')
+        expect(text).not.toContain('another-secret-value-456')
+        expect(text).toContain('data-held="THEIR-CAP"')
+        expect(text).toContain('restock 10 at AL-W1<br>sale 3 at AL-W1')
+        expect(text).toContain('action="/admin/providers/acme-wms/held/resolve"')
+      })
+
+      it('shows read-only and write keys no provider and no form, and refuses their resolve', async () => {
+        for (const key of [t.keys.read, t.keys.write]) {
+          const s = await signIn(fetcher, key)
+          const { status, text } = await get(s, '/admin/providers')
+          expect(status).toBe(403)
+          expect(text).not.toContain('data-provider=')
+          expect(text).not.toContain('/held/resolve"')
+          const before = await snapshot(ts.store.db)
+          expect((await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: 'THEIR-CAP', how: 'map', sku: 'OUR-CAP' })).status).toBe(403)
+          expect(await snapshot(ts.store.db)).toEqual(before)
+        }
+        expect((await listHeld(deps, opts, 'acme-wms')).length).toBe(4)
+      })
+
+      it("refuses a resolve without the session CSRF token, or with another session's, and changes nothing", async () => {
+        const a = await signIn(fetcher, t.keys.admin)
+        const b = await signIn(fetcher, t.keys.admin)
+        const before = await snapshot(ts.store.db)
+        for (const token of [null, 'x', b.csrf]) {
+          const r = await post(a, '/admin/providers/acme-wms/held/resolve', { external_sku: 'THEIR-CAP', how: 'map', sku: 'OUR-CAP' }, token)
+          expect(r.status).toBe(403)
+          expect(r.text).toContain('CSRF')
+        }
+        expect(await snapshot(ts.store.db)).toEqual(before)
+        expect((await listHeld(deps, opts, 'acme-wms')).length).toBe(4)
+      })
+
+      it('refuses hostile resolve posts clearly and changes nothing', async () => {
+        const s = await signIn(fetcher, t.keys.admin)
+        const before = await snapshot(ts.store.db)
+        expect(await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: 'THEIR-CAP', how: 'map' })).toMatchObject({ status: 422 })
+        expect(await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: 'THEIR-CAP', how: 'drop' })).toMatchObject({ status: 422 })
+        expect(await post(s, '/admin/providers/acme-wms/held/resolve', { how: 'create' })).toMatchObject({ status: 422 })
+        expect(await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: 'THEIR-CAP', how: 'map', sku: 'NO-SUCH-SKU' })).toMatchObject({ status: 404 })
+        expect(await post(s, '/admin/providers/nobody/held/resolve', { external_sku: 'THEIR-CAP', how: 'create' })).toMatchObject({ status: 404 })
+        expect(await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: 'x'.repeat(500), how: 'create' })).toMatchObject({ status: 422 })
+        expect(await snapshot(ts.store.db)).toEqual(before)
+        expect((await listHeld(deps, opts, 'acme-wms')).length).toBe(4)
+      })
+
+      it('resolves: mapping applies the held items in order, create registers the SKU, discard drops them', async () => {
+        const s = await signIn(fetcher, t.keys.admin)
+        const mapped = await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: 'THEIR-CAP', how: 'map', sku: 'OUR-CAP' })
+        expect(mapped.status).toBe(200)
+        expect(mapped.text).toContain('mapped to <strong>OUR-CAP</strong>')
+        expect(mapped.text).toContain('2 applied')
+        expect((await getStock(deps, 'OUR-CAP', wh)).levels[0]!.onHand).toBe(7)
+        expect(mapped.text).not.toContain('data-held="THEIR-CAP"')
+        // Later payloads use the mapping.
+        await deliver('acme-wms', { id: 'h-3', lines: [{ sku: 'THEIR-CAP', qty: 2, kind: 'sale' }] })
+        expect((await getStock(deps, 'OUR-CAP', wh)).levels[0]!.onHand).toBe(5)
+
+        const created = await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: '-img-src-x-onerror-alert-1--', how: 'create' })
+        expect(created.status).toBe(200)
+        expect(created.text).toContain('registered as a new SKU: 1 applied')
+        expect((await getStock(deps, '-img-src-x-onerror-alert-1--', wh)).levels[0]!.onHand).toBe(1)
+
+        const discarded = await post(s, '/admin/providers/acme-wms/held/resolve', { external_sku: 'GONE-1', how: 'discard', sku: '' })
+        expect(discarded.status).toBe(200)
+        expect(discarded.text).toContain('discarded: 1 discarded')
+        expect(await listHeld(deps, opts, 'acme-wms')).toEqual([])
+        expect(discarded.text).toContain('Nothing held')
       })
     })
   })
