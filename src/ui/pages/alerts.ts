@@ -3,6 +3,7 @@
  * channels with their last delivery and a test send (#15, #16). Channels are admin-only, as in
  * the API: their configuration says where alerts go.
  */
+import { ALERT_KINDS, ALERT_SCOPES } from '../../domain/alerts.js'
 import { acknowledgeAlert, listAlerts } from '../../service/alerts.js'
 import { listChannels, testChannel, type TestResult } from '../../service/alert-channels.js'
 import { listWarehouses } from '../../service/catalog.js'
@@ -62,7 +63,7 @@ ${!admin
     : html`<div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Mode</th><th scope="col" class="hide-narrow">Alert kinds</th><th scope="col">State</th><th scope="col">Last delivery</th><th scope="col">Test</th></tr></thead><tbody>
 ${channels.map((ch, i) => {
   const last = lastAttempt[i]
-  return html`<tr data-channel="${ch.id}"><td>${ch.name}</td><td>${ch.kind}</td><td>${ch.mode}${ch.mode === 'digest' ? html` <span class="hint">every ${num(ch.digestSeconds)} s</span>` : ''}</td><td class="hide-narrow">${ch.kinds.join(', ')}; ${ch.scopes.join(', ')}</td>
+  return html`<tr data-channel="${ch.id}"><td>${ch.name}</td><td>${ch.kind}</td><td>${ch.mode}${ch.mode === 'digest' ? html` <span class="hint">every ${num(ch.digestSeconds)} s</span>` : ''}</td><td class="hide-narrow">${ch.kinds.length === ALERT_KINDS.length ? 'all kinds' : ch.kinds.join(', ')}; ${ch.scopes.length === ALERT_SCOPES.length ? 'all scopes' : ch.scopes.join(', ')}</td>
 <td>${ch.isActive ? badge('ok', 'active') : badge('muted', 'paused')}</td>
 <td>${last ? html`${when(last.attempted_at)} · ${last.outcome === 'ok' ? badge('ok', 'delivered') : badge('bad', last.outcome)}${last.status_code ? ` ${last.status_code}` : ''}${last.error ? html` <span class="hint">${last.error}</span>` : ''}` : html`<span class="muted">none yet</span>`}</td>
 <td>${actionButton(`/admin/alert-channels/${encodeURIComponent(ch.id)}/test`, csrf, 'Send test')}</td></tr>`

@@ -60,12 +60,12 @@ ${held.every((h) => h.length === 0)
       if (groups.length === 0) return ''
       return html`<section id="held-${p.name}" data-held-provider="${p.name}"><h3>${p.name}</h3>
 <p class="hint">Resolving a SKU applies its held items in the order they arrived; mapping also teaches the provider's name for it.</p>
-<div class="table-wrap"><table><thead><tr><th scope="col">Their SKU</th><th scope="col">Held items</th><th scope="col">Since</th><th scope="col">Resolve</th></tr></thead><tbody>
+<div class="table-wrap"><table><thead><tr><th scope="col">Their SKU</th><th scope="col">Held items</th><th scope="col" class="hide-narrow">Since</th><th scope="col">Resolve</th></tr></thead><tbody>
 ${groups.map((g) => {
   const n = ++formNo
   return html`<tr data-held="${g.externalSku}"><td class="sku">${g.externalSku}</td>
 <td>${g.items.slice(0, 5).map((h, j) => html`${j ? html`<br>` : ''}${h.change_type} ${num(h.quantity)} at ${warehouseLabel(byId, h.warehouse_id)}`)}${g.items.length > 5 ? html`<br><span class="hint">and ${num(g.items.length - 5)} more</span>` : ''}</td>
-<td>${when(Date.parse(g.items[0]!.held_at))}</td>
+<td class="hide-narrow">${when(Date.parse(g.items[0]!.held_at))}</td>
 <td><form method="post" action="/admin/providers/${encodeURIComponent(p.name)}/held/resolve" class="inline">
 <input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="external_sku" value="${g.externalSku}">
 <label for="map-${n}">Our SKU</label> <input id="map-${n}" name="sku" type="text" maxlength="100" autocomplete="off">
