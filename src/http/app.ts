@@ -176,6 +176,6 @@ export function createApp(deps: AppDeps): App {
   app.route(API_BASE, api)
   // The admin UI (#16): session cookies instead of API keys, HTML instead of problem+json.
   app.get('/admin/', (c) => c.redirect('/admin', 301))
-  app.route('/admin', createAdminUi({ ...deps, ...(deps.adminUi?.sealKey !== undefined ? { sealKey: deps.adminUi.sealKey } : {}), ...(deps.adminUi?.session ? { session: deps.adminUi.session } : {}) }))
+  app.route('/admin', createAdminUi({ ...deps, providers, ...(deps.adminUi?.sealKey !== undefined ? { sealKey: deps.adminUi.sealKey } : {}), ...(deps.adminUi?.session ? { session: deps.adminUi.session } : {}) }))
   return app
 }

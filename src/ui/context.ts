@@ -4,12 +4,15 @@ import { hasScope, type ApiKey, type Scope } from '../domain/api-key.js'
 import type { ApiKeyVerifier } from '../service/api-keys.js'
 import type { ServiceDeps, RequestContext } from '../service/deps.js'
 import type { SessionPolicy } from '../service/admin-sessions.js'
+import type { ProviderOptions } from '../service/providers.js'
 
 export interface UiDeps extends ServiceDeps {
   readonly verifier: ApiKeyVerifier
   readonly session?: SessionPolicy
   /** KEY_ENCRYPTION_KEY, so keys made in the UI have their signing secret sealed like the CLI's. */
   readonly sealKey?: Buffer | null
+  /** The API's provider options (environment providers, seal key), so the Providers page lists what the webhooks accept. */
+  readonly providers?: ProviderOptions
 }
 
 export interface UiEnv {

@@ -25,6 +25,8 @@ import { storesPage } from './pages/stores.js'
 import { eventsPage } from './pages/events.js'
 import { inboundPage } from './pages/inbound.js'
 import { keysPage } from './pages/keys.js'
+import { alertsPage } from './pages/alerts.js'
+import { providersPage } from './pages/providers.js'
 
 export type UiApp = Hono<UiEnv>
 
@@ -36,7 +38,7 @@ export interface UiPage {
   register(ui: UiApp, deps: UiDeps, render: Render): void
 }
 
-export const PAGES: ReadonlyArray<UiPage> = [overviewPage, stockPage, skuPage, warehousesPage, storesPage, eventsPage, inboundPage, keysPage]
+export const PAGES: ReadonlyArray<UiPage> = [overviewPage, stockPage, skuPage, warehousesPage, storesPage, eventsPage, alertsPage, providersPage, inboundPage, keysPage]
 
 /**
  * Admin pages forbid everything but this origin's own files: no inline script or style attribute,

@@ -18,6 +18,9 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createChannel } from '../../src/service/alert-channels.js'
+import { raiseOperationalAlert } from '../../src/service/alerts.js'
+import { addProvider, findInboundProvider, receiveProviderPayload } from '../../src/service/providers.js'
 import { createApiKey } from '../../src/service/api-keys.js'
 import { createProduct } from '../../src/service/catalog.js'
 import { updateStock } from '../../src/service/stock.js'
@@ -127,6 +130,12 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
     hub.worker.start()
     await updateStock(hub.deps, { sku: 'UI-MUG', warehouseId: ber, changeType: 'sale', quantity: 1, source: 'pos', referenceId: null, notes: null }, ctxSeed)
     await until(async () => (await hub.deps.store.db.selectFrom('dead_letter').selectAll().execute()).length > 0, WAIT, 'a dead letter')
+    // An open alert and a channel, so the Alerts page shows both tables.
+    await raiseOperationalAlert(hub.deps, 'store_unreachable', 'shop1', 'Connection refused three times')
+    await createChannel(hub.deps, { name: 'ops-hook', kind: 'webhook', config: { url: `http://127.0.0.1:${(deadTarget.address() as AddressInfo).port}/alerts` } })
+    // A provider holding an item for a SKU we do not know, so the Providers page shows its resolve form.
+    await addProvider(hub.deps, { sealKey: null }, { name: 'acme-wms', secret: 'acme-secret-for-the-ui-test', mapping: '{"event_id": id, "movements": [lines.{"sku": sku, "warehouse_code": "BER", "quantity": qty, "change_type": "restock"}]}', unknownSku: 'hold' })
+    await receiveProviderPayload(hub.deps, (await findInboundProvider(hub.deps, { sealKey: null }, 'acme-wms'))!, JSON.stringify({ id: 'ui-1', lines: [{ sku: 'THEIR-MUG', qty: 4 }] }), ctxSeed)
 
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'))
     ctx = await chromium.launchPersistentContext(profile, {
@@ -297,9 +306,11 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
     expect(await page.inputValue('#q')).toBe('<img')
   })
 
-  it('passes axe on the warehouses and inbound pages', async () => {
-    for (const p of ['warehouses', 'inbound']) {
+  it('passes axe on the warehouses, inbound, alerts and providers pages', async () => {
+    for (const p of ['warehouses', 'inbound', 'alerts', 'providers']) {
       await page.goto(url(`/admin/${p}`))
+      if (p === 'alerts') expect(await page.locator('[data-alert], [data-channel]').count()).toBe(2)
+      if (p === 'providers') expect(await page.locator('[data-held="THEIR-MUG"] form').count()).toBe(1)
       await axe(p)
       await shoot(p)
     }

@@ -1,5 +1,6 @@
 /** @module ui/pages/overview: the first screen: how much, where, and what is wrong (#16). */
 import { stockCounts } from '../../service/admin-views.js'
+import { listAlerts } from '../../service/alerts.js'
 import { deliveryBacklogOf } from '../../service/delivery-stats.js'
 import { getHistory } from '../../service/history.js'
 import { listStores } from '../../service/stores.js'
@@ -31,11 +32,12 @@ export const overviewPage: UiPage = {
     })
     ui.get('/', async (c) => {
       const now = deps.clock.now()
-      const [backlog, stores, dead, recent] = await Promise.all([
+      const [backlog, stores, dead, recent, alerts] = await Promise.all([
         deliveryBacklogOf(deps),
         listStores(deps),
         listDeadLetters(deps, { limit: 101 }),
         getHistory(deps, { limit: 20 }),
+        listAlerts(deps, { state: 'open', limit: 101 }),
       ])
       const lastPush = await Promise.all(stores.map(async (s) => (await listDeliveryAttempts(deps, s.id, undefined, 1))[0] ?? null))
       return render(
@@ -53,6 +55,7 @@ export const overviewPage: UiPage = {
     ${tile('Deliveries waiting', num(backlog.pending), '/admin/events')}
     ${tile('Oldest waiting', backlog.oldestPendingAt === null ? 'none' : ago(backlog.oldestPendingAt, now))}
     ${tile('Dead letters', dead.length > 100 ? '100+' : num(dead.length), '/admin/events#dead')}
+    ${tile('Open alerts', alerts.length > 100 ? '100+' : num(alerts.length), '/admin/alerts')}
   </div>
   <h2>Stores</h2>
   ${stores.length === 0
