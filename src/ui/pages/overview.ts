@@ -34,7 +34,7 @@ export const overviewPage: UiPage = {
       const [backlog, stores, dead, recent] = await Promise.all([
         deliveryBacklogOf(deps),
         listStores(deps),
-        listDeadLetters(deps, { limit: 101 }),
+        listDeadLetters(deps, { limit: 101 }).then((p) => p.items),
         getHistory(deps, { limit: 20 }),
       ])
       const lastPush = await Promise.all(stores.map(async (s) => (await listDeliveryAttempts(deps, s.id, undefined, 1))[0] ?? null))
