@@ -19,6 +19,7 @@ for (const db of DATABASES) {
     let deps: ServiceDeps
     let t: Awaited<ReturnType<typeof testApp>>
     let subIds: string[] = []
+    let pullWarehouse = 0
 
     beforeAll(async () => {
       ts = await createTestStore(db.name)
@@ -28,9 +29,11 @@ for (const db of DATABASES) {
       // Equal priorities: the id breaks the tie, so a page boundary falls inside a run of equals.
       const whs = []
       for (let i = 0; i < N; i++) whs.push(await makeWarehouse(deps, { code: `PG${i}`, priority: i % 2 }))
+      pullWarehouse = whs[0]!.id
       for (let i = 0; i < N; i++) {
         await expectJson(await t.call('POST', 'stores', { body: { name: `shop-${i}`, url: `https://shop${i}.example`, consumer_key: 'ck_0123456789abcdef', consumer_secret: 'cs_0123456789abcdef', warehouses: [whs[0]!.id] } }), 201)
         subIds.push((await expectJson(await t.call('POST', 'subscriptions', { body: { url: `https://hooks.example/${i}` } }), 201)).data.id)
+        await expectJson(await t.call('POST', 'alert-channels', { body: { name: `ch-${i}`, kind: 'email', config: { host: '127.0.0.1', port: 2525, tls: 'none', from: 'hub@example.test', to: ['ops@example.test'] } } }), 201)
       }
       // Dead letters and delivery attempts come from failing deliveries; made directly here, with
       // equal times, so only the id orders them.
@@ -42,6 +45,15 @@ for (const db of DATABASES) {
       await ts.store.db
         .insertInto('delivery_attempt')
         .values(Array.from({ length: N }, (_, i) => ({ target_id: subIds[0]!, event_id: `evt_${i}`, sku: `SKU-${i}`, outcome: 'retry', status_code: 500, error: 'refused', duration_ms: 3, attempted_at: now })))
+        .execute()
+      // Alerts and pull runs likewise (raised by stock moves and scheduled pulls elsewhere).
+      await ts.store.db
+        .insertInto('alert')
+        .values(Array.from({ length: N }, (_, i) => ({ id: `alr_0PAGE${i}`, kind: 'low_stock', scope: 'level', state_key: `low_stock:SKU-${i}:${pullWarehouse}`, sku: `SKU-${i}`, warehouse_id: pullWarehouse, subject: null, status: 'open', available: 1, threshold: 5, detail: null, source_event_id: null, event_seq: null, raised_at: now, acknowledged_at: null, acknowledged_by: null, closed_at: null })))
+        .execute()
+      await ts.store.db
+        .insertInto('pull_run')
+        .values(Array.from({ length: N }, (_, i) => ({ id: `pr_page${i}`, warehouse_id: pullWarehouse, trigger: 'manual', dry_run: 0, status: 'done', pages: 1, fetched: 0, applied: 0, unchanged: 0, stale: 0, rejected: 0, observed_at: null, error: null, report: null, started_at: now - (i % 3), finished_at: now })))
         .execute()
     })
     afterAll(async () => {
@@ -55,6 +67,9 @@ for (const db of DATABASES) {
       ['subscriptions', () => 'subscriptions', (s) => s.id],
       ['dead-letters', () => 'dead-letters', (d) => d.id],
       ['subscription deliveries', () => `subscriptions/${subIds[0]}/deliveries`, (a) => String(a.id)],
+      ['alerts', () => 'alerts', (a) => a.id],
+      ['alert-channels', () => 'alert-channels', (c) => c.id],
+      ['warehouse pulls', () => `warehouses/${pullWarehouse}/pulls`, (r) => r.id],
     ]
 
     it.each(lists)('GET /%s: walking pages of 3 loses and repeats nothing; the last says has_more false', async (_name, path, idOf) => {
