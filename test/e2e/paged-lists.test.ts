@@ -33,6 +33,7 @@ for (const db of DATABASES) {
       for (let i = 0; i < N; i++) {
         await expectJson(await t.call('POST', 'stores', { body: { name: `shop-${i}`, url: `https://shop${i}.example`, consumer_key: 'ck_0123456789abcdef', consumer_secret: 'cs_0123456789abcdef', warehouses: [whs[0]!.id] } }), 201)
         subIds.push((await expectJson(await t.call('POST', 'subscriptions', { body: { url: `https://hooks.example/${i}` } }), 201)).data.id)
+        await expectJson(await t.call('POST', 'providers', { body: { name: `prov-${i}`, preset: 'erp_system_b', secret: 'seed-provider-secret-000000001', unknown_sku: 'hold' } }), 201)
         await expectJson(await t.call('POST', 'alert-channels', { body: { name: `ch-${i}`, kind: 'email', config: { host: '127.0.0.1', port: 2525, tls: 'none', from: 'hub@example.test', to: ['ops@example.test'] } } }), 201)
       }
       // Dead letters and delivery attempts come from failing deliveries; made directly here, with
@@ -45,6 +46,11 @@ for (const db of DATABASES) {
       await ts.store.db
         .insertInto('delivery_attempt')
         .values(Array.from({ length: N }, (_, i) => ({ target_id: subIds[0]!, event_id: `evt_${i}`, sku: `SKU-${i}`, outcome: 'retry', status_code: 500, error: 'refused', duration_ms: 3, attempted_at: now })))
+        .execute()
+      // Held items come from a provider sending SKUs nobody registered; made directly here.
+      await ts.store.db
+        .insertInto('held_item')
+        .values(Array.from({ length: N }, (_, i) => ({ id: `held_${i}`, provider: 'prov-0', external_sku: `EXT-${i}`, event_id: `evt-${i}`, item_index: 0, movement: JSON.stringify({ sku: `EXT-${i}`, warehouseId: pullWarehouse, changeType: 'restock', quantity: 1 }), status: 'held', outcome: null, held_at: now, resolved_at: null })))
         .execute()
       // Alerts and pull runs likewise (raised by stock moves and scheduled pulls elsewhere).
       await ts.store.db
@@ -69,6 +75,8 @@ for (const db of DATABASES) {
       ['subscription deliveries', () => `subscriptions/${subIds[0]}/deliveries`, (a) => String(a.id)],
       ['alerts', () => 'alerts', (a) => a.id],
       ['alert-channels', () => 'alert-channels', (c) => c.id],
+      ['providers', () => 'providers', (v) => v.name],
+      ['held items', () => 'providers/prov-0/held', (h) => h.id],
       ['warehouse pulls', () => `warehouses/${pullWarehouse}/pulls`, (r) => r.id],
     ]
 
