@@ -119,6 +119,19 @@ for (const db of DATABASES) {
       expect(older.data).toHaveLength(N - 2)
     })
 
+    it('the OpenAPI document gives each of these lists limit and cursor, and next_cursor and has_more in its answer', async () => {
+      const doc: any = await expectJson(await t.call('GET', 'openapi.json', { key: null }))
+      const paths = ['/warehouses', '/stores', '/subscriptions', '/subscriptions/{id}/deliveries', '/dead-letters', '/alerts', '/alert-channels', '/providers', '/providers/{name}/held', '/warehouses/{id}/pulls']
+      for (const path of paths) {
+        const op = doc.paths[path]?.get
+        expect(op, path).toBeDefined()
+        const params = (op.parameters ?? []).filter((x: any) => x.in === 'query').map((x: any) => x.name)
+        expect(params, path).toEqual(expect.arrayContaining(['limit', 'cursor']))
+        const props = Object.keys(op.responses['200'].content['application/json'].schema.properties ?? {})
+        expect(props, path).toEqual(expect.arrayContaining(['success', 'data', 'next_cursor', 'has_more']))
+      }
+    })
+
     const bad: ReadonlyArray<readonly [string, string, string]> = [
       ['a garbage cursor', 'cursor=not-a-cursor', '/cursor'],
       ['a cursor of another shape', `cursor=${Buffer.from(JSON.stringify([true])).toString('base64url')}`, '/cursor'],
