@@ -51,7 +51,7 @@ export function registerEvents(program: Command, config: Config): void {
     .option('--all', 'include replayed ones')
     .action((o: { target?: string; all?: boolean }) =>
       withRuntime(config, async (rt) => {
-        const rows = await listDeadLetters(rt.deps, { targetId: o.target, includeReplayed: Boolean(o.all), limit: 500 })
+        const rows = (await listDeadLetters(rt.deps, { targetId: o.target, includeReplayed: Boolean(o.all), limit: 500 })).items
         if (rows.length === 0) process.stdout.write('No dead letters\n')
         for (const d of rows) {
           process.stdout.write(`${d.id}\t${d.targetId}\t${d.sku}\tseq ${d.eventSeq}\t${d.attempts} attempts\t${d.lastStatus ?? '-'}\t${d.lastError ?? ''}\t${iso(d.createdAt)}\treplayed ${iso(d.replayedAt)}\n`)

@@ -9,7 +9,7 @@ import { SKU_MAX_LENGTH, SKU_RULE, skuProblem } from '../domain/sku.js'
 import { MAX_RESERVATION_TTL_SECONDS } from '../domain/reservation.js'
 import { MAX_BULK_ITEMS } from '../service/bulk-sync.js'
 import { MAX_HISTORY_LIMIT } from '../service/history.js'
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../service/paging.js'
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type Page } from '../service/paging.js'
 
 // Free-text identifiers (source, reference ids) travel into logs and CSV: no control characters.
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/
@@ -144,6 +144,11 @@ export function pagedEnvelope<T extends z.ZodTypeAny>(item: T) {
     next_cursor: z.string().nullable().openapi({ description: 'Pass as cursor for the next page; null on the last page' }),
     has_more: z.boolean(),
   })
+}
+
+/** A paged list's body from a service page (#12). */
+export function pagedJson<T, U>(page: Page<T>, view: (t: T) => U) {
+  return { success: true as const, data: page.items.map(view), next_cursor: page.nextCursor, has_more: page.nextCursor !== null }
 }
 
 export const StockQuery = z.strictObject({

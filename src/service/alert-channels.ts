@@ -3,6 +3,7 @@
  * SMTP server, a Slack-compatible incoming webhook, or a generic signed webhook; it takes the
  * alert kinds and scopes it names, each at once or gathered into one digest per window.
  */
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { isIP } from 'node:net'
 import { ALERT_KINDS, ALERT_SCOPES } from '../domain/alerts.js'
 import { DomainError, invalid } from '../domain/errors.js'
@@ -122,6 +123,13 @@ export async function createChannel(deps: ServiceDeps, input: NewChannel): Promi
 
 export function listChannels(deps: ServiceDeps): Promise<ChannelRow[]> {
   return repo.listChannels(deps.store.db)
+}
+
+/** Alert channels oldest first, one page at a time (#12). */
+export function listChannelPage(deps: ServiceDeps, p: PageParams = {}): Promise<Page<ChannelRow>> {
+  const key = p.cursor === undefined ? undefined : decodeCursor(p.cursor, ['number', 'string'])
+  const after = key ? { createdAt: key[0] as number, id: key[1] as string } : undefined
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listChannelPage(deps.store.db, take, after), (c) => [c.createdAt, c.id])
 }
 
 export async function getChannel(deps: ServiceDeps, idOrName: string): Promise<ChannelRow> {

@@ -12,6 +12,7 @@
  *
  * Nothing of this runs in a write's transaction: the cost to the write path is the wake-up call.
  */
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { DomainError, invalid } from '../domain/errors.js'
 import { crossingOf, levelKey, operationalKey, stateOf, totalKey, type AlertKind, type AlertScope, type OperationalAlertKind, type StockAlertKind, type WatchState, OPERATIONAL_ALERT_KINDS } from '../domain/alerts.js'
 import type { StockChangedData } from '../domain/events.js'
@@ -357,6 +358,12 @@ export async function listAlerts(deps: ServiceDeps, q: AlertQuery): Promise<Aler
   else if ((STATUSES as ReadonlyArray<string>).includes(state)) statuses = [state as repo.AlertStatus]
   else throw invalid('/state', 'must be open, acknowledged, closed or all')
   return repo.listAlerts(deps.store.db, { statuses, kind: q.kind, scope: q.scope, sku: q.sku, before: q.before, limit: q.limit ?? 100 })
+}
+
+/** Alerts newest first, one page at a time (#12); `before` (an alert id) still pages without a cursor. */
+export function listAlertPage(deps: ServiceDeps, q: Omit<AlertQuery, 'limit'> & PageParams): Promise<Page<AlertRow>> {
+  const before = q.cursor === undefined ? q.before : (decodeCursor(q.cursor, ['string'])[0] as string)
+  return pageOf(q.limit ?? DEFAULT_PAGE_LIMIT, (take) => listAlerts(deps, { ...q, before, limit: take }), (a) => [a.id])
 }
 
 export async function getAlert(deps: ServiceDeps, id: string): Promise<AlertRow> {

@@ -1,4 +1,5 @@
 /** @module service/catalog: warehouses and products (SKUs), the things stock is kept for and in. */
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { DomainError, invalid } from '../domain/errors.js'
 import type { Product } from '../domain/product.js'
 import type { Warehouse } from '../domain/warehouse.js'
@@ -32,6 +33,13 @@ function alreadyExists(what: string, e: unknown, details: Record<string, unknown
 
 export function listWarehouses(deps: ServiceDeps): Promise<Warehouse[]> {
   return warehouses.listWarehouses(deps.store.db)
+}
+
+/** Warehouses in allocation order, one page at a time (#12). */
+export function listWarehousePage(deps: ServiceDeps, p: PageParams = {}): Promise<Page<Warehouse>> {
+  const key = p.cursor === undefined ? undefined : decodeCursor(p.cursor, ['number', 'number'])
+  const after = key ? { priority: key[0] as number, id: key[1] as number } : undefined
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => warehouses.listWarehousePage(deps.store.db, take, after), (w) => [w.priority, w.id])
 }
 
 export function getWarehouse(deps: ServiceDeps, id: number): Promise<Warehouse> {

@@ -48,3 +48,9 @@ export async function pageOf<T>(limit: number, fetch: (take: number) => Promise<
   const last = items[items.length - 1]
   return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null }
 }
+
+/** What a paged list is asked: `cursor` from the previous page, at most `limit` items. */
+export interface PageParams {
+  readonly cursor?: string | undefined
+  readonly limit?: number | undefined
+}

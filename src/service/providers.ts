@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto'
 import type { Transaction } from 'kysely'
 import { DomainError, invalid, type ErrorCode } from '../domain/errors.js'
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { mayWriteWarehouse } from '../domain/api-key.js'
 import { parseUpdateChangeType, type Movement, type UpdateChangeType } from '../domain/movement.js'
 import type { Product } from '../domain/product.js'
@@ -221,6 +222,16 @@ export async function listProviderViews(deps: ServiceDeps, opts: ProviderOptions
   const stored = (await repo.listProviders(deps.store.db)).map(providerView)
   const env = Object.values(opts.envProviders ?? {}).map((p) => providerView(inboundFromEnv(p)))
   return [...env, ...stored].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+/**
+ * Providers by name, one page at a time (#12). Stored and environment providers are merged first
+ * (a bounded set of configuration), then paged on the name, which is unique among them.
+ */
+export async function listProviderPage(deps: ServiceDeps, opts: ProviderOptions, p: PageParams = {}): Promise<Page<ProviderView>> {
+  const afterName = p.cursor === undefined ? undefined : (decodeCursor(p.cursor, ['string'])[0] as string)
+  const all = await listProviderViews(deps, opts)
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, async (take) => all.filter((v) => afterName === undefined || v.name > afterName).slice(0, take), (v) => [v.name])
 }
 
 export async function showProvider(deps: ServiceDeps, opts: ProviderOptions, name: string): Promise<ProviderView> {
@@ -587,6 +598,18 @@ async function requireKnownProvider(deps: ServiceDeps, opts: ProviderOptions, na
 export async function listHeld(deps: ServiceDeps, opts: ProviderOptions, name: string, externalSku?: string): Promise<HeldView[]> {
   await requireKnownProvider(deps, opts, name)
   return (await repo.listHeldItems(deps.store.db, name, externalSku === undefined ? {} : { externalSku })).map(heldView)
+}
+
+/** Held items oldest first, one page at a time (#12). */
+export async function listHeldPage(deps: ServiceDeps, opts: ProviderOptions, name: string, q: PageParams & { externalSku?: string | undefined }): Promise<Page<HeldView>> {
+  await requireKnownProvider(deps, opts, name)
+  const afterSeq = q.cursor === undefined ? undefined : (decodeCursor(q.cursor, ['number'])[0] as number)
+  const page = await pageOf(
+    q.limit ?? DEFAULT_PAGE_LIMIT,
+    (take) => repo.listHeldItems(deps.store.db, name, { limit: take, ...(q.externalSku === undefined ? {} : { externalSku: q.externalSku }), ...(afterSeq === undefined ? {} : { afterSeq }) }),
+    (h) => [h.seq],
+  )
+  return { items: page.items.map(heldView), nextCursor: page.nextCursor }
 }
 
 export type Resolution = { readonly sku: string } | { readonly create: true } | { readonly discard: true }

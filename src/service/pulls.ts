@@ -4,6 +4,7 @@
  * never shown. The pull itself lives in connectors/pulls/ (HTTP client, mapping, schedule), as the
  * WooCommerce connector's use-cases do (service/woocommerce.ts).
  */
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { DomainError, invalid, ValidationError } from '../domain/errors.js'
 import { compileMapping, DEFAULT_PULL_MAPPING, MappingError } from '../connectors/pulls/mapping.js'
 import { nextDue, pullNow, type PullOutcome } from '../connectors/pulls/run.js'
@@ -195,6 +196,14 @@ export async function getPullSource(deps: ServiceDeps, warehouseId: number): Pro
 export async function listPullRuns(deps: ServiceDeps, warehouseId: number, limit = 20): Promise<PullRun[]> {
   await requireWarehouse(deps.store.db, warehouseId)
   return repo.listPullRuns(deps.store.db, warehouseId, Math.min(Math.max(1, limit), 200))
+}
+
+/** A warehouse's pull runs newest first, one page at a time (#12). */
+export async function listPullRunPage(deps: ServiceDeps, warehouseId: number, p: PageParams = {}): Promise<Page<PullRun>> {
+  await requireWarehouse(deps.store.db, warehouseId)
+  const key = p.cursor === undefined ? undefined : decodeCursor(p.cursor, ['number', 'string'])
+  const before = key ? { startedAt: key[0] as number, id: key[1] as string } : undefined
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listPullRuns(deps.store.db, warehouseId, take, before), (r) => [r.startedAt, r.id])
 }
 
 /** Pull now; a failed pull is an error (502 pull_failed) carrying its run, never a success. */

@@ -1,4 +1,5 @@
 /** @module service/stores: the WooCommerce stores the hub feeds: add, list, change, remove. */
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import { DomainError, invalid } from '../domain/errors.js'
@@ -124,6 +125,12 @@ export async function addStore(deps: ServiceDeps, input: NewStore): Promise<WooS
 
 export function listStores(deps: ServiceDeps): Promise<WooStore[]> {
   return repo.listStores(deps.store.db)
+}
+
+/** Stores by name, one page at a time (#12). */
+export function listStorePage(deps: ServiceDeps, p: PageParams = {}): Promise<Page<WooStore>> {
+  const afterName = p.cursor === undefined ? undefined : (decodeCursor(p.cursor, ['string'])[0] as string)
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listStorePage(deps.store.db, take, afterName), (s) => [s.name])
 }
 
 export async function getStore(deps: ServiceDeps, ref: string): Promise<WooStore> {

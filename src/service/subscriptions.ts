@@ -1,4 +1,5 @@
 /** @module service/subscriptions: outbound webhook subscriptions, their delivery log and dead letters. */
+import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { DomainError, invalid } from '../domain/errors.js'
 import { undeliverableReason } from '../domain/delivery-url.js'
 import { EVENT_TYPES, eventEnvelope, type EventType, type OutboxEvent } from '../domain/events.js'
@@ -50,6 +51,13 @@ export function listSubscriptions(deps: ServiceDeps): Promise<repo.Subscription[
   return repo.listSubscriptions(deps.store.db)
 }
 
+/** Subscriptions oldest first, one page at a time (#12). */
+export function listSubscriptionPage(deps: ServiceDeps, p: PageParams = {}): Promise<Page<repo.Subscription>> {
+  const key = p.cursor === undefined ? undefined : decodeCursor(p.cursor, ['number', 'string'])
+  const after = key ? { createdAt: key[0] as number, id: key[1] as string } : undefined
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listSubscriptionPage(deps.store.db, take, after), (s) => [s.createdAt, s.id])
+}
+
 export async function getSubscription(deps: ServiceDeps, id: string): Promise<repo.Subscription> {
   const s = await repo.findSubscription(deps.store.db, id)
   if (!s) throw new DomainError('subscription_not_found', `No subscription has id ${id}`, { subscription_id: id })
@@ -66,9 +74,23 @@ export async function listDeliveryAttempts(deps: ServiceDeps, targetId: string, 
   return deliveries.listAttempts(deps.store.db, targetId, beforeId, limit)
 }
 
-export function listDeadLetters(deps: ServiceDeps, f: { targetId?: string | undefined; includeReplayed?: boolean; limit: number }) {
-  return deliveries.listDeadLetters(deps.store.db, f)
+/**
+ * A target's delivery attempts newest first, one page at a time (#12). `before` (an attempt id)
+ * is the older way to page and still works when no cursor is given.
+ */
+export function listDeliveryAttemptPage(deps: ServiceDeps, targetId: string, p: PageParams & { before?: number | undefined }) {
+  const beforeId = p.cursor === undefined ? p.before : (decodeCursor(p.cursor, ['number'])[0] as number)
+  return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => deliveries.listAttempts(deps.store.db, targetId, beforeId, take), (a) => [a.id])
 }
+
+/** Dead letters newest first, one page at a time (#12). */
+export function listDeadLetters(deps: ServiceDeps, f: { targetId?: string | undefined; includeReplayed?: boolean } & PageParams): Promise<Page<deliveries.DeadLetterRow>> {
+  const key = f.cursor === undefined ? undefined : decodeCursor(f.cursor, ['number', 'string'])
+  const before = key ? { createdAt: key[0] as number, id: key[1] as string } : undefined
+  return pageOf(f.limit ?? DEFAULT_PAGE_LIMIT, (take) => deliveries.listDeadLetters(deps.store.db, { targetId: f.targetId, includeReplayed: f.includeReplayed ?? false, limit: take, before }), (d) => [d.createdAt, d.id])
+}
+
+export type DeadLetterRow = deliveries.DeadLetterRow
 
 export interface DeadLetterDetail extends deliveries.DeadLetterRow {
   readonly event: ReturnType<typeof eventEnvelope> | null

@@ -328,6 +328,19 @@ export async function listChannels(ex: Executor): Promise<ChannelRow[]> {
   return (await ex.selectFrom('alert_channel').selectAll().orderBy('created_at').orderBy('id').execute()).map(toChannel)
 }
 
+/** One page oldest first, after the (created_at, id) key `after` (#12). */
+export async function listChannelPage(ex: Executor, take: number, after?: { readonly createdAt: number; readonly id: string }): Promise<ChannelRow[]> {
+  const rows = await ex
+    .selectFrom('alert_channel')
+    .selectAll()
+    .$if(after !== undefined, (qb) => qb.where((eb) => eb.or([eb('created_at', '>', after!.createdAt), eb.and([eb('created_at', '=', after!.createdAt), eb('id', '>', after!.id)])])))
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(take)
+    .execute()
+  return rows.map(toChannel)
+}
+
 export async function findChannel(ex: Executor, idOrName: string): Promise<ChannelRow | undefined> {
   const r = await ex
     .selectFrom('alert_channel')

@@ -215,12 +215,14 @@ function toDeadLetter(r: { id: string; target_id: string; sku: string; event_seq
   }
 }
 
-export async function listDeadLetters(ex: Executor, f: { targetId?: string | undefined; includeReplayed?: boolean; limit: number }): Promise<DeadLetterRow[]> {
+export async function listDeadLetters(ex: Executor, f: { targetId?: string | undefined; includeReplayed?: boolean; limit: number; before?: { readonly createdAt: number; readonly id: string } | undefined }): Promise<DeadLetterRow[]> {
+  const before = f.before
   const rows = await ex
     .selectFrom('dead_letter')
     .selectAll()
     .$if(f.targetId !== undefined, (qb) => qb.where('target_id', '=', f.targetId as string))
     .$if(!f.includeReplayed, (qb) => qb.where('replayed_at', 'is', null))
+    .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('created_at', '<', before!.createdAt), eb.and([eb('created_at', '=', before!.createdAt), eb('id', '<', before!.id)])])))
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(f.limit)

@@ -162,13 +162,14 @@ export async function insertHeldItems(ex: Executor, items: ReadonlyArray<{ id: s
 }
 
 /** Held items, oldest first; `externalSku` narrows to one SKU; `status` defaults to held. */
-export async function listHeldItems(ex: Executor, provider: string, opts: { externalSku?: string; status?: HeldStatus; limit?: number } = {}): Promise<HeldItem[]> {
+export async function listHeldItems(ex: Executor, provider: string, opts: { externalSku?: string; status?: HeldStatus; limit?: number; afterSeq?: number } = {}): Promise<HeldItem[]> {
   const rows = await ex
     .selectFrom('held_item')
     .selectAll()
     .where('provider', '=', provider)
     .where('status', '=', opts.status ?? 'held')
     .$if(opts.externalSku !== undefined, (qb) => qb.where('external_sku', '=', opts.externalSku!))
+    .$if(opts.afterSeq !== undefined, (qb) => qb.where('seq', '>', opts.afterSeq!))
     .orderBy('seq')
     .limit(opts.limit ?? 1000)
     .execute()

@@ -238,7 +238,15 @@ export async function findPullRun(ex: Executor, id: string): Promise<PullRun | u
 }
 
 /** Newest first. */
-export async function listPullRuns(ex: Executor, warehouseId: number, limit: number): Promise<PullRun[]> {
-  const rows = await ex.selectFrom('pull_run').selectAll().where('warehouse_id', '=', warehouseId).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(limit).execute()
+export async function listPullRuns(ex: Executor, warehouseId: number, limit: number, before?: { readonly startedAt: number; readonly id: string }): Promise<PullRun[]> {
+  const rows = await ex
+    .selectFrom('pull_run')
+    .selectAll()
+    .where('warehouse_id', '=', warehouseId)
+    .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('started_at', '<', before!.startedAt), eb.and([eb('started_at', '=', before!.startedAt), eb('id', '<', before!.id)])])))
+    .orderBy('started_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute()
   return rows.map(toRun)
 }

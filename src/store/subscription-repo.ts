@@ -46,6 +46,19 @@ export async function listSubscriptions(ex: Executor): Promise<Subscription[]> {
   return (await ex.selectFrom('subscription').selectAll().orderBy('created_at').orderBy('id').execute()).map(toSubscription)
 }
 
+/** One page oldest first, after the (created_at, id) key `after` (#12). */
+export async function listSubscriptionPage(ex: Executor, take: number, after?: { readonly createdAt: number; readonly id: string }): Promise<Subscription[]> {
+  const rows = await ex
+    .selectFrom('subscription')
+    .selectAll()
+    .$if(after !== undefined, (qb) => qb.where((eb) => eb.or([eb('created_at', '>', after!.createdAt), eb.and([eb('created_at', '=', after!.createdAt), eb('id', '>', after!.id)])])))
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(take)
+    .execute()
+  return rows.map(toSubscription)
+}
+
 export async function findSubscription(ex: Executor, id: string): Promise<Subscription | undefined> {
   const r = await ex.selectFrom('subscription').selectAll().where('id', '=', id).executeTakeFirst()
   return r ? toSubscription(r) : undefined

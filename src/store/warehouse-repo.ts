@@ -31,6 +31,19 @@ export async function listWarehouses(ex: Executor): Promise<Warehouse[]> {
   return rows.map(toWarehouse)
 }
 
+/** One page in allocation order, after the (priority, id) key `after` (#12). */
+export async function listWarehousePage(ex: Executor, take: number, after?: { readonly priority: number; readonly id: number }): Promise<Warehouse[]> {
+  const rows = await ex
+    .selectFrom('warehouse')
+    .selectAll()
+    .$if(after !== undefined, (qb) => qb.where((eb) => eb.or([eb('priority', '>', after!.priority), eb.and([eb('priority', '=', after!.priority), eb('id', '>', after!.id)])])))
+    .orderBy('priority')
+    .orderBy('id')
+    .limit(take)
+    .execute()
+  return rows.map(toWarehouse)
+}
+
 export async function findWarehouse(ex: Executor, id: number): Promise<Warehouse | undefined> {
   const row = await ex.selectFrom('warehouse').selectAll().where('id', '=', id).executeTakeFirst()
   return row ? toWarehouse(row) : undefined

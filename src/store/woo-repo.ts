@@ -119,6 +119,11 @@ export async function listStores(ex: Executor): Promise<WooStore[]> {
   return (await ex.selectFrom('woo_store').selectAll().orderBy('name').execute()).map(toStore)
 }
 
+/** One page by name (names are unique), after `afterName` (#12). */
+export async function listStorePage(ex: Executor, take: number, afterName?: string): Promise<WooStore[]> {
+  return (await ex.selectFrom('woo_store').selectAll().$if(afterName !== undefined, (qb) => qb.where('name', '>', afterName!)).orderBy('name').limit(take).execute()).map(toStore)
+}
+
 /** By id (`sto_…`) or by name. */
 export async function findStore(ex: Executor, idOrName: string): Promise<WooStore | undefined> {
   const r = await ex

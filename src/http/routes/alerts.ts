@@ -7,7 +7,7 @@ import { DomainError } from '../../domain/errors.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { envelope, SkuSchema } from '../schemas.js'
+import { envelope, PageQuery, pagedEnvelope, pagedJson, SkuSchema } from '../schemas.js'
 
 const AlertSchema = z
   .object({
@@ -34,8 +34,8 @@ const AlertsQuery = z.strictObject({
   kind: z.enum(ALERT_KINDS).optional(),
   scope: z.enum(ALERT_SCOPES).optional(),
   sku: SkuSchema.optional(),
-  before: z.string().max(40).regex(/^alr_[0-9A-Z]+$/).optional().openapi({ description: 'Page: alerts older than this id' }),
-  limit: z.coerce.number().int().min(1).max(500).optional(),
+  before: z.string().max(40).regex(/^alr_[0-9A-Z]+$/).optional().openapi({ description: 'Only alerts older than this id (older paging; prefer cursor)' }),
+  ...PageQuery,
 })
 
 const IdParam = z.object({ id: z.string().min(1).max(40).regex(/^[A-Za-z0-9_]+$/).openapi({ param: { name: 'id', in: 'path' } }) })
@@ -83,13 +83,9 @@ export function registerAlertRoutes(app: App, deps: AppDeps): void {
       summary: 'Alerts, newest first (default: open and acknowledged)',
       middleware: [read] as const,
       request: { query: AlertsQuery },
-      responses: { 200: ok(envelope(z.array(AlertSchema))), 401: PROBLEMS[401], 422: PROBLEMS[422] },
+      responses: { 200: ok(pagedEnvelope(AlertSchema)), 401: PROBLEMS[401], 422: PROBLEMS[422] },
     }),
-    async (c) => {
-      const q = c.req.valid('query')
-      const rows = await alerts.listAlerts(deps, q)
-      return c.json({ success: true as const, data: rows.map(alerts.alertView) }, 200)
-    },
+    async (c) => c.json(pagedJson(await alerts.listAlertPage(deps, c.req.valid('query')), alerts.alertView), 200),
   )
   app.openapi(
     createRoute({ method: 'get', path: '/alerts/{id}', tags: ['alerts'], summary: 'One alert', middleware: [read] as const, request: { params: IdParam }, responses: { 200: ok(envelope(AlertSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404] } }),
@@ -126,8 +122,8 @@ export function registerAlertRoutes(app: App, deps: AppDeps): void {
     },
   )
   app.openapi(
-    createRoute({ method: 'get', path: '/alert-channels', tags: ['alerts'], summary: 'All alert channels (secrets masked)', middleware: [admin] as const, responses: { 200: ok(envelope(z.array(ChannelSchema))), 401: PROBLEMS[401], 403: PROBLEMS[403] } }),
-    async (c) => c.json({ success: true as const, data: (await channels.listChannels(deps)).map((ch) => channels.channelView(ch)) }, 200),
+    createRoute({ method: 'get', path: '/alert-channels', tags: ['alerts'], summary: 'Alert channels oldest first (secrets masked), cursor-paged', middleware: [admin] as const, request: { query: z.strictObject(PageQuery) }, responses: { 200: ok(pagedEnvelope(ChannelSchema)), 401: PROBLEMS[401], 403: PROBLEMS[403], 422: PROBLEMS[422] } }),
+    async (c) => c.json(pagedJson(await channels.listChannelPage(deps, c.req.valid('query')), (ch) => channels.channelView(ch)), 200),
   )
   app.openapi(
     createRoute({ method: 'get', path: '/alert-channels/{channel}', tags: ['alerts'], summary: 'One alert channel', middleware: [admin] as const, request: { params: ChannelParam }, responses: { 200: ok(envelope(ChannelSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404] } }),

@@ -8,7 +8,7 @@ import { pullInputOf } from './pulls.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { envelope, ProductBody, ProductListQuery, ProductPatchBody, ProductSchema, SkuParam, WarehouseBody, WarehouseIdParam, WarehousePatchBody, WarehouseSchema } from '../schemas.js'
+import { envelope, PageQuery, pagedEnvelope, pagedJson, ProductBody, ProductListQuery, ProductPatchBody, ProductSchema, SkuParam, WarehouseBody, WarehouseIdParam, WarehousePatchBody, WarehouseSchema } from '../schemas.js'
 import { productJson, warehouseJson } from '../views.js'
 
 const body = <T extends z.ZodTypeAny>(schema: T) => ({ content: { 'application/json': { schema } }, required: true })
@@ -24,8 +24,8 @@ export function registerCatalogRoutes(app: App, deps: AppDeps): void {
   const P = envelope(ProductSchema)
 
   app.openapi(
-    createRoute({ method: 'get', path: '/warehouses', tags: ['warehouses'], summary: 'All warehouses, in allocation order', middleware: [read] as const, responses: { 200: ok(envelope(z.array(WarehouseSchema))), 401: PROBLEMS[401] } }),
-    async (c) => c.json({ success: true as const, data: (await catalog.listWarehouses(deps)).map(warehouseJson) }, 200),
+    createRoute({ method: 'get', path: '/warehouses', tags: ['warehouses'], summary: 'Warehouses in allocation order, cursor-paged', middleware: [read] as const, request: { query: z.strictObject(PageQuery) }, responses: { 200: ok(pagedEnvelope(WarehouseSchema)), 401: PROBLEMS[401], 422: PROBLEMS[422] } }),
+    async (c) => c.json(pagedJson(await catalog.listWarehousePage(deps, c.req.valid('query')), warehouseJson), 200),
   )
   app.openapi(
     createRoute({ method: 'get', path: '/warehouses/{id}', tags: ['warehouses'], summary: 'One warehouse', middleware: [read] as const, request: { params: WarehouseIdParam }, responses: { 200: ok(W), 401: PROBLEMS[401], 404: PROBLEMS[404] } }),

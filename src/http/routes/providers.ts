@@ -6,7 +6,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { invalid } from '../../domain/errors.js'
 import { PROVIDER_PRESETS } from '../../service/provider-presets.js'
-import { addProvider, changeProvider, findInboundProvider, listHeld, listProviderViews, providerView, removeProvider, resolveHeld, showProvider, testProviderPayload, UNKNOWN_SKU_POLICIES, type ProviderOptions } from '../../service/providers.js'
+import { addProvider, changeProvider, findInboundProvider, listHeldPage, listProviderPage, providerView, removeProvider, resolveHeld, showProvider, testProviderPayload, UNKNOWN_SKU_POLICIES, type ProviderOptions } from '../../service/providers.js'
 import { DomainError } from '../../domain/errors.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
@@ -14,7 +14,7 @@ import { depthProblem, jsonDepth, MAX_JSON_DEPTH } from '../middleware/body.js'
 import { problem } from '../problem.js'
 import { contextOf } from '../request-context.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { envelope, SkuSchema } from '../schemas.js'
+import { envelope, PageQuery, pagedEnvelope, pagedJson, SkuSchema } from '../schemas.js'
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/
@@ -92,8 +92,8 @@ export function registerProviderRoutes(app: App, deps: AppDeps, opts: ProviderOp
       return c.json({ success: true as const, data: providerView(view) }, 201)
     },
   )
-  app.openapi(createRoute({ method: 'get', path: '/providers', tags, summary: 'Every provider, stored or from the environment (never secrets)', middleware: [admin] as const, responses: { 200: ok(envelope(z.array(ProviderSchema))), 401: PROBLEMS[401], 403: PROBLEMS[403] } }), async (c) =>
-    c.json({ success: true as const, data: await listProviderViews(deps, opts) }, 200),
+  app.openapi(createRoute({ method: 'get', path: '/providers', tags, summary: 'Providers by name, stored or from the environment (never secrets), cursor-paged', middleware: [admin] as const, request: { query: z.strictObject(PageQuery) }, responses: { 200: ok(pagedEnvelope(ProviderSchema)), 401: PROBLEMS[401], 403: PROBLEMS[403], 422: PROBLEMS[422] } }), async (c) =>
+    c.json(pagedJson(await listProviderPage(deps, opts, c.req.valid('query')), (v) => v), 200),
   )
   app.openapi(createRoute({ method: 'get', path: '/providers/{name}', tags, summary: 'One provider', middleware: [admin] as const, request: { params: NameParam }, responses: { 200: ok(envelope(ProviderSchema)), 401: PROBLEMS[401], 403: PROBLEMS[403], 404: PROBLEMS[404] } }), async (c) =>
     c.json({ success: true as const, data: await showProvider(deps, opts, c.req.valid('param').name) }, 200),
@@ -139,8 +139,11 @@ export function registerProviderRoutes(app: App, deps: AppDeps, opts: ProviderOp
     },
   )
   app.openapi(
-    createRoute({ method: 'get', path: '/providers/{name}/held', tags, summary: 'Items held for SKUs this provider sent that are not registered, oldest first', middleware: [admin] as const, request: { params: NameParam, query: z.object({ external_sku: SkuSchema.optional() }) }, responses: { 200: any, 401: PROBLEMS[401], 403: PROBLEMS[403], 404: PROBLEMS[404] } }),
-    async (c) => c.json({ success: true as const, data: await listHeld(deps, opts, c.req.valid('param').name, c.req.valid('query').external_sku) }, 200),
+    createRoute({ method: 'get', path: '/providers/{name}/held', tags, summary: 'Items held for SKUs this provider sent that are not registered, oldest first, cursor-paged', middleware: [admin] as const, request: { params: NameParam, query: z.object({ external_sku: SkuSchema.optional(), ...PageQuery }) }, responses: { 200: ok(pagedEnvelope(z.any())), 401: PROBLEMS[401], 403: PROBLEMS[403], 404: PROBLEMS[404], 422: PROBLEMS[422] } }),
+    async (c) => {
+      const q = c.req.valid('query')
+      return c.json(pagedJson(await listHeldPage(deps, opts, c.req.valid('param').name, { externalSku: q.external_sku, cursor: q.cursor, limit: q.limit }), (h) => h), 200)
+    },
   )
   app.openapi(
     createRoute({

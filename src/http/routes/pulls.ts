@@ -4,11 +4,11 @@
  */
 import { createRoute, z } from '@hono/zod-openapi'
 import type { PullInput } from '../../service/pulls.js'
-import { getPullSource, listPullRuns, pullRunView, pullSourceView, runPullNow } from '../../service/pulls.js'
+import { getPullSource, listPullRunPage, pullRunView, pullSourceView, runPullNow } from '../../service/pulls.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { envelope, WarehouseIdParam } from '../schemas.js'
+import { envelope, PageQuery, pagedEnvelope, pagedJson, WarehouseIdParam } from '../schemas.js'
 import { PullRunSchema, PullSourceSchema, type PullBody } from '../pull-schemas.js'
 
 /** The wire body as the service's input. */
@@ -65,11 +65,11 @@ export function registerPullRoutes(app: App, deps: AppDeps): void {
       method: 'get',
       path: '/warehouses/{id}/pulls',
       tags,
-      summary: 'Recent pull runs, newest first, with counts and errors',
+      summary: 'Pull runs, newest first, with counts and errors, cursor-paged',
       middleware: [read] as const,
-      request: { params: WarehouseIdParam, query: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).optional() }) },
-      responses: { 200: ok(envelope(z.array(PullRunSchema))), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] },
+      request: { params: WarehouseIdParam, query: z.strictObject(PageQuery) },
+      responses: { 200: ok(pagedEnvelope(PullRunSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] },
     }),
-    async (c) => c.json({ success: true as const, data: (await listPullRuns(deps, c.req.valid('param').id, c.req.valid('query').limit ?? 20)).map((r) => pullRunView(r, true)) }, 200),
+    async (c) => c.json(pagedJson(await listPullRunPage(deps, c.req.valid('param').id, c.req.valid('query')), (r) => pullRunView(r, true)), 200),
   )
 }

@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi'
 import { connectorFor } from '../../service/woocommerce-runtime.js'
-import { addStore, changeStore, getStore, listStores, removeStore, storeView } from '../../service/stores.js'
+import { addStore, changeStore, getStore, listStorePage, removeStore, storeView } from '../../service/stores.js'
 import { listDrift, listProblems, listReceived, listRuns } from '../../service/woocommerce.js'
 import type { ReconcileRun } from '../../store/woo-repo.js'
 import { findRun } from '../../store/woo-repo.js'
@@ -13,7 +13,7 @@ import { DomainError } from '../../domain/errors.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { envelope, PageQuery, pagedEnvelope } from '../schemas.js'
+import { envelope, PageQuery, pagedEnvelope, pagedJson } from '../schemas.js'
 import type { Page } from '../../service/paging.js'
 import type { Context } from 'hono'
 import type { AppEnv } from '../env.js'
@@ -139,8 +139,8 @@ export function registerStoreRoutes(app: App, deps: AppDeps): void {
       return c.json({ success: true as const, data: storeView(s) }, 201)
     },
   )
-  app.openapi(createRoute({ method: 'get', path: '/stores', tags, summary: 'Every store with its mode and health', middleware: [admin] as const, responses: { 200: ok(envelope(z.array(StoreSchema))), 401: PROBLEMS[401], 403: PROBLEMS[403] } }), async (c) =>
-    c.json({ success: true as const, data: (await listStores(deps)).map(storeView) }, 200),
+  app.openapi(createRoute({ method: 'get', path: '/stores', tags, summary: 'Stores by name with their mode and health, cursor-paged', middleware: [admin] as const, request: { query: z.strictObject(PageQuery) }, responses: { 200: ok(pagedEnvelope(StoreSchema)), 401: PROBLEMS[401], 403: PROBLEMS[403], 422: PROBLEMS[422] } }), async (c) =>
+    c.json(pagedJson(await listStorePage(deps, c.req.valid('query')), storeView), 200),
   )
   app.openapi(createRoute({ method: 'get', path: '/stores/{store}', tags, summary: 'One store', middleware: [admin] as const, request: { params: StoreParam }, responses: { 200: ok(envelope(StoreSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404] } }), async (c) =>
     c.json({ success: true as const, data: storeView(await getStore(deps, c.req.valid('param').store)) }, 200),

@@ -6,7 +6,8 @@ import { deliveryBacklogOf } from '../../service/delivery-stats.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
-import { decimalInt, envelope, SkuSchema } from '../schemas.js'
+import { decimalInt, envelope, PageQuery, pagedEnvelope, pagedJson, SkuSchema } from '../schemas.js'
+import type { DeadLetterRow } from '../../service/subscriptions.js'
 
 const SubscriptionBody = z
   .strictObject({
@@ -53,7 +54,7 @@ function subscriptionJson(s: Subscription, withSecret = false): z.infer<typeof S
   return { id: s.id, url: s.url, events: [...s.events], skus: s.skus ? [...s.skus] : null, warehouses: s.warehouses ? [...s.warehouses] : null, active: s.isActive, created_at: iso(s.createdAt)!, ...(withSecret ? { secret: s.secret } : {}) }
 }
 
-function deadLetterJson(d: Awaited<ReturnType<typeof subs.listDeadLetters>>[number], event?: unknown): z.infer<typeof DeadLetterSchema> {
+function deadLetterJson(d: DeadLetterRow, event?: unknown): z.infer<typeof DeadLetterSchema> {
   return { id: d.id, target_id: d.targetId, sku: d.sku, event_sequence: d.eventSeq, attempts: d.attempts, last_error: d.lastError, last_status: d.lastStatus, created_at: iso(d.createdAt)!, replayed_at: iso(d.replayedAt), ...(event !== undefined ? { event } : {}) }
 }
 
@@ -79,8 +80,8 @@ export function registerSubscriptionRoutes(app: App, deps: AppDeps): void {
     },
   )
   app.openapi(
-    createRoute({ method: 'get', path: '/subscriptions', tags: ['subscriptions'], summary: 'All subscriptions', middleware: [admin] as const, responses: { 200: ok(envelope(z.array(SubscriptionSchema))), 401: PROBLEMS[401], 403: PROBLEMS[403] } }),
-    async (c) => c.json({ success: true as const, data: (await subs.listSubscriptions(deps)).map((s) => subscriptionJson(s)) }, 200),
+    createRoute({ method: 'get', path: '/subscriptions', tags: ['subscriptions'], summary: 'Subscriptions, oldest first, cursor-paged', middleware: [admin] as const, request: { query: z.strictObject(PageQuery) }, responses: { 200: ok(pagedEnvelope(SubscriptionSchema)), 401: PROBLEMS[401], 403: PROBLEMS[403], 422: PROBLEMS[422] } }),
+    async (c) => c.json(pagedJson(await subs.listSubscriptionPage(deps, c.req.valid('query')), (s) => subscriptionJson(s)), 200),
   )
   app.openapi(
     createRoute({ method: 'get', path: '/subscriptions/{id}', tags: ['subscriptions'], summary: 'One subscription', middleware: [admin] as const, request: { params: IdParam }, responses: { 200: ok(envelope(SubscriptionSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404] } }),
@@ -100,19 +101,16 @@ export function registerSubscriptionRoutes(app: App, deps: AppDeps): void {
       tags: ['subscriptions'],
       summary: 'Delivery log: every attempt with its outcome, status code and time, newest first',
       middleware: [admin] as const,
-      request: { params: IdParam, query: z.strictObject({ before: decimalInt(1, Number.MAX_SAFE_INTEGER).optional(), limit: decimalInt(1, 500).optional() }) },
-      responses: { 200: ok(envelope(z.array(AttemptSchema))), 401: PROBLEMS[401], 404: PROBLEMS[404] },
+      request: { params: IdParam, query: z.strictObject({ before: decimalInt(1, Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Only attempts with a smaller id (older paging; prefer cursor)' }), ...PageQuery }) },
+      responses: { 200: ok(pagedEnvelope(AttemptSchema)), 401: PROBLEMS[401], 404: PROBLEMS[404], 422: PROBLEMS[422] },
     }),
     async (c) => {
       const id = c.req.valid('param').id
       await subs.getSubscription(deps, id)
       const q = c.req.valid('query')
-      const rows = await subs.listDeliveryAttempts(deps, id, q.before, q.limit ?? 100)
+      const page = await subs.listDeliveryAttemptPage(deps, id, { before: q.before, cursor: q.cursor, limit: q.limit })
       return c.json(
-        {
-          success: true as const,
-          data: rows.map((r) => ({ id: r.id, event_id: r.event_id, sku: r.sku, outcome: r.outcome as 'ok' | 'retry' | 'dead', status_code: r.status_code, error: r.error, duration_ms: Number(r.duration_ms), attempted_at: iso(r.attempted_at)! })),
-        },
+        pagedJson(page, (r) => ({ id: r.id, event_id: r.event_id, sku: r.sku, outcome: r.outcome as 'ok' | 'retry' | 'dead', status_code: r.status_code, error: r.error, duration_ms: Number(r.duration_ms), attempted_at: iso(r.attempted_at)! })),
         200,
       )
     },
@@ -125,13 +123,13 @@ export function registerSubscriptionRoutes(app: App, deps: AppDeps): void {
       tags: ['dead letters'],
       summary: 'Deliveries that failed for good (newest first)',
       middleware: [admin] as const,
-      request: { query: z.strictObject({ target_id: z.string().max(40).optional(), include_replayed: z.enum(['true', 'false']).optional(), limit: decimalInt(1, 500).optional() }) },
-      responses: { 200: ok(envelope(z.array(DeadLetterSchema))), 401: PROBLEMS[401], 403: PROBLEMS[403] },
+      request: { query: z.strictObject({ target_id: z.string().max(40).optional(), include_replayed: z.enum(['true', 'false']).optional(), ...PageQuery }) },
+      responses: { 200: ok(pagedEnvelope(DeadLetterSchema)), 401: PROBLEMS[401], 403: PROBLEMS[403], 422: PROBLEMS[422] },
     }),
     async (c) => {
       const q = c.req.valid('query')
-      const rows = await subs.listDeadLetters(deps, { targetId: q.target_id, includeReplayed: q.include_replayed === 'true', limit: q.limit ?? 100 })
-      return c.json({ success: true as const, data: rows.map((d) => deadLetterJson(d)) }, 200)
+      const page = await subs.listDeadLetters(deps, { targetId: q.target_id, includeReplayed: q.include_replayed === 'true', cursor: q.cursor, limit: q.limit })
+      return c.json(pagedJson(page, (d) => deadLetterJson(d)), 200)
     },
   )
   app.openapi(

@@ -11,7 +11,7 @@ export const eventsPage: UiPage = {
   nav: { path: '/admin/events', label: 'Events' },
   register(ui, deps, render) {
     async function page(c: UiContext, outcome: Html | null = null, status: 200 | 403 | 404 | 409 | 422 | 400 | 502 = 200) {
-      const [subs, stores, dead] = await Promise.all([listSubscriptions(deps), listStores(deps), listDeadLetters(deps, { limit: 100, includeReplayed: true })])
+      const [subs, stores, dead] = await Promise.all([listSubscriptions(deps), listStores(deps), listDeadLetters(deps, { limit: 100, includeReplayed: true }).then((p) => p.items)])
       const names = new Map<string, string>([...subs.map((s) => [s.id, s.url] as const), ...stores.map((s) => [s.id, `store ${s.name}`] as const)])
       const selected = c.req.query('target') ?? subs[0]?.id ?? stores[0]?.id
       const attempts = selected && names.has(selected) ? await listDeliveryAttempts(deps, selected, undefined, 50) : []

@@ -35,7 +35,7 @@ export const overviewPage: UiPage = {
       const [backlog, stores, dead, recent, alerts] = await Promise.all([
         deliveryBacklogOf(deps),
         listStores(deps),
-        listDeadLetters(deps, { limit: 101 }),
+        listDeadLetters(deps, { limit: 101 }).then((p) => p.items),
         getHistory(deps, { limit: 20 }),
         listAlerts(deps, { state: 'open', limit: 101 }),
       ])
