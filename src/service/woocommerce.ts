@@ -33,7 +33,7 @@ export interface WooSettings {
   readonly probeMs: number
 }
 
-export const DEFAULT_WOO_SETTINGS: WooSettings = Object.freeze({ requestTimeoutMs: 30_000, driftGraceMs: 15_000, reconcileMinutes: 60, storeLingerMs: 40, storeMaxWindowMs: 600, probeMs: 2000 })
+export const DEFAULT_WOO_SETTINGS: WooSettings = Object.freeze({ requestTimeoutMs: 30_000, driftGraceMs: 15_000, reconcileMinutes: 60, storeLingerMs: 40, storeMaxWindowMs: 40, probeMs: 2000 })
 
 /** A store's refusal or silence, as the service's error. */
 function storeFailure(store: WooStore, e: unknown): never {
