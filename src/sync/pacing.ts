@@ -158,7 +158,10 @@ export class Pacer {
     else if (this.#loaded && this.#busy <= LEAVE_BUSY && !o.waiting) this.#loaded = false
     const { minWindowMs, maxWindowMs } = this.#s
     const target = this.#loaded ? maxWindowMs - this.#latency : minWindowMs
-    this.#window = Math.min(maxWindowMs, Math.max(minWindowMs, this.#window + (target - this.#window) * 0.5))
+    // Halve the distance to the target, and land on it once within a millisecond (halving alone never
+    // reaches it, so a recovered store would keep a fraction of a window).
+    const next = this.#window + (target - this.#window) * 0.5
+    this.#window = Math.min(maxWindowMs, Math.max(minWindowMs, Math.abs(target - next) < 1 ? target : next))
   }
 
   /**
