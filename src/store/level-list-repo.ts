@@ -8,6 +8,7 @@ import { sql } from 'kysely'
 import type { StockLevel } from '../domain/stock-level.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
+import { toLevel } from './stock-repo.js'
 
 export interface LevelListQuery {
   readonly skuPrefix?: string | undefined
@@ -75,32 +76,6 @@ export async function listLevels(ex: Executor, caps: DialectCaps, q: LevelListQu
     windowEnd = { sku: last.sku, warehouseId: Number(last.warehouse_id) }
   }
   return { levels: rows.map(toLevel), windowEnd }
-}
-
-interface LevelRow {
-  sku: string
-  warehouse_id: number
-  on_hand: number
-  reserved: number
-  safety_stock: number
-  low_stock_threshold: number
-  version: number
-  last_counted_at: number | string | null
-  updated_at: number | string
-}
-
-function toLevel(r: LevelRow): StockLevel {
-  return {
-    sku: r.sku,
-    warehouseId: Number(r.warehouse_id),
-    onHand: Number(r.on_hand),
-    reserved: Number(r.reserved),
-    safetyStock: Number(r.safety_stock),
-    lowStockThreshold: Number(r.low_stock_threshold),
-    version: Number(r.version),
-    lastCountedAt: r.last_counted_at === null ? null : Number(r.last_counted_at),
-    updatedAt: Number(r.updated_at),
-  }
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -19,7 +19,8 @@ const LEVEL_COLUMNS = [
   'updated_at',
 ] as const
 
-interface LevelRow {
+/** A stock_level row as either driver returns it (PostgreSQL bigints come back as strings). */
+export interface LevelRow {
   sku: string
   warehouse_id: number
   on_hand: number
@@ -31,7 +32,7 @@ interface LevelRow {
   updated_at: number | string
 }
 
-function toLevel(r: LevelRow): StockLevel {
+export function toLevel(r: LevelRow): StockLevel {
   return {
     sku: r.sku,
     warehouseId: Number(r.warehouse_id),

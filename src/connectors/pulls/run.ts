@@ -21,6 +21,7 @@ import type { PullRun, PullSource } from '../../store/pull-repo.js'
 import { findWarehouse } from '../../store/warehouse-repo.js'
 import { describeUrl, fetchPages, PullFetchError, type FetchOptions } from './fetch.js'
 import { mapPage, MappingError } from './mapping.js'
+import { waitForWork } from '../../sync/idle.js'
 
 /** How long a run may hold its source before another node may take it over. */
 export const PULL_LEASE_MS = 10 * 60_000
@@ -170,14 +171,7 @@ export class PullScheduler {
           this.#deps.log.warn({ err: e }, 'pull round failed')
         }
         if (ran || this.#stopped) continue
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(done, this.#pollMs)
-          this.#wake = done
-          function done() {
-            clearTimeout(t)
-            resolve()
-          }
-        })
+        await waitForWork(this.#pollMs, this.#abort.signal, (wake) => (this.#wake = wake))
         this.#wake = null
       }
     })()
