@@ -10,6 +10,7 @@ import { AlertEvaluator } from '../../src/service/alerts.js'
 import { systemClock, type ServiceDeps } from '../../src/service/deps.js'
 import { updateStock } from '../../src/service/stock.js'
 import { openStore, type Store } from '../../src/store/db.js'
+import { readEventPage } from '../../src/store/outbox-repo.js'
 import { subscriptionResolver } from '../../src/sync/subscription-destinations.js'
 import { DeliveryWorker } from '../../src/sync/worker.js'
 import { pollUntil, Subscriber } from '../engine/support-engine.js'
@@ -65,11 +66,14 @@ describe.skipIf(!pgDb || pgDb.skipReason !== null)('postgres: two nodes evaluate
     const kinds = async () =>
       (await ts.store.db.selectFrom('alert').select(['id', 'kind']).where('sku', '=', p.sku).where('scope', '=', 'total').orderBy('id').execute()).map((r) => r.kind)
     await pollUntil(async () => ((await kinds()).length >= 3 && sink.received.length >= 3 ? true : undefined), 30_000, 50, 'three alerts delivered')
-    // let any duplicate evaluation or delivery show itself before counting
+    // Let any duplicate evaluation or delivery show itself before counting: wait until no
+    // committed stock event lies past the cursor. The cursor is in transaction order
+    // (tx_id, seq), so its seq need not be the largest seq: a later transaction can hold a
+    // smaller one.
     await pollUntil(async () => {
-      const cursor = await ts.store.db.selectFrom('alert_cursor').select('seq').executeTakeFirstOrThrow()
-      const last = await ts.store.db.selectFrom('outbox_event').select((eb) => eb.fn.max('seq').as('m')).where('type', '=', 'stock.changed').executeTakeFirstOrThrow()
-      return Number(cursor.seq) >= Number(last.m) ? true : undefined
+      const c = await ts.store.db.selectFrom('alert_cursor').select(['tx_id', 'seq']).executeTakeFirstOrThrow()
+      const page = await readEventPage(ts.store.db, ts.store.caps, { txId: Number(c.tx_id), seq: Number(c.seq) }, { events: ['stock.changed'] }, 1)
+      return page.events.length === 0 && !page.heldBack ? true : undefined
     }, 30_000, 50, 'the evaluator to reach the last event')
     expect(await kinds()).toEqual(['low_stock', 'back_in_stock', 'low_stock'])
     const ids = sink.received.map((r) => (JSON.parse(r.raw) as { data: { id: string } }).data.id)
