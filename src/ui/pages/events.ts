@@ -23,20 +23,20 @@ export const eventsPage: UiPage = {
 <h2>Subscriptions</h2>
 ${subs.length === 0
   ? html`<p class="muted">No webhook subscription. Create one with <code>POST /inventory/v1/subscriptions</code>.</p>`
-  : html`<div class="table-wrap"><table><thead><tr><th scope="col">Id</th><th scope="col">URL</th><th scope="col">Events</th><th scope="col">State</th><th scope="col">Delivery log</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Id</th><th scope="col">URL</th><th scope="col">Events</th><th scope="col">State</th><th scope="col">Delivery log</th></tr></thead><tbody>
 ${subs.map((s) => html`<tr><td>${s.id}</td><td class="sku">${s.url}</td><td>${s.events.join(', ')}</td><td>${s.isActive ? badge('ok', 'active') : badge('muted', 'paused')}</td><td><a href="/admin/events?target=${encodeURIComponent(s.id)}">attempts</a></td></tr>`)}
 </tbody></table></div>`}
 <h2>Delivery log${selected && names.has(selected) ? html`: ${names.get(selected)}` : ''}</h2>
 ${stores.length ? html`<p class="hint">Stores: ${stores.map((s, i) => html`${i ? ', ' : ''}<a href="/admin/events?target=${encodeURIComponent(s.id)}">${s.name}</a>`)}</p>` : ''}
 ${attempts.length === 0
   ? html`<p class="muted">No delivery attempt recorded.</p>`
-  : html`<div class="table-wrap"><table><thead><tr><th scope="col">When</th><th scope="col">SKU</th><th scope="col">Outcome</th><th scope="col" class="n">Status</th><th scope="col" class="n">ms</th><th scope="col" class="hide-narrow">Error</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">When</th><th scope="col">SKU</th><th scope="col">Outcome</th><th scope="col" class="n">Status</th><th scope="col" class="n">ms</th><th scope="col" class="hide-narrow">Error</th></tr></thead><tbody>
 ${attempts.map((a) => html`<tr><td>${when(a.attempted_at)}</td><td class="sku"><a href="${skuPath(a.sku)}">${a.sku}</a></td><td>${a.outcome}</td><td class="n">${a.status_code ?? ''}</td><td class="n">${num(Number(a.duration_ms))}</td><td class="hide-narrow">${a.error ?? ''}</td></tr>`)}
 </tbody></table></div>`}
 <h2 id="dead">Dead letters</h2>
 ${dead.length === 0
   ? html`<p class="muted">No dead letter: every delivery either succeeded or is still being retried.</p>`
-  : html`<div class="table-wrap"><table><thead><tr><th scope="col">Target</th><th scope="col">SKU</th><th scope="col" class="n">Attempts</th><th scope="col" class="hide-narrow">Last error</th><th scope="col">Since</th><th scope="col">Replay</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Target</th><th scope="col">SKU</th><th scope="col" class="n">Attempts</th><th scope="col" class="hide-narrow">Last error</th><th scope="col">Since</th><th scope="col">Replay</th></tr></thead><tbody>
 ${dead.map(
   (d) => html`<tr data-dead-letter="${d.id}"><td class="sku">${names.get(d.targetId) ?? d.targetId}</td><td class="sku"><a href="${skuPath(d.sku)}">${d.sku}</a></td><td class="n">${d.attempts}</td>
 <td class="hide-narrow">${d.lastStatus ? `${d.lastStatus} ` : ''}${d.lastError ?? ''}</td><td>${when(d.createdAt)}</td>

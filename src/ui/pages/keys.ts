@@ -39,7 +39,7 @@ export const keysPage: UiPage = {
         c,
         { title: 'API keys', current: '/admin/keys' },
         html`${outcome ?? ''}
-<div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Scopes</th><th scope="col" class="hide-narrow">Warehouses</th><th scope="col" class="hide-narrow">Created</th><th scope="col" class="hide-narrow">Last used</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead><tbody>
+<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Scopes</th><th scope="col" class="hide-narrow">Warehouses</th><th scope="col" class="hide-narrow">Created</th><th scope="col" class="hide-narrow">Last used</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead><tbody>
 ${keys.map(
   (k) => html`<tr data-key="${k.id}"><td>${k.name}${k.id === c.get('key').id ? html` ${badge('muted', 'this session')}` : ''}</td><td><code>${k.prefix}…</code></td><td>${k.scopes.join(', ')}</td><td class="hide-narrow">${k.warehouses ? k.warehouses.join(', ') : 'all'}</td>
 <td class="hide-narrow">${when(k.createdAt)}</td><td class="hide-narrow">${when(k.lastUsedAt)}</td><td>${stateOf(k, now)}${k.expiresAt ? html` <span class="hint">until ${when(k.expiresAt)}</span>` : ''}</td>

@@ -60,7 +60,7 @@ export const overviewPage: UiPage = {
   <h2>Stores</h2>
   ${stores.length === 0
     ? html`<p class="muted">No WooCommerce store is connected. <a href="/admin/stores">Stores</a> explains how.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Store</th><th scope="col">Health</th><th scope="col">Last push</th></tr></thead><tbody>
+    : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Store</th><th scope="col">Health</th><th scope="col">Last push</th></tr></thead><tbody>
       ${stores.map((s, i) => {
         const p = lastPush[i]
         return html`<tr><td><a href="/admin/stores/${encodeURIComponent(s.id)}">${s.name}</a></td><td>${healthBadge(s.health)}${s.healthReason ? html` <span class="hint">${s.healthReason}</span>` : ''}</td>

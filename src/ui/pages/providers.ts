@@ -45,7 +45,7 @@ export const providersPage: UiPage = {
 <p class="hint">Warehouse systems, ERPs and suppliers that post signed webhooks to <code>/inventory/v1/webhook/…</code>. Add or change them with <code>stockbridge providers</code> or <code>POST /inventory/v1/providers</code>; secrets are never shown. What they sent: <a href="/admin/inbound">Inbound</a>.</p>
 ${providers.length === 0
   ? html`<p class="muted">No provider. <code>stockbridge providers presets</code> lists the built-in mappings.</p>`
-  : html`<div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Mapping</th><th scope="col">Unknown SKUs</th><th scope="col">Warehouses</th><th scope="col" class="hide-narrow">Signature</th><th scope="col" class="n">Held</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Mapping</th><th scope="col">Unknown SKUs</th><th scope="col">Warehouses</th><th scope="col" class="hide-narrow">Signature</th><th scope="col" class="n">Held</th></tr></thead><tbody>
 ${providers.map(
   (p, i) => html`<tr data-provider="${p.name}"><td>${p.name} ${p.origin === 'environment' ? badge('muted', 'environment') : ''}</td><td>${p.preset !== null ? html`preset <code>${p.preset}</code>` : 'custom mapping'}</td><td>${p.unknown_sku}</td>
 <td>${p.warehouses === null ? 'all' : p.warehouses.map((id) => warehouseLabel(byId, id)).join(', ')}</td><td class="hide-narrow"><code>${p.header}</code> ${p.encoding}${p.prefix ? html` <code>${p.prefix}</code>` : ''}</td>
@@ -60,7 +60,7 @@ ${held.every((h) => h.length === 0)
       if (groups.length === 0) return ''
       return html`<section id="held-${p.name}" data-held-provider="${p.name}"><h3>${p.name}</h3>
 <p class="hint">Resolving a SKU applies its held items in the order they arrived; mapping also teaches the provider's name for it.</p>
-<div class="table-wrap"><table><thead><tr><th scope="col">Their SKU</th><th scope="col">Held items</th><th scope="col" class="hide-narrow">Since</th><th scope="col">Resolve</th></tr></thead><tbody>
+<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Their SKU</th><th scope="col">Held items</th><th scope="col" class="hide-narrow">Since</th><th scope="col">Resolve</th></tr></thead><tbody>
 ${groups.map((g) => {
   const n = ++formNo
   return html`<tr data-held="${g.externalSku}"><td class="sku">${g.externalSku}</td>

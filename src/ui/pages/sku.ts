@@ -27,7 +27,7 @@ function skuOf(c: UiContext): string | null {
 
 function levelsTable(view: StockView): Html {
   return html`<section id="levels" data-src="${skuPath(view.product.sku)}/levels">
-<div class="table-wrap"><table>
+<div class="table-wrap" tabindex="0"><table>
 <caption class="hint">Levels per warehouse</caption>
 <thead><tr><th scope="col">Warehouse</th><th scope="col" class="n">On hand</th><th scope="col" class="n">Reserved</th><th scope="col" class="n hide-narrow">Safety</th><th scope="col" class="n">Available</th><th scope="col" class="n hide-narrow">Version</th><th scope="col">Status</th></tr></thead>
 <tbody>
@@ -49,7 +49,7 @@ async function reservationsSection(deps: UiDeps, sku: string): Promise<Html> {
   return html`<section id="reservations" data-src="${skuPath(sku)}/reservations">
 ${open.length === 0
   ? html`<p class="muted">No open reservation.</p>`
-  : html`<div class="table-wrap"><table><caption class="hint">Open reservations</caption><thead><tr><th scope="col">Reservation</th><th scope="col">Warehouse</th><th scope="col" class="n">Units</th><th scope="col">Expires</th><th scope="col">Reference</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><caption class="hint">Open reservations</caption><thead><tr><th scope="col">Reservation</th><th scope="col">Warehouse</th><th scope="col" class="n">Units</th><th scope="col">Expires</th><th scope="col">Reference</th></tr></thead><tbody>
 ${open.map((r) => html`<tr><td>${r.id}</td><td>#${r.warehouseId}</td><td class="n">${num(r.quantity)}</td><td>${when(r.expiresAt)}</td><td>${r.source}${r.referenceId ? ` · ${r.referenceId}` : ''}</td></tr>`)}
 </tbody></table></div>`}
 </section>`
@@ -83,7 +83,7 @@ async function historySection(deps: UiDeps, sku: string, f: HistoryFilter, wareh
   <div><label for="h-type">Movement</label><select id="h-type" name="type"><option value="">All</option>${LEDGER_CHANGE_TYPES.map((t) => html`<option value="${t}"${t === f.type ? html` selected` : ''}>${t}</option>`)}</select></div>
   <div><button type="submit" class="secondary">Filter</button></div>
 </form>
-<div class="table-wrap"><table>
+<div class="table-wrap" tabindex="0"><table>
 <caption class="hint">Ledger, newest first</caption>
 <thead><tr><th scope="col">When</th><th scope="col">Movement</th><th scope="col">Warehouse</th><th scope="col" class="n">Qty</th><th scope="col" class="n">On hand</th><th scope="col" class="n hide-narrow">Reserved</th><th scope="col" class="hide-narrow">Source · actor</th><th scope="col" class="hide-narrow">Notes</th></tr></thead>
 <tbody>

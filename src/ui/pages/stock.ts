@@ -64,14 +64,14 @@ function results(sq: StockQuery, page: LevelPage, whById: ReadonlyMap<number, Wa
 <p class="hint"><span class="live-dot" data-live-status title="Connecting"></span>${page.rows.length === 0 ? 'No stock level matches.' : `Showing ${page.rows.length} levels${sq.after ? ' (a later page)' : ''}. Figures update live.`}</p>
 ${page.rows.length === 0
   ? ''
-  : html`<div class="table-wrap"><table>
+  : html`<div class="table-wrap" tabindex="0"><table>
 <caption class="hint">Stock levels by SKU and warehouse</caption>
-<thead><tr><th scope="col">SKU</th><th scope="col" class="hide-narrow">Name</th><th scope="col">Warehouse</th><th scope="col" class="n">On hand</th><th scope="col" class="n hide-narrow">Reserved</th><th scope="col" class="n">Available</th><th scope="col">Status</th></tr></thead>
+<thead><tr><th scope="col">SKU</th><th scope="col" class="hide-narrow">Name</th><th scope="col">Warehouse</th><th scope="col" class="n hide-narrow">On hand</th><th scope="col" class="n hide-narrow">Reserved</th><th scope="col" class="n">Available</th><th scope="col">Status</th></tr></thead>
 <tbody>
 ${page.rows.map(
   (r) => html`<tr data-level-sku="${r.sku}" data-level-wh="${r.warehouseId}">
 <td class="sku"><a href="${skuPath(r.sku)}">${r.sku}</a></td><td class="hide-narrow">${r.name ?? ''}</td><td>${whById.get(r.warehouseId)?.code ?? `#${r.warehouseId}`}</td>
-<td class="n" data-f="on_hand">${num(r.onHand)}</td><td class="n hide-narrow" data-f="reserved">${num(r.reserved)}</td><td class="n" data-f="available">${num(r.available)}</td><td>${statusOf(r)}</td></tr>`,
+<td class="n hide-narrow" data-f="on_hand">${num(r.onHand)}</td><td class="n hide-narrow" data-f="reserved">${num(r.reserved)}</td><td class="n" data-f="available">${num(r.available)}</td><td>${statusOf(r)}</td></tr>`,
 )}
 </tbody></table></div>`}
 <nav class="pager" aria-label="Pages">

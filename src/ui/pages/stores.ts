@@ -27,7 +27,7 @@ export const storesPage: UiPage = {
         { title: 'Stores', current: '/admin/stores' },
         stores.length === 0
           ? html`<p class="muted">No WooCommerce store is connected yet. Add one with <code>npm run cli -- stores add</code> (see the README, “Connect a WooCommerce store”).</p>`
-          : html`<div class="table-wrap"><table><thead><tr><th scope="col">Store</th><th scope="col" class="hide-narrow">URL</th><th scope="col">Mode</th><th scope="col">Health</th><th scope="col">Webhooks</th></tr></thead><tbody>
+          : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Store</th><th scope="col" class="hide-narrow">URL</th><th scope="col">Mode</th><th scope="col">Health</th><th scope="col">Webhooks</th></tr></thead><tbody>
 ${stores.map((s) => html`<tr><td><a href="${storePath(s.id)}">${s.name}</a></td><td class="hide-narrow sku">${s.baseUrl}</td><td>${s.mode}</td><td>${healthBadge(s.health)}${s.healthReason ? html` <span class="hint">${s.healthReason}</span>` : ''}</td><td>${s.webhookSecret ? badge('ok', 'registered') : badge('muted', 'not registered')}</td></tr>`)}
 </tbody></table></div>`,
       )
@@ -59,19 +59,19 @@ ${op ?? html`<section id="op"></section>`}
 <h2>Reconcile runs</h2>
 ${runs.length === 0
   ? html`<p class="muted">No run yet.</p>`
-  : html`<div class="table-wrap"><table><thead><tr><th scope="col">Started</th><th scope="col">Kind</th><th scope="col">State</th><th scope="col" class="n">Checked</th><th scope="col" class="n">Drift</th><th scope="col" class="n">Repaired</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Started</th><th scope="col">Kind</th><th scope="col">State</th><th scope="col" class="n">Checked</th><th scope="col" class="n">Drift</th><th scope="col" class="n">Repaired</th></tr></thead><tbody>
 ${runs.map((r) => html`<tr><td>${when(r.startedAt)}</td><td>${r.dryRun ? 'dry run' : 'apply'}</td><td>${r.status === 'done' ? badge('ok', 'done') : r.status === 'failed' ? badge('bad', 'failed') : badge('warn', r.status)}${r.error ? html` <span class="hint">${r.error}</span>` : ''}</td><td class="n">${num(r.checked)}</td><td class="n">${num(r.drift)}</td><td class="n">${num(r.repaired)}</td></tr>`)}
 </tbody></table></div>`}
 <h2>Drift</h2>
 ${drift.length === 0
   ? html`<p class="muted">No drift recorded.</p>`
-  : html`<div class="table-wrap"><table><thead><tr><th scope="col">SKU</th><th scope="col" class="n">Store</th><th scope="col" class="n">Hub</th><th scope="col">Found by</th><th scope="col">Detected</th><th scope="col">Repaired</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">SKU</th><th scope="col" class="n">Store</th><th scope="col" class="n">Hub</th><th scope="col">Found by</th><th scope="col">Detected</th><th scope="col">Repaired</th></tr></thead><tbody>
 ${drift.map((d) => html`<tr><td class="sku"><a href="${skuPath(d.sku)}">${d.sku}</a></td><td class="n">${d.storeFigure === null ? '—' : num(d.storeFigure)}</td><td class="n">${num(d.hubFigure)}</td><td>${d.source}</td><td>${when(d.detectedAt)}</td><td>${d.repairedAt ? when(d.repairedAt) : badge('warn', 'no')}</td></tr>`)}
 </tbody></table></div>`}
 <h2>Mapping problems</h2>
 ${problems.length === 0
   ? html`<p class="muted">No mapping problem.</p>`
-  : html`<div class="table-wrap"><table><thead><tr><th scope="col">SKU</th><th scope="col">Problem</th><th scope="col" class="hide-narrow">Detail</th><th scope="col">Seen</th></tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">SKU</th><th scope="col">Problem</th><th scope="col" class="hide-narrow">Detail</th><th scope="col">Seen</th></tr></thead><tbody>
 ${problems.map((p) => html`<tr><td class="sku">${p.sku}</td><td>${p.kind.replace(/_/g, ' ')}</td><td class="hide-narrow">${p.detail ?? ''}</td><td>${when(p.seenAt)}</td></tr>`)}
 </tbody></table></div>`}`,
       )

@@ -39,7 +39,7 @@ export const warehousesPage: UiPage = {
         { title: 'Warehouses', current: '/admin/warehouses' },
         html`${outcome ?? ''}
 <p class="hint">Lower priority numbers are allocated from first. An inactive warehouse keeps its stock but takes no new allocations.</p>
-<div class="table-wrap"><table>
+<div class="table-wrap" tabindex="0"><table>
 <thead><tr><th scope="col">Id</th><th scope="col">Code</th><th scope="col">Name</th><th scope="col" class="hide-narrow">Location</th><th scope="col" class="n">Priority</th><th scope="col">State</th></tr></thead>
 <tbody>${warehouses.map((w) => html`<tr><td>${w.id}</td><td>${w.code}</td><td>${w.name}</td><td class="hide-narrow">${w.location ?? ''}</td><td class="n">${w.priority}</td><td>${w.isActive ? badge('ok', 'active') : badge('muted', 'inactive')}</td></tr>`)}</tbody>
 </table></div>
