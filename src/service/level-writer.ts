@@ -101,7 +101,8 @@ export async function loadOrCreateLevel(t: WriteTarget, product: Product, wareho
   return created
 }
 
-function assertGuard(level: StockLevel, guard: MovementGuard): void {
+/** Refuse with version_conflict when the caller's expected on hand or version no longer holds. */
+export function assertGuard(level: StockLevel, guard: MovementGuard): void {
   const onHandMismatch = guard.expectedOnHand !== undefined && guard.expectedOnHand !== level.onHand
   const versionMismatch = guard.expectedVersion !== undefined && guard.expectedVersion !== level.version
   if (onHandMismatch || versionMismatch) {

@@ -11,6 +11,7 @@ import type { Executor } from '../store/db.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { hashRequest, runIdempotent, type IdempotencyClaim, type Replayable } from './idempotency.js'
 import { lockProduct, writeMovement, type MovementGuard } from './level-writer.js'
+import { isOneStatementUpdate, updateInOneStatement } from './one-statement-update.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
 import { cachedWarehouse, cachedWarehouses } from './warehouse-cache.js'
 import { movementsTotal, oversellRefusalsTotal } from '../observability/metrics.js'
@@ -149,7 +150,14 @@ export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ct
   return done
 }
 
-function applyUpdate(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestContext, claim: IdempotencyClaim | null): Promise<Replayable<MovementResult>> {
+async function applyUpdate(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestContext, claim: IdempotencyClaim | null): Promise<Replayable<MovementResult>> {
+  // PostgreSQL, a sale or restock with nothing to record for replays: the movement as one statement.
+  if (claim === null && isOneStatementUpdate(deps, input.changeType)) {
+    const warehouse = await cachedWarehouse(deps, deps.store.db, input.warehouseId)
+    if (input.changeType === 'sale' && warehouse && !warehouse.isActive && !input.isReportedByWarehouse) throw warehouseInactive(warehouse, 'sales')
+    const written = await updateInOneStatement(deps, { ...input, changeType: input.changeType }, ctx)
+    if (written) return { value: { entry: written.entry, level: toLevelView(written.level, warehouse) }, replayed: false }
+  }
   return runIdempotent(deps, claim, async (trx) => {
     const now = deps.clock.now()
     const product = await lockProduct(trx, deps.store.caps, input.sku)

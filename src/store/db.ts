@@ -30,6 +30,12 @@ export interface Store {
   transact<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>
   /** PostgreSQL: the pool's connections right now (no query); absent on SQLite. For metrics (#15). */
   readonly poolStats?: () => { total: number; idle: number; waiting: number }
+  /**
+   * PostgreSQL: run one statement on its own (autocommit) as a named prepared statement, parsed
+   * and planned once per connection. Kysely sends every query unnamed; the movement statement
+   * (store/movement-statement.ts) is long enough that parsing it each time shows. Absent on SQLite.
+   */
+  readonly queryPrepared?: (name: string, text: string, values: ReadonlyArray<unknown>) => Promise<unknown[]>
   close(): Promise<void>
 }
 
@@ -207,5 +213,6 @@ function openPostgres(url: string, options: PostgresOptions): Store {
   pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount })
-  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), transact: (work) => db.transaction().execute(work), poolStats, close: () => db.destroy() }
+  const queryPrepared = async (name: string, text: string, values: ReadonlyArray<unknown>) => (await pool.query({ name, text, values: [...values] })).rows as unknown[]
+  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), transact: (work) => db.transaction().execute(work), poolStats, queryPrepared, close: () => db.destroy() }
 }
