@@ -36,7 +36,22 @@ export interface Store {
    * (store/movement-statement.ts) is long enough that parsing it each time shows. Absent on SQLite.
    */
   readonly queryPrepared?: (name: string, text: string, values: ReadonlyArray<unknown>) => Promise<unknown[]>
+  /**
+   * PostgreSQL: one transaction on one connection, its first statement sent with BEGIN in one
+   * round trip (simple protocol, so `opening` carries no parameters: quote values with
+   * `quoteLiteral`), then prepared statements, then COMMIT. Rolled back if any of them throws.
+   * Returns the rows of each prepared statement. Absent on SQLite.
+   */
+  readonly transactPrepared?: (opening: string, statements: ReadonlyArray<PreparedStatement>) => Promise<unknown[][]>
+  /** PostgreSQL: a value quoted as an SQL literal for `transactPrepared`'s opening statement. */
+  readonly quoteLiteral?: (value: string) => string
   close(): Promise<void>
+}
+
+export interface PreparedStatement {
+  readonly name: string
+  readonly text: string
+  readonly values: ReadonlyArray<unknown>
 }
 
 export type DatabaseTarget = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'postgres'; readonly url: string }
@@ -214,5 +229,36 @@ function openPostgres(url: string, options: PostgresOptions): Store {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
   const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount })
   const queryPrepared = async (name: string, text: string, values: ReadonlyArray<unknown>) => (await pool.query({ name, text, values: [...values] })).rows as unknown[]
-  return { db, caps: POSTGRES_CAPS, location: redactDatabaseUrl(url), nodeId: randomUUID(), transact: (work) => db.transaction().execute(work), poolStats, queryPrepared, close: () => db.destroy() }
+  const transactPrepared = async (opening: string, statements: ReadonlyArray<PreparedStatement>) => {
+    const client = await pool.connect()
+    let broken: Error | undefined
+    try {
+      await client.query(`BEGIN; ${opening}`)
+      const out: unknown[][] = []
+      for (const st of statements) out.push((await client.query({ name: st.name, text: st.text, values: [...st.values] })).rows as unknown[])
+      await client.query('COMMIT')
+      return out
+    } catch (e) {
+      // A connection that cannot even roll back is dropped from the pool, not handed out again.
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
+      })
+      throw e
+    } finally {
+      client.release(broken)
+    }
+  }
+  const quoteLiteral = (value: string) => pg.escapeLiteral(value)
+  return {
+    db,
+    caps: POSTGRES_CAPS,
+    location: redactDatabaseUrl(url),
+    nodeId: randomUUID(),
+    transact: (work) => db.transaction().execute(work),
+    poolStats,
+    queryPrepared,
+    transactPrepared,
+    quoteLiteral,
+    close: () => db.destroy(),
+  }
 }

@@ -18,11 +18,10 @@
  * Every writer that creates a level with stock bumps stock_version in the same transaction. When
  * the product is locked by someone else, or was moved since the snapshot, nothing is written and
  * the caller runs the same statement again inside a transaction that first waits for the product
- * lock (its snapshot is then taken under the lock): four round trips, still fewer than seven.
+ * lock (its snapshot is then taken under the lock): three round trips, still fewer than seven.
  */
-import { CompiledQuery } from 'kysely'
 import type { StockLevel } from '../domain/stock-level.js'
-import type { Executor, Store } from './db.js'
+import type { Store } from './db.js'
 import { OUTBOX_CHANNEL } from './outbox-repo.js'
 import { toLevel, type LevelRow } from './stock-repo.js'
 
@@ -173,7 +172,7 @@ function outcomeOf(r: Row | undefined): OneStatementOutcome {
 
 /** The store can run the statement on its own (autocommit, prepared): PostgreSQL only. */
 export function canMoveInOneStatement(store: Store): boolean {
-  return store.queryPrepared !== undefined
+  return store.queryPrepared !== undefined && store.transactPrepared !== undefined && store.quoteLiteral !== undefined
 }
 
 /** Run the movement as its own transaction (autocommit), prepared on the connection. */
@@ -184,10 +183,12 @@ export async function moveInOneStatement(store: Store, m: OneStatementMovement):
 }
 
 /**
- * The same statement inside the caller's transaction, which already holds the product's row lock
- * (so its snapshot postdates every earlier writer of the SKU and the outcome is never 'busy').
+ * The same statement in a transaction that first waits for the product's row lock (sent with BEGIN,
+ * one round trip), so its snapshot postdates every earlier writer of the SKU and the outcome is
+ * never 'busy': BEGIN + lock, the statement, COMMIT. For SKUs other writers hold.
  */
-export async function moveInTransaction(ex: Executor, m: OneStatementMovement): Promise<OneStatementOutcome> {
-  const res = await ex.executeQuery<Row>(CompiledQuery.raw(MOVEMENT_SQL, valuesOf(m)))
-  return outcomeOf(res.rows[0])
+export async function moveUnderProductLock(store: Store, m: OneStatementMovement): Promise<OneStatementOutcome> {
+  if (!store.transactPrepared || !store.quoteLiteral) throw new Error('This store cannot run a movement as one statement')
+  const [rows] = await store.transactPrepared(`SELECT 1 FROM product WHERE sku = ${store.quoteLiteral(m.sku)} FOR UPDATE`, [{ name: STATEMENT_NAME, text: MOVEMENT_SQL, values: valuesOf(m) }])
+  return outcomeOf(rows?.[0] as Row | undefined)
 }
