@@ -6,6 +6,11 @@
  * load hits both alike. Prints, per scenario, each round's rate and the server's CPU per response
  * (the figure that does not swing with load), then the medians and B/A. A tree is a checkout or a
  * `git archive` export with node_modules linked.
+ *
+ * `--env-B=K=V,K=V` (or -A): extra environment for one side's server, e.g. the same tree twice with
+ * `--env-B=ALERTS=off` to see what a background worker costs.
+ * `--db=pg`: each tree's server runs on a fresh PostgreSQL database instead (STOCKBRIDGE_BENCH_PG,
+ * default postgres://postgres@127.0.0.1:5432/postgres; pool of 32, as the main bench), dropped at the end.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -14,6 +19,7 @@ import { Api } from './lib/api.js'
 import { measure, type Scenario } from './lib/load.js'
 import { killAll, startServer, type ServerHandle } from './lib/procs.js'
 import { renderProfile, summarizeProfile } from './lib/profile.js'
+import { createDatabase, type PgAdmin } from './lib/raw-pg.js'
 
 const argv = process.argv.slice(2)
 const opt = (name: string, dflt: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt
@@ -25,13 +31,23 @@ const SKUS = Number(opt('skus', '1000'))
 const ONLY = opt('only', 'update,read-one,read-batch').split(',') as Scenario[]
 const PROFILE = opt('profile', '')
 const CONNS: Record<string, number> = { update: Number(opt('c', '50')), 'read-one': 10, 'read-batch': 10, hot: 64 }
+const DB = opt('db', 'sqlite')
+const PG_ADMIN = process.env.STOCKBRIDGE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const pgDatabases: PgAdmin[] = []
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stockbridge-ab-'))
 
 async function start(tree: string, tag: string): Promise<{ srv: ServerHandle; wh: number; profDir?: string }> {
   const profDir = PROFILE === tag ? fs.mkdtempSync(path.join(dir, 'prof-')) : undefined
-  const srv = await startServer({ root: tree, databaseUrl: `sqlite:${path.join(dir, `${tag}.db`)}`, ...(profDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) })
+  let databaseUrl = `sqlite:${path.join(dir, `${tag}.db`)}`
+  if (DB === 'pg') {
+    const pgdb = await createDatabase(PG_ADMIN, `ab${tag.toLowerCase()}`)
+    pgDatabases.push(pgdb)
+    databaseUrl = pgdb.url
+  }
+  const extraEnv = Object.fromEntries(opt(`env-${tag}`, '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  const srv = await startServer({ root: tree, databaseUrl, env: { ...(DB === 'pg' ? { DATABASE_POOL_SIZE: '32' } : {}), ...extraEnv }, ...(profDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) })
   const api = new Api(srv.url, srv.adminKey!)
   const wh = await api.createWarehouse('AB1')
   await api.createProducts('BENCH-', SKUS, 1_000_000)
@@ -70,5 +86,6 @@ try {
   }
 } finally {
   await killAll()
+  for (const d of pgDatabases) await d.drop().catch(() => {})
   fs.rmSync(dir, { recursive: true, force: true })
 }
