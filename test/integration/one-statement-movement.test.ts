@@ -5,6 +5,7 @@
  * body is exactly the transactional path's, and every event's totals are the SKU's figures at that
  * version even while other writers create levels of the same SKU in other warehouses.
  */
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DomainError } from '../../src/domain/errors.js'
 import type { StockChangedData } from '../../src/domain/events.js'
@@ -80,6 +81,14 @@ for (const db of DATABASES) {
       expect(sold.value.level).toMatchObject({ onHand: -2, available: -2 })
       const [last] = await ts.store.db.selectFrom('outbox_event').select('payload').where('sku', '=', p.sku).orderBy('seq', 'desc').limit(1).execute()
       expect((JSON.parse(last!.payload) as StockChangedData).totals).toEqual({ on_hand: -2, reserved: 0, available: 0 })
+    })
+
+    it.skipIf(db.name !== 'postgres')('PostgreSQL leaves room in stock_level and product pages so movements update them in place (HOT, migration 0013)', async () => {
+      const { rows } = await sql<{ relname: string; reloptions: string[] | null }>`select relname, reloptions from pg_class where relname in ('stock_level', 'product') order by relname`.execute(ts.store.db)
+      expect(rows).toEqual([
+        { relname: 'product', reloptions: ['fillfactor=70'] },
+        { relname: 'stock_level', reloptions: ['fillfactor=70'] },
+      ])
     })
 
     it('each event carries the SKU figures at its version while writers race and create levels in other warehouses', async () => {
