@@ -79,7 +79,6 @@ export async function updateInOneStatement(deps: ServiceDeps, input: OneStatemen
     actor: ctx.actor,
     notes: input.notes,
     eventId: deps.ids.next('evt'),
-    origin: deps.store.nodeId,
     targetIds,
     now,
   }

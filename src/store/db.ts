@@ -10,6 +10,7 @@ import type { Database } from './schema.js'
 import { POSTGRES_CAPS, SQLITE_CAPS, type DialectCaps } from './dialect.js'
 import { startCheckpointer } from './sqlite-checkpointer.js'
 import { GroupCommitter } from './group-commit.js'
+import { OUTBOX_CHANNEL, takeWakeAfterCommit } from './outbox-repo.js'
 
 export type Executor = Kysely<Database> | Transaction<Database>
 
@@ -36,6 +37,11 @@ export interface Store {
    * (store/movement-statement.ts) is long enough that parsing it each time shows. Absent on SQLite.
    */
   readonly queryPrepared?: (name: string, text: string, values: ReadonlyArray<unknown>) => Promise<unknown[]>
+  /**
+   * PostgreSQL: events were committed outside transact() (store/movement-statement.ts): wake the
+   * other nodes (one coalesced NOTIFY, see outbox-repo wakeAfterCommit). Absent on SQLite.
+   */
+  readonly announceEvents?: () => void
   /**
    * PostgreSQL: one transaction on one connection, its first statement sent with BEGIN in one
    * round trip (simple protocol, so `opening` carries no parameters: quote values with
@@ -249,16 +255,55 @@ function openPostgres(url: string, options: PostgresOptions): Store {
     }
   }
   const quoteLiteral = (value: string) => pg.escapeLiteral(value)
+  const nodeId = randomUUID()
+  const announceEvents = coalescedNotify(pool, nodeId)
+  const transact = async <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> => {
+    let owesWake = false
+    const out = await db.transaction().execute(async (trx) => {
+      const r = await work(trx)
+      owesWake = takeWakeAfterCommit(trx)
+      return r
+    })
+    if (owesWake) announceEvents()
+    return out
+  }
   return {
     db,
     caps: POSTGRES_CAPS,
     location: redactDatabaseUrl(url),
-    nodeId: randomUUID(),
-    transact: (work) => db.transaction().execute(work),
+    nodeId,
+    transact,
+    announceEvents,
     poolStats,
     queryPrepared,
     transactPrepared,
     quoteLiteral,
     close: () => db.destroy(),
+  }
+}
+
+/**
+ * One NOTIFY on the outbox channel (payload: this node) after commits that wrote events, never
+ * more than one in flight: commits during a send are covered by one more send after it. Under a
+ * stream of writes that is one NOTIFY per round trip at most, whatever the commit rate. A failed
+ * send is dropped: listeners also poll, and the next commit sends again.
+ */
+function coalescedNotify(pool: pg.Pool, nodeId: string): () => void {
+  let sending = false
+  let again = false
+  const send = async () => {
+    sending = true
+    try {
+      do {
+        again = false
+        await pool.query({ name: 'sb_outbox_notify', text: 'SELECT pg_notify($1, $2)', values: [OUTBOX_CHANNEL, nodeId] }).catch(() => {})
+      } while (again)
+    } finally {
+      sending = false
+    }
+  }
+  return () => {
+    if (sending) again = true
+    else void send()
   }
 }

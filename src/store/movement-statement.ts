@@ -1,7 +1,8 @@
 /**
  * @module store/movement-statement: a relative movement (sale, restock) on PostgreSQL as ONE
  * data-modifying statement: product lock, level UPDATE under every rule, the SKU's version and
- * totals, the ledger row, the outbox row (with its NOTIFY) and the delivery slots.
+ * totals, the ledger row, the outbox row and the delivery slots (other nodes are woken after the
+ * commit: store.announceEvents).
  *
  * The transactional path (service/level-writer) costs seven round trips per movement (BEGIN,
  * product lock, level UPDATE, ledger INSERT, version + totals, outbox INSERT, COMMIT); this is one,
@@ -22,7 +23,6 @@
  */
 import type { StockLevel } from '../domain/stock-level.js'
 import type { Store } from './db.js'
-import { OUTBOX_CHANNEL } from './outbox-repo.js'
 import { toLevel, type LevelRow } from './stock-repo.js'
 
 const LEVEL_COLS = 'sku, warehouse_id, on_hand, reserved, safety_stock, low_stock_threshold, version, last_counted_at, updated_at'
@@ -37,8 +37,8 @@ const OUT = (alias: string, prefix: string) =>
  * Parameters: $1 sku, $2 warehouse id, $3 on-hand delta, $4 units that must be available (NULL for
  * a restock; a product that allows backorders skips the rule), $5 expected on hand, $6 expected
  * version (NULL: no compare-and-set), $7 now, $8 the level bound (MAX_QUANTITY), $9 change type,
- * $10 quantity, $11 source, $12 reference id, $13 actor, $14 notes, $15 event id, $16 the node id
- * the NOTIFY carries, $17 delivery target ids, $18 the SKU as a JSON string.
+ * $10 quantity, $11 source, $12 reference id, $13 actor, $14 notes, $15 event id, $16 delivery
+ * target ids, $17 the SKU as a JSON string.
  *
  * The event body is concatenated in the exact shape and key order JSON.stringify gives
  * service/stock-events stockChangedData, so an event reads the same whichever path wrote it.
@@ -73,7 +73,7 @@ led AS (
 ev AS (
   INSERT INTO outbox_event (id, type, sku, warehouse_id, sku_version, payload, tx_id, created_at)
   SELECT $15::varchar, 'stock.changed', $1::varchar, $2::int, prod.stock_version,
-    '{"sku":' || $18::text || ',"product_id":' || ok.product_id || ',"parent_id":' || COALESCE(ok.parent_id::text, 'null')
+    '{"sku":' || $17::text || ',"product_id":' || ok.product_id || ',"parent_id":' || COALESCE(ok.parent_id::text, 'null')
       || ',"warehouse_id":' || $2::int || ',"movement_id":' || led.id || ',"change_type":' || to_json($9::text)::text
       || ',"version":' || prod.stock_version || ',"level_version":' || lvl.version
       || ',"before":{"on_hand":' || (lvl.on_hand - $3::int) || ',"reserved":' || lvl.reserved || ',"available":' || (lvl.on_hand - $3::int - lvl.reserved - lvl.safety_stock)
@@ -82,10 +82,10 @@ ev AS (
       || ',"available":' || (tot.sellable + GREATEST(lvl.on_hand - lvl.reserved - lvl.safety_stock, 0)) || '}}',
     pg_current_xact_id()::text::bigint, $7::bigint
   FROM ok, lvl, prod, tot, led
-  RETURNING seq, pg_notify('${OUTBOX_CHANNEL}', $16::text)::text AS notified),
+  RETURNING seq),
 dl AS (
   INSERT INTO delivery (target_id, sku, event_seq, attempts, next_attempt_at, locked_by, locked_until, last_error, last_status, created_at)
-  SELECT t.id, $1::varchar, ev.seq, 0, $7::bigint, NULL, NULL, NULL, NULL, $7::bigint FROM ev, unnest($17::varchar[]) AS t(id)
+  SELECT t.id, $1::varchar, ev.seq, 0, $7::bigint, NULL, NULL, NULL, NULL, $7::bigint FROM ev, unnest($16::varchar[]) AS t(id)
   ON CONFLICT (target_id, sku) DO UPDATE SET event_seq = excluded.event_seq, attempts = 0 WHERE delivery.event_seq < excluded.event_seq
   RETURNING 1)
 SELECT EXISTS (SELECT 1 FROM snap) AS is_known, EXISTS (SELECT 1 FROM ok) AS is_locked, (SELECT allows_backorders <> 0 FROM ok) AS allows_backorders, (SELECT product_id FROM ok) AS product_id,
@@ -96,7 +96,7 @@ LEFT JOIN levels AS cur ON cur.warehouse_id = $2::int
 LEFT JOIN lvl ON true LEFT JOIN led ON true LEFT JOIN prod ON true LEFT JOIN ev ON true`
 
 /** The name the statement is prepared under on each connection; change it whenever MOVEMENT_SQL changes. */
-const STATEMENT_NAME = 'sb_movement_v1'
+const STATEMENT_NAME = 'sb_movement_v2'
 
 export interface OneStatementMovement {
   readonly sku: string
@@ -114,7 +114,6 @@ export interface OneStatementMovement {
   readonly actor: string
   readonly notes: string | null
   readonly eventId: string
-  readonly origin: string
   readonly targetIds: ReadonlyArray<string>
   readonly now: number
 }
@@ -155,7 +154,6 @@ function valuesOf(m: OneStatementMovement): unknown[] {
     m.actor,
     m.notes,
     m.eventId,
-    m.origin,
     m.targetIds,
     JSON.stringify(m.sku),
   ]
@@ -179,7 +177,7 @@ export function canMoveInOneStatement(store: Store): boolean {
 export async function moveInOneStatement(store: Store, m: OneStatementMovement): Promise<OneStatementOutcome> {
   if (!store.queryPrepared) throw new Error('This store cannot run a movement as one statement')
   const rows = await store.queryPrepared(STATEMENT_NAME, MOVEMENT_SQL, valuesOf(m))
-  return outcomeOf(rows[0] as Row | undefined)
+  return announced(store, outcomeOf(rows[0] as Row | undefined))
 }
 
 /**
@@ -190,5 +188,11 @@ export async function moveInOneStatement(store: Store, m: OneStatementMovement):
 export async function moveUnderProductLock(store: Store, m: OneStatementMovement): Promise<OneStatementOutcome> {
   if (!store.transactPrepared || !store.quoteLiteral) throw new Error('This store cannot run a movement as one statement')
   const [rows] = await store.transactPrepared(`SELECT 1 FROM product WHERE sku = ${store.quoteLiteral(m.sku)} FOR UPDATE`, [{ name: STATEMENT_NAME, text: MOVEMENT_SQL, values: valuesOf(m) }])
-  return outcomeOf(rows?.[0] as Row | undefined)
+  return announced(store, outcomeOf(rows?.[0] as Row | undefined))
+}
+
+/** A committed event wakes the other nodes (one coalesced NOTIFY: see outbox-repo wakeAfterCommit). */
+function announced(store: Store, out: OneStatementOutcome): OneStatementOutcome {
+  if (out.kind === 'applied') store.announceEvents?.()
+  return out
 }
