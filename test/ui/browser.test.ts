@@ -91,7 +91,7 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
   }
 
   beforeAll(async () => {
-    hub = await startHub('sqlite', { warehouses: [{ code: 'BER', priority: 1 }, { code: 'HAM', priority: 2 }] })
+    hub = await startHub('sqlite', { jobs: true, warehouses: [{ code: 'BER', priority: 1 }, { code: 'HAM', priority: 2 }] })
     ber = hub.warehouses[0]!.id
     const ham = hub.warehouses[1]!.id
     keys.admin = (await createApiKey(hub.deps, 'ui admin', ['admin'])).secret
