@@ -54,7 +54,7 @@ export function findOperation(id: string, keyId: string): Operation | undefined 
 }
 
 export function renderOperation(op: Operation): Html {
-  return op.state === 'running' ? renderProgress(op.id, op.label, op.done, op.total) : renderOutcome(op.label, op.state, op.outcome ?? '')
+  return op.state === 'running' ? renderProgress(`/admin/ops/${op.id}`, op.label, op.done, op.total) : renderOutcome(op.label, op.state, op.outcome ?? '')
 }
 
 /** A finished operation: its outcome, no more polling. */
@@ -62,10 +62,10 @@ export function renderOutcome(label: string, state: 'done' | 'failed', outcome: 
   return html`<section id="op" class="card" data-op-state="${state}" aria-live="polite"><h2>${label}</h2>${outcome}</section>`
 }
 
-/** A running operation (in memory or a job, by id): a progress bar the page polls. */
-export function renderProgress(id: string, label: string, done: number, total: number): Html {
+/** A running operation (in memory or a job): a progress bar the page polls at `pollPath`. */
+export function renderProgress(pollPath: string, label: string, done: number, total: number): Html {
   const pct = total > 0 ? Math.round((done / total) * 100) : null
-  return html`<section id="op" class="card" data-op-state="running" aria-live="polite" aria-busy="true" hx-get="/admin/ops/${id}" hx-trigger="every 500ms" hx-swap="outerHTML">
+  return html`<section id="op" class="card" data-op-state="running" aria-live="polite" aria-busy="true" hx-get="${pollPath}" hx-trigger="every 500ms" hx-swap="outerHTML">
 <h2>${label}</h2>
 <label for="op-progress">${pct === null ? 'Starting…' : `${num(done)} of ${num(total)} (${pct} %)`}</label>
 <progress id="op-progress" max="${total || 1}"${total > 0 ? html` value="${done}"` : ''}></progress>

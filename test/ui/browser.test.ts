@@ -298,6 +298,23 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
     await shoot('keys')
   })
 
+  it('uploads a counts CSV: the preview changes nothing, apply sends the same file', async () => {
+    const hamId = hub.warehouses[1]!.id
+    const ham = await onHand('UI-CAP', hamId)
+    await page.goto(url('/admin/imports'))
+    await page.setInputFiles('#import-file', { name: 'counts.csv', mimeType: 'text/csv', buffer: Buffer.from(`sku,warehouse_code,quantity\nUI-CAP,HAM,${ham + 12}\nNO-SUCH-SKU,HAM,1\n`) })
+    await page.click('button[value=dry]')
+    await page.waitForSelector('[data-import-summary]')
+    expect(await page.textContent('[data-import-summary]')).toContain('Dry run: nothing was changed.')
+    expect(await page.locator('#import-result tr[data-status=rejected]').count()).toBe(1)
+    expect(await page.textContent('#import-result tr[data-line="2"]')).toContain(`${ham} → ${ham + 12}`)
+    await axe('imports')
+    await shoot('imports')
+    await page.click('button[value=apply]')
+    await page.waitForFunction(() => document.querySelector('[data-import-summary]')?.textContent?.includes('Imported.'), undefined, { timeout: WAIT })
+    expect(await onHand('UI-CAP', hamId)).toBe(ham + 12)
+  })
+
   it('renders a SKU made of markup as text', async () => {
     await page.goto(url(`/admin/stock?q=${encodeURIComponent('<img')}`))
     await page.waitForSelector('#results tbody tr')

@@ -111,12 +111,12 @@ ${problems.map((p) => html`<tr><td class="sku">${p.sku}</td><td>${p.kind.replace
     action('reconcile', async (c, ref, f) => {
       const input = { store: ref, dryRun: f.dry_run === '1' }
       const job = await submitStoreJob(deps, 'reconcile', input, requestContextOf(c))
-      return renderProgress(job.id, jobLabel('reconcile', input), job.done, job.total)
+      return renderProgress(`/admin/ops/${job.id}`, jobLabel('reconcile', input), job.done, job.total)
     })
     action('sync', async (c, ref) => {
       const input = { store: ref, force: true }
       const job = await submitStoreJob(deps, 'sync', input, requestContextOf(c))
-      return renderProgress(job.id, jobLabel('sync', input), job.done, job.total)
+      return renderProgress(`/admin/ops/${job.id}`, jobLabel('sync', input), job.done, job.total)
     })
     action('webhooks', async (c, ref, f) => {
       const callback = requiredText(f, 'callback_url', 2000)
@@ -138,7 +138,7 @@ ${problems.map((p) => html`<tr><td class="sku">${p.sku}</td><td>${p.kind.replace
 
     async function renderStoreJob({ job, kind, input }: StoreJob): Promise<Html> {
       const label = jobLabel(kind, input)
-      if (job.status === 'queued' || job.status === 'running') return renderProgress(job.id, label, job.done, job.total)
+      if (job.status === 'queued' || job.status === 'running') return renderProgress(`/admin/ops/${job.id}`, label, job.done, job.total)
       if (job.status === 'failed') return renderOutcome(label, 'failed', notice('bad', html`The operation failed: ${job.error ?? 'see the server log'}.`))
       const o = job.output ?? {}
       const store = input.store
