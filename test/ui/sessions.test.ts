@@ -75,7 +75,7 @@ for (const db of DATABASES) {
 
     it('answers every page with a strict CSP (no inline script or style) and no caching', async () => {
       const s = await signIn(fetcher, t.keys.read)
-      for (const path of ['/admin', '/admin/stock', `/admin/sku/${sku}`, '/admin/warehouses', '/admin/stores', '/admin/events', '/admin/alerts', '/admin/providers', '/admin/inbound', '/admin/keys']) {
+      for (const path of ['/admin', '/admin/stock', `/admin/sku/${sku}`, '/admin/warehouses', '/admin/stores', '/admin/events', '/admin/alerts', '/admin/providers', '/admin/imports', '/admin/inbound', '/admin/keys']) {
         const res = await fetcher(path, { headers: { cookie: s.cookie } })
         expect([200, 403], path).toContain(res.status)
         const csp = res.headers.get('content-security-policy')!
