@@ -192,6 +192,11 @@ export async function getPullSource(deps: ServiceDeps, warehouseId: number): Pro
   return s
 }
 
+/** The pull sources of all warehouses, by warehouse id (the admin UI's warehouse list shows their health). */
+export async function pullSourcesByWarehouse(deps: ServiceDeps): Promise<Map<number, PullSource>> {
+  return new Map((await repo.listPullSources(deps.store.db)).map((s) => [s.warehouseId, s] as const))
+}
+
 export async function listPullRuns(deps: ServiceDeps, warehouseId: number, limit = 20): Promise<PullRun[]> {
   await requireWarehouse(deps.store.db, warehouseId)
   return repo.listPullRuns(deps.store.db, warehouseId, Math.min(Math.max(1, limit), 200))
