@@ -6,6 +6,8 @@ import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { rowsTable } from './batch.js'
 import { compiledStatement, type Slot } from './compiled.js'
+import { toProduct, type ProductRow } from './product-repo.js'
+import type { Product } from '../domain/product.js'
 
 const LEVEL_COLUMNS = [
   'sku',
@@ -72,6 +74,76 @@ const LEVELS_BY_SKUS = compiledStatement(
 export async function findLevelsBySkus(ex: Executor, skus: ReadonlyArray<string>): Promise<StockLevel[]> {
   if (skus.length === 0) return []
   return (await LEVELS_BY_SKUS.run(ex, skus, skus.length)).map(toLevel)
+}
+
+/** A registered SKU's product row and every level it has (none before its first movement). */
+export interface ProductLevels {
+  readonly product: Product
+  readonly levels: StockLevel[]
+}
+
+const PRODUCT_COLUMNS = ['p.sku', 'p.product_id', 'p.parent_id', 'p.name', 'p.allows_backorders', 'p.safety_stock', 'p.low_stock_threshold', 'p.created_at', 'p.updated_at'] as const
+
+/**
+ * Products with their levels in one statement (a left join), one statement per list length. A
+ * stock read used to run two (products, then levels), and per looked-up key SQLite's index
+ * searches and the rows' materialisation are most of a batch read's cost.
+ */
+const PRODUCTS_WITH_LEVELS = compiledStatement(
+  (ex, v: Slot<string>, n: number) =>
+    ex
+      .selectFrom('product as p')
+      .leftJoin('stock_level as l', 'l.sku', 'p.sku')
+      .select(PRODUCT_COLUMNS)
+      .select([
+        'l.warehouse_id as l_warehouse_id',
+        'l.on_hand as l_on_hand',
+        'l.reserved as l_reserved',
+        'l.safety_stock as l_safety_stock',
+        'l.low_stock_threshold as l_low_stock_threshold',
+        'l.version as l_version',
+        'l.last_counted_at as l_last_counted_at',
+        'l.updated_at as l_updated_at',
+      ])
+      .where('p.sku', 'in', Array.from({ length: n }, (_, i) => v(String(i)))),
+  String,
+)
+
+interface ProductLevelRow extends ProductRow {
+  l_warehouse_id: number | null
+  l_on_hand: number
+  l_reserved: number
+  l_safety_stock: number
+  l_low_stock_threshold: number
+  l_version: number
+  l_last_counted_at: number | string | null
+  l_updated_at: number | string
+}
+
+/** The products of these SKUs with their levels (by warehouse id); unknown SKUs are absent. */
+export async function findProductsWithLevels(ex: Executor, skus: ReadonlyArray<string>): Promise<Map<string, ProductLevels>> {
+  const out = new Map<string, ProductLevels>()
+  if (skus.length === 0) return out
+  const rows = (await PRODUCTS_WITH_LEVELS.run(ex, skus, skus.length)) as unknown as ProductLevelRow[]
+  for (const r of rows) {
+    let entry = out.get(r.sku)
+    if (!entry) out.set(r.sku, (entry = { product: toProduct(r), levels: [] }))
+    if (r.l_warehouse_id === null) continue
+    entry.levels.push({
+      sku: r.sku,
+      warehouseId: Number(r.l_warehouse_id),
+      onHand: Number(r.l_on_hand),
+      reserved: Number(r.l_reserved),
+      safetyStock: Number(r.l_safety_stock),
+      lowStockThreshold: Number(r.l_low_stock_threshold),
+      version: Number(r.l_version),
+      lastCountedAt: r.l_last_counted_at === null ? null : Number(r.l_last_counted_at),
+      updatedAt: Number(r.l_updated_at),
+    })
+  }
+  // The join's row order is the plan's; answers list a SKU's levels by warehouse id.
+  for (const e of out.values()) if (e.levels.length > 1) e.levels.sort((a, b) => a.warehouseId - b.warehouseId)
+  return out
 }
 
 export async function findLevelsByPairs(ex: Executor, pairs: ReadonlyArray<{ sku: string; warehouseId: number }>): Promise<StockLevel[]> {
