@@ -171,7 +171,7 @@ export async function getStock(deps: ServiceDeps, sku: string, warehouseId?: num
 /** Several SKUs in one query (warehouses come from the cache); unknown SKUs are simply absent from the result. */
 export async function getStocks(deps: ServiceDeps, skus: ReadonlyArray<string>, warehouseId?: number): Promise<StockView[]> {
   const db = deps.store.db
-  const found = await findProductsWithLevels(db, skus)
+  const found = await findProductsWithLevels(db, deps.store.caps, skus)
   const whIds = new Set<number>()
   for (const f of found.values()) for (const l of f.levels) whIds.add(l.warehouseId)
   if (warehouseId !== undefined) whIds.add(warehouseId)
