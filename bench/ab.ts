@@ -1,11 +1,12 @@
 /**
- * `npx tsx bench/ab.ts TREE_A TREE_B [--rounds=3] [--seconds=3] [--only=update,read-one,read-batch] [--profile=A|B]`
+ * `npx tsx bench/ab.ts TREE_A TREE_B [--rounds=3] [--seconds=3] [--only=update,read-one,read-batch] [--profile=A|B] [--warehouses=1]`
  *
  * An interleaved A/B of two service trees on the same machine at the same time: both servers run
  * (fresh SQLite files, same seed), and each round loads A then B with the same requests, so machine
  * load hits both alike. Prints, per scenario, each round's rate and the server's CPU per response
  * (the figure that does not swing with load), then the medians and B/A. A tree is a checkout or a
- * `git archive` export with node_modules linked.
+ * `git archive` export with node_modules linked. `--warehouses=N` gives every SKU a level in N
+ * warehouses (writes go to the first), as the full bench's 11 do, so reads carry that many levels.
  *
  * `--env-B=K=V,K=V` (or -A): extra environment for one side's server, e.g. the same tree twice with
  * `--env-B=ALERTS=off` to see what a background worker costs.
@@ -30,6 +31,7 @@ const SECONDS = Number(opt('seconds', '3'))
 const SKUS = Number(opt('skus', '1000'))
 const ONLY = opt('only', 'update,read-one,read-batch').split(',') as Scenario[]
 const PROFILE = opt('profile', '')
+const WAREHOUSES = Number(opt('warehouses', '1'))
 const CONNS: Record<string, number> = { update: Number(opt('c', '50')), 'read-one': 10, 'read-batch': 10, hot: 64 }
 const DB = opt('db', 'sqlite')
 const PG_ADMIN = process.env.STOCKBRIDGE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -49,9 +51,11 @@ async function start(tree: string, tag: string): Promise<{ srv: ServerHandle; wh
   const extraEnv = Object.fromEntries(opt(`env-${tag}`, '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
   const srv = await startServer({ root: tree, databaseUrl, env: { ...(DB === 'pg' ? { DATABASE_POOL_SIZE: '32' } : {}), ...extraEnv }, ...(profDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}) })
   const api = new Api(srv.url, srv.adminKey!)
-  const wh = await api.createWarehouse('AB1')
+  const whs: number[] = []
+  for (let w = 1; w <= WAREHOUSES; w++) whs.push(await api.createWarehouse(`AB${w}`))
+  const wh = whs[0]!
   await api.createProducts('BENCH-', SKUS, 1_000_000)
-  const items = Array.from({ length: SKUS }, (_, i) => ({ sku: `BENCH-${String(i + 1).padStart(6, '0')}`, warehouse_id: wh, quantity: 1_000_000 }))
+  const items = whs.flatMap((w) => Array.from({ length: SKUS }, (_, i) => ({ sku: `BENCH-${String(i + 1).padStart(6, '0')}`, warehouse_id: w, quantity: 1_000_000 })))
   for (let i = 0; i < items.length; i += 2000) await api.bulkSync(items.slice(i, i + 2000))
   return { srv, wh, ...(profDir ? { profDir } : {}) }
 }

@@ -285,19 +285,20 @@ async function benchSqlite(): Promise<void> {
   }
 
   log('sqlite: reads')
-  for (const [scenario, label] of [
-    ['read-one', 'GET /stock/{sku}'],
-    ['read-batch', 'GET /stock?skus= (50 SKUs)'],
+  // #13: one SKU ≥ 10,000/s with p99 < 5 ms; the 50-SKU batch ≥ 2,000/s (no latency target of its own).
+  for (const [scenario, label, floor, p99Below] of [
+    ['read-one', 'GET /stock/{sku}', 10_000, 5],
+    ['read-batch', 'GET /stock?skus= (50 SKUs)', 2_000, null],
   ] as const) {
     const r = await measure({ ...base, url: srv.url, scenario, connections: 10, batchSize: 50 }, srv.pid)
     const b = await bareLoad({ ...base, scenario, connections: 10, batchSize: 50 })
     rows.push(
       row(`SQLite reads ${label}, c=10: requests/s`, perSec(r), 'req/s', perSec(b), {
         limitOf: 'bare Hono route, same load',
-        target: atLeast(10_000),
+        target: atLeast(floor),
         note: joinNotes(loadNote(r), cpuNote(r), `bare ${cpuNote(b, 'bare')}`),
       }),
-      row(`SQLite reads ${label}, c=10: p99`, r.p99, 'ms', b.p99, { limitOf: 'bare route p99', target: below(5), note: `p50 ${r.p50} ms` }),
+      row(`SQLite reads ${label}, c=10: p99`, r.p99, 'ms', b.p99, { limitOf: 'bare route p99', ...(p99Below === null ? {} : { target: below(p99Below) }), note: `p50 ${r.p50} ms` }),
     )
   }
 

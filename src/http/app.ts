@@ -24,7 +24,7 @@ import { registerStoreRoutes } from './routes/stores.js'
 import { registerProviderRoutes } from './routes/providers.js'
 import { documentWooCommerceWebhookRoute, registerWooCommerceWebhookRoute } from './routes/woocommerce.js'
 import { registerPullRoutes } from './routes/pulls.js'
-import { registerImportRoutes } from './routes/imports.js'
+import { IMPORT_DEFAULTS, registerImportRoutes } from './routes/imports.js'
 import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
@@ -93,9 +93,13 @@ export function createApp(deps: AppDeps): App {
   const cors = allowConfiguredOrigins(security.corsOrigins)
   if (cors) app.use('*', cors)
   app.use('*', logRequests(deps.log))
-  // CSV imports stream their body under their own limit (routes/imports.ts).
+  // CSV imports stream their body under their own limit (routes/imports.ts); the admin UI's upload
+  // form (multipart, read whole) gets the import limit plus room for the form's other fields.
   const bodies = limitBodies(deps.limits, [`${API_BASE}/stock/bulk-sync`])
-  app.use('*', async (c, next) => (c.req.path === `${API_BASE}/imports` ? next() : bodies(c, next)))
+  const importLimits = { maxBytes: deps.limits.importBodyBytes ?? IMPORT_DEFAULTS.maxBytes, jobRows: deps.limits.importJobThreshold ?? IMPORT_DEFAULTS.jobRows }
+  const uploadBytes = importLimits.maxBytes + 64 * 1024
+  const uploads = limitBodies({ bodyBytes: uploadBytes, bulkBodyBytes: uploadBytes }, [])
+  app.use('*', async (c, next) => (c.req.path === `${API_BASE}/imports` ? next() : c.req.path === '/admin/imports' ? uploads(c, next) : bodies(c, next)))
   app.use('*', refuseBrokenPercentEncoding())
   // The JSON depth limit runs after authentication (in the API below), so a caller without a
   // credential learns that first (#12); WooCommerce deliveries, signed on their own, keep it here.
@@ -176,6 +180,6 @@ export function createApp(deps: AppDeps): App {
   app.route(API_BASE, api)
   // The admin UI (#16): session cookies instead of API keys, HTML instead of problem+json.
   app.get('/admin/', (c) => c.redirect('/admin', 301))
-  app.route('/admin', createAdminUi({ ...deps, providers, ...(deps.adminUi?.sealKey !== undefined ? { sealKey: deps.adminUi.sealKey } : {}), ...(deps.adminUi?.session ? { session: deps.adminUi.session } : {}) }))
+  app.route('/admin', createAdminUi({ ...deps, providers, importLimits, ...(deps.adminUi?.sealKey !== undefined ? { sealKey: deps.adminUi.sealKey } : {}), ...(deps.adminUi?.session ? { session: deps.adminUi.session } : {}) }))
   return app
 }

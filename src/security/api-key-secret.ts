@@ -1,5 +1,5 @@
 /** @module security/api-key-secret: making and hashing API key secrets. */
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 
 const KEY_PREFIX = 'sbk_'
 
@@ -8,8 +8,9 @@ export function generateKeySecret(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url')
 }
 
+/** SHA-256, hex. Runs on every authenticated request: the one-shot hash() makes no Hash object (about twice as fast). */
 export function hashKeySecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
+  return hash('sha256', secret, 'hex')
 }
 
 /** A cheap shape check that refuses garbage before it reaches the database. */

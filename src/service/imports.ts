@@ -39,6 +39,8 @@ export interface ImportJobView {
   readonly done: number
   readonly error: string | null
   readonly result: CountImportResult | ProductImportResult | null
+  /** Who queued it (key id or JWT subject). */
+  readonly actor: string
   readonly createdAt: number
   readonly updatedAt: number
 }
@@ -61,6 +63,7 @@ export async function getImportJob(deps: ServiceDeps, id: string): Promise<Impor
     done: j.done,
     error: j.error,
     result: j.result ? (JSON.parse(j.result) as CountImportResult | ProductImportResult) : null,
+    actor: j.actor,
     createdAt: j.createdAt,
     updatedAt: j.updatedAt,
   }

@@ -35,6 +35,8 @@ export interface JobView {
   /** The result of a job of another type (store map, sync, reconcile): the API's JSON as stored. */
   readonly output: Record<string, unknown> | null
   readonly error: string | null
+  /** Who queued it (the key id or JWT subject, as the ledger records actors). */
+  readonly actor: string
   readonly createdAt: number
   readonly updatedAt: number
 }
@@ -71,7 +73,7 @@ export async function submitBulkSyncJob(deps: ServiceDeps, input: BulkSyncInput,
 export async function listJobs(deps: ServiceDeps, f: { readonly status?: repo.JobStatus | undefined; readonly cursor?: string | undefined; readonly limit?: number | undefined }): Promise<Page<Omit<JobView, 'result' | 'output'>>> {
   const beforeId = f.cursor === undefined ? undefined : (decodeCursor(f.cursor, ['string'])[0] as string)
   const page = await pageOf(f.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listJobs(deps.store.db, { status: f.status, beforeId, limit: take }), (j) => [j.id])
-  return { items: page.items.map((j) => ({ id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt })), nextCursor: page.nextCursor }
+  return { items: page.items.map((j) => ({ id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, error: j.error, actor: j.actor, createdAt: j.createdAt, updatedAt: j.updatedAt })), nextCursor: page.nextCursor }
 }
 
 export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {
@@ -80,7 +82,7 @@ export async function getJob(deps: ServiceDeps, id: string): Promise<JobView> {
   if (!j || j.type.startsWith('import-')) throw new DomainError('job_not_found', `No job has id ${id}`, { job_id: id })
   const bulk = j.type === 'bulk-sync'
   const parsed = j.result ? (JSON.parse(j.result) as unknown) : null
-  return { id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, result: bulk ? (parsed as BulkSyncResult | null) : null, output: bulk ? null : (parsed as Record<string, unknown> | null), error: j.error, createdAt: j.createdAt, updatedAt: j.updatedAt }
+  return { id: j.id, type: j.type, status: j.status, total: j.total, done: j.done, result: bulk ? (parsed as BulkSyncResult | null) : null, output: bulk ? null : (parsed as Record<string, unknown> | null), error: j.error, actor: j.actor, createdAt: j.createdAt, updatedAt: j.updatedAt }
 }
 
 /**

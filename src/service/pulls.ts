@@ -6,9 +6,8 @@
  */
 import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { DomainError, invalid, ValidationError } from '../domain/errors.js'
-import { compileMapping, DEFAULT_PULL_MAPPING, MappingError } from '../connectors/pulls/mapping.js'
-import { nextDue, pullNow, type PullOutcome } from '../connectors/pulls/run.js'
-import type { FetchOptions } from '../connectors/pulls/fetch.js'
+import { DEFAULT_PULL_MAPPING, nextDue } from '../domain/pull-schedule.js'
+import { checkMappingSyntax } from './provider-mapping.js'
 import * as repo from '../store/pull-repo.js'
 import type { Pagination, PullAuthKind, PullRun, PullSource } from '../store/pull-repo.js'
 import { requireWarehouse } from './catalog.js'
@@ -124,9 +123,9 @@ function checkMapping(m: string | null | undefined): string | null {
   if (m === undefined || m === null || m.trim() === '' || m === DEFAULT_PULL_MAPPING) return null
   if (m.length > 20_000) throw invalid('/pull/mapping', 'must be at most 20,000 characters')
   try {
-    compileMapping(m)
+    checkMappingSyntax(m, '/pull/mapping')
   } catch (e) {
-    if (e instanceof MappingError) throw invalid('/pull/mapping', `${e.message}${e.position !== null ? ` (at character ${e.position})` : ''}`)
+    if (e instanceof DomainError && e.code === 'mapping_failed') throw invalid('/pull/mapping', e.message)
     throw e
   }
   return m
@@ -193,6 +192,11 @@ export async function getPullSource(deps: ServiceDeps, warehouseId: number): Pro
   return s
 }
 
+/** The pull sources of all warehouses, by warehouse id (the admin UI's warehouse list shows their health). */
+export async function pullSourcesByWarehouse(deps: ServiceDeps): Promise<Map<number, PullSource>> {
+  return new Map((await repo.listPullSources(deps.store.db)).map((s) => [s.warehouseId, s] as const))
+}
+
 export async function listPullRuns(deps: ServiceDeps, warehouseId: number, limit = 20): Promise<PullRun[]> {
   await requireWarehouse(deps.store.db, warehouseId)
   return repo.listPullRuns(deps.store.db, warehouseId, Math.min(Math.max(1, limit), 200))
@@ -204,14 +208,6 @@ export async function listPullRunPage(deps: ServiceDeps, warehouseId: number, p:
   const key = p.cursor === undefined ? undefined : decodeCursor(p.cursor, ['number', 'string'])
   const before = key ? { startedAt: key[0] as number, id: key[1] as string } : undefined
   return pageOf(p.limit ?? DEFAULT_PAGE_LIMIT, (take) => repo.listPullRuns(deps.store.db, warehouseId, take, before), (r) => [r.startedAt, r.id])
-}
-
-/** Pull now; a failed pull is an error (502 pull_failed) carrying its run, never a success. */
-export async function runPullNow(deps: ServiceDeps, warehouseId: number, o: { readonly dryRun: boolean; readonly fetch?: FetchOptions }): Promise<PullOutcome> {
-  await requireWarehouse(deps.store.db, warehouseId)
-  const out = await pullNow(deps, warehouseId, o)
-  if (out.run.status === 'failed') throw new DomainError('pull_failed', `The pull of warehouse ${warehouseId} failed: ${out.run.error ?? 'unknown error'}`, { warehouse_id: warehouseId, run_id: out.run.id })
-  return out
 }
 
 /** What may be shown of a source: never its token, password or header value. */

@@ -3,12 +3,13 @@ import { pruneAttempts } from '../store/delivery-repo.js'
 import { deleteIdempotencyRecordsBefore } from '../store/idempotency-repo.js'
 import { pruneInboundWebhooks } from '../store/inbound-webhook-repo.js'
 import { pruneOutbox } from '../store/outbox-repo.js'
+import { pruneWebhookDeliveries } from '../store/woo-repo.js'
 import type { ServiceDeps } from './deps.js'
 
 export interface RetentionPolicy {
   /** Delivered events older than this are removed (events still waiting for a target stay). */
   readonly eventsDays: number
-  /** Outbound delivery attempts, and received provider webhooks (inbound_webhook), are kept this long. */
+  /** Outbound delivery attempts, received provider webhooks (inbound_webhook) and processed WooCommerce webhook deliveries are kept this long. */
   readonly deliveryLogDays: number
   readonly idempotencyDays: number
 }
@@ -17,6 +18,7 @@ export interface PruneReport {
   readonly events: number
   readonly attempts: number
   readonly inboundWebhooks: number
+  readonly storeWebhookDeliveries: number
   readonly idempotencyRecords: number
 }
 
@@ -30,6 +32,7 @@ export async function pruneOldRecords(deps: ServiceDeps, p: RetentionPolicy): Pr
     events: await pruneOutbox(db, now - p.eventsDays * DAY),
     attempts: await pruneAttempts(db, now - p.deliveryLogDays * DAY),
     inboundWebhooks: await pruneInboundWebhooks(db, now - p.deliveryLogDays * DAY),
+    storeWebhookDeliveries: await pruneWebhookDeliveries(db, now - p.deliveryLogDays * DAY),
     idempotencyRecords: await deleteIdempotencyRecordsBefore(db, now - p.idempotencyDays * DAY),
   }
 }

@@ -4,8 +4,7 @@ import type { LedgerEntry } from '../domain/ledger.js'
 import type { Movement, UpdateChangeType } from '../domain/movement.js'
 import { availableOf, isLowStock, totalsOf, type StockLevel } from '../domain/stock-level.js'
 import type { Product } from '../domain/product.js'
-import { findProducts } from '../store/product-repo.js'
-import { findLevelsBySkus } from '../store/stock-repo.js'
+import { findProductsWithLevels } from '../store/stock-repo.js'
 import type { Warehouse } from '../domain/warehouse.js'
 import type { Executor } from '../store/db.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
@@ -177,30 +176,24 @@ export async function getStock(deps: ServiceDeps, sku: string, warehouseId?: num
   return view
 }
 
-/** Several SKUs in two queries (warehouses come from the cache); unknown SKUs are simply absent from the result. */
+/** Several SKUs in one query (warehouses come from the cache); unknown SKUs are simply absent from the result. */
 export async function getStocks(deps: ServiceDeps, skus: ReadonlyArray<string>, warehouseId?: number): Promise<StockView[]> {
   const db = deps.store.db
-  const [prods, levels] = await Promise.all([findProducts(db, skus), findLevelsBySkus(db, skus)])
-  const whIds = new Set(levels.map((l) => l.warehouseId))
+  const found = await findProductsWithLevels(db, deps.store.caps, skus)
+  const whIds = new Set<number>()
+  for (const f of found.values()) for (const l of f.levels) whIds.add(l.warehouseId)
   if (warehouseId !== undefined) whIds.add(warehouseId)
   const whById = await cachedWarehouses(deps, db, whIds)
   if (warehouseId !== undefined && !whById.has(warehouseId)) {
     throw new DomainError('warehouse_not_found', `No warehouse has id ${warehouseId}`, { warehouse_id: warehouseId })
   }
-  const bySku = new Map<string, StockLevel[]>()
-  for (const l of levels) {
-    const list = bySku.get(l.sku) ?? []
-    list.push(l)
-    bySku.set(l.sku, list)
-  }
-  const prodBySku = new Map(prods.map((p) => [p.sku, p]))
   const out: StockView[] = []
   for (const sku of skus) {
-    const product = prodBySku.get(sku)
-    if (!product) continue
-    let own = bySku.get(sku) ?? []
-    if (warehouseId !== undefined) own = [own.find((l) => l.warehouseId === warehouseId) ?? zeroLevel(product, warehouseId)]
-    out.push({ product, totals: totalsOf(own), levels: own.map((l) => toLevelView(l, whById.get(l.warehouseId))) })
+    const f = found.get(sku)
+    if (!f) continue
+    let own = f.levels
+    if (warehouseId !== undefined) own = [own.find((l) => l.warehouseId === warehouseId) ?? zeroLevel(f.product, warehouseId)]
+    out.push({ product: f.product, totals: totalsOf(own), levels: own.map((l) => toLevelView(l, whById.get(l.warehouseId))) })
   }
   return out
 }

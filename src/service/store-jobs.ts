@@ -18,6 +18,8 @@ export interface StoreJobInput {
   readonly scan?: boolean
   readonly skus?: ReadonlyArray<string>
   readonly dryRun?: boolean
+  /** sync: push every figure, also those the store is known to hold already. */
+  readonly force?: boolean
 }
 
 /** Queue one; the store must exist now (404 otherwise), so a typo is not a failed job later. */
@@ -42,7 +44,8 @@ export function storeJobHandlers(deps: ServiceDeps): Record<string, JobHandler> 
       return { mapped: r.mapped, unknown: r.unknown, duplicated: r.duplicated, not_in_hub: r.notInHub }
     },
     'store-sync': async (job, progress) => {
-      const r = await woo().sync(parse(job.input).store, { onProgress: progress })
+      const i = parse(job.input)
+      const r = await woo().sync(i.store, { onProgress: progress, ...(i.force ? { force: true } : {}) })
       return { skus: r.skus, pushed: r.pushed, unchanged: r.unchanged, failed: r.failed, requests: r.requests }
     },
     'store-reconcile': async (job, progress) => {
@@ -52,4 +55,17 @@ export function storeJobHandlers(deps: ServiceDeps): Record<string, JobHandler> 
       return { run_id: run.id, dry_run: run.dryRun, status: run.status, checked: run.checked, drift: run.drift, repaired: run.repaired, webhooks_reenabled: run.webhooksReenabled }
     },
   }
+}
+
+export interface StoreJob {
+  readonly job: JobView
+  readonly kind: StoreJobKind
+  readonly input: StoreJobInput
+}
+
+/** A store job queued by `actor` (the admin UI shows a key only its own), or undefined. */
+export async function findStoreJob(deps: ServiceDeps, id: string, actor: string): Promise<StoreJob | undefined> {
+  const row = await jobRepo.findJob(deps.store.db, id)
+  if (!row || !row.type.startsWith('store-') || row.actor !== actor) return undefined
+  return { job: await getJob(deps, id), kind: row.type.slice('store-'.length) as StoreJobKind, input: JSON.parse(row.input) as StoreJobInput }
 }

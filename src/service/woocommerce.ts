@@ -50,7 +50,6 @@ export class WooConnector {
   readonly settings: WooSettings
   readonly #deps: ServiceDeps
   #timer: NodeJS.Timeout | null = null
-  #prune: NodeJS.Timeout | null = null
   #reconciling: Promise<unknown> = Promise.resolve()
 
   constructor(deps: ServiceDeps, settings: Partial<WooSettings> = {}) {
@@ -69,11 +68,6 @@ export class WooConnector {
 
   start(): void {
     this.processor.start()
-    // Processed webhook deliveries are kept a week for inspection, then pruned.
-    this.#prune = setInterval(() => {
-      void repo.pruneWebhookDeliveries(this.#deps.store.db, this.#deps.clock.now() - 7 * 24 * 3_600_000).catch((e: unknown) => this.#deps.log.warn({ err: e }, 'pruning WooCommerce webhook deliveries failed'))
-    }, 3_600_000)
-    this.#prune.unref()
     if (this.settings.reconcileMinutes > 0) {
       this.#timer = setInterval(() => {
         this.#reconciling = this.reconcileAll().catch((e: unknown) => this.#deps.log.warn({ err: e }, 'scheduled reconciliation failed'))
@@ -84,7 +78,6 @@ export class WooConnector {
 
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer)
-    if (this.#prune) clearInterval(this.#prune)
     this.outage.stop()
     await this.processor.stop()
     await this.#reconciling

@@ -6,7 +6,7 @@ import type { DialectCaps } from './dialect.js'
 import { rowsTable } from './batch.js'
 import { compiledStatement, type Slot } from './compiled.js'
 
-interface ProductRow {
+export interface ProductRow {
   sku: string
   product_id: number | string
   parent_id: number | string | null
@@ -18,7 +18,7 @@ interface ProductRow {
   updated_at: number | string
 }
 
-function toProduct(r: ProductRow): Product {
+export function toProduct(r: ProductRow): Product {
   return {
     sku: r.sku,
     productId: Number(r.product_id),

@@ -108,6 +108,11 @@ export async function findPullSource(ex: Executor, warehouseId: number): Promise
   return r ? toSource(r) : undefined
 }
 
+/** Every warehouse's pull source (a few per deployment: one per warehouse at most). */
+export async function listPullSources(ex: Executor): Promise<PullSource[]> {
+  return (await ex.selectFrom('warehouse_pull').selectAll().orderBy('warehouse_id').execute()).map(toSource)
+}
+
 export async function deletePullSource(ex: Executor, warehouseId: number): Promise<boolean> {
   const r = await ex.deleteFrom('warehouse_pull').where('warehouse_id', '=', warehouseId).executeTakeFirst()
   return Number(r.numDeletedRows) > 0

@@ -1,11 +1,13 @@
 /** @module store/stock-repo: stock levels. Every change is one conditional UPDATE, never read-modify-write. */
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { StockLevel } from '../domain/stock-level.js'
 import { MAX_QUANTITY } from '../domain/quantity.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { rowsTable } from './batch.js'
 import { compiledStatement, type Slot } from './compiled.js'
+import { toProduct, type ProductRow } from './product-repo.js'
+import type { Product } from '../domain/product.js'
 
 const LEVEL_COLUMNS = [
   'sku',
@@ -72,6 +74,68 @@ const LEVELS_BY_SKUS = compiledStatement(
 export async function findLevelsBySkus(ex: Executor, skus: ReadonlyArray<string>): Promise<StockLevel[]> {
   if (skus.length === 0) return []
   return (await LEVELS_BY_SKUS.run(ex, skus, skus.length)).map(toLevel)
+}
+
+/** A registered SKU's product row and every level it has (none before its first movement). */
+export interface ProductLevels {
+  readonly product: Product
+  readonly levels: StockLevel[]
+}
+
+const PRODUCT_COLUMNS = ['p.sku', 'p.product_id', 'p.parent_id', 'p.name', 'p.allows_backorders', 'p.safety_stock', 'p.low_stock_threshold', 'p.created_at', 'p.updated_at'] as const
+
+/** A level's figures in the order the aggregate below lists them. */
+type PackedLevel = [warehouseId: number, onHand: number, reserved: number, safetyStock: number, lowStockThreshold: number, version: number, lastCountedAt: number | null, updatedAt: number]
+
+/**
+ * One row per product, its levels packed by the database into one JSON array of arrays. Most of a
+ * batch read's CPU was better-sqlite3 building a JS object per level row and a property per column;
+ * one JSON text per SKU, parsed with JSON.parse, costs a fraction of that. Measured through the
+ * store (CPU per call, SQLite, loaded 2-core machine), 50 SKUs: with 6 levels each 1.46 ms for the
+ * two plain queries this replaces, 0.66 ms packed; with 11 levels 2.37 → 0.90 ms; one SKU with 11
+ * levels 58 → 25 µs. A plain join was worse than both: it repeats the product's columns per level.
+ */
+function packedLevels(caps: DialectCaps): RawBuilder<string | PackedLevel[]> {
+  const cols = sql.raw('l.warehouse_id, l.on_hand, l.reserved, l.safety_stock, l.low_stock_threshold, l.version, l.last_counted_at, l.updated_at')
+  return caps.name === 'sqlite'
+    ? sql<string | PackedLevel[]>`(select json_group_array(json_array(${cols})) from stock_level l where l.sku = p.sku)`
+    : sql<string | PackedLevel[]>`(select coalesce(json_agg(json_build_array(${cols})), '[]'::json) from stock_level l where l.sku = p.sku)`
+}
+
+const PRODUCTS_WITH_LEVELS = compiledStatement(
+  (ex, v: Slot<string>, s: { readonly n: number; readonly caps: DialectCaps }) =>
+    ex
+      .selectFrom('product as p')
+      .select(PRODUCT_COLUMNS)
+      .select(packedLevels(s.caps).as('levels'))
+      .where('p.sku', 'in', Array.from({ length: s.n }, (_, i) => v(String(i)))),
+  (s) => String(s.n),
+)
+
+/** The products of these SKUs with their levels (by warehouse id); unknown SKUs are absent. One statement. */
+export async function findProductsWithLevels(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Map<string, ProductLevels>> {
+  const out = new Map<string, ProductLevels>()
+  if (skus.length === 0) return out
+  const rows = (await PRODUCTS_WITH_LEVELS.run(ex, skus, { n: skus.length, caps })) as unknown as Array<ProductRow & { levels: string | PackedLevel[] }>
+  for (const r of rows) {
+    // SQLite hands JSON back as text; node-postgres parses json columns itself.
+    const packed = typeof r.levels === 'string' ? (JSON.parse(r.levels) as PackedLevel[]) : r.levels
+    const levels: StockLevel[] = packed.map((l) => ({
+      sku: r.sku,
+      warehouseId: Number(l[0]),
+      onHand: Number(l[1]),
+      reserved: Number(l[2]),
+      safetyStock: Number(l[3]),
+      lowStockThreshold: Number(l[4]),
+      version: Number(l[5]),
+      lastCountedAt: l[6] === null ? null : Number(l[6]),
+      updatedAt: Number(l[7]),
+    }))
+    // The aggregate's order is the plan's; answers list a SKU's levels by warehouse id.
+    if (levels.length > 1) levels.sort((a, b) => a.warehouseId - b.warehouseId)
+    out.set(r.sku, { product: toProduct(r), levels })
+  }
+  return out
 }
 
 export async function findLevelsByPairs(ex: Executor, pairs: ReadonlyArray<{ sku: string; warehouseId: number }>): Promise<StockLevel[]> {

@@ -13,6 +13,8 @@ export interface UiDeps extends ServiceDeps {
   readonly sealKey?: Buffer | null
   /** The API's provider options (environment providers, seal key), so the Providers page lists what the webhooks accept. */
   readonly providers?: ProviderOptions
+  /** The API's CSV import limits (IMPORT_BODY_LIMIT_BYTES, the job threshold), so an upload here follows the same rules. */
+  readonly importLimits?: { readonly maxBytes: number; readonly jobRows: number }
 }
 
 export interface UiEnv {

@@ -27,6 +27,7 @@ import { inboundPage } from './pages/inbound.js'
 import { keysPage } from './pages/keys.js'
 import { alertsPage } from './pages/alerts.js'
 import { providersPage } from './pages/providers.js'
+import { importsPage } from './pages/imports.js'
 
 export type UiApp = Hono<UiEnv>
 
@@ -38,7 +39,7 @@ export interface UiPage {
   register(ui: UiApp, deps: UiDeps, render: Render): void
 }
 
-export const PAGES: ReadonlyArray<UiPage> = [overviewPage, stockPage, skuPage, warehousesPage, storesPage, eventsPage, alertsPage, providersPage, inboundPage, keysPage]
+export const PAGES: ReadonlyArray<UiPage> = [overviewPage, stockPage, skuPage, warehousesPage, storesPage, eventsPage, alertsPage, providersPage, importsPage, inboundPage, keysPage]
 
 /**
  * Admin pages forbid everything but this origin's own files: no inline script or style attribute,

@@ -54,13 +54,20 @@ export function findOperation(id: string, keyId: string): Operation | undefined 
 }
 
 export function renderOperation(op: Operation): Html {
-  if (op.state !== 'running') {
-    return html`<section id="op" class="card" data-op-state="${op.state}" aria-live="polite"><h2>${op.label}</h2>${op.outcome ?? ''}</section>`
-  }
-  const pct = op.total > 0 ? Math.round((op.done / op.total) * 100) : null
-  return html`<section id="op" class="card" data-op-state="running" aria-live="polite" aria-busy="true" hx-get="/admin/ops/${op.id}" hx-trigger="every 500ms" hx-swap="outerHTML">
-<h2>${op.label}</h2>
-<label for="op-progress">${pct === null ? 'Starting…' : `${num(op.done)} of ${num(op.total)} (${pct} %)`}</label>
-<progress id="op-progress" max="${op.total || 1}"${op.total > 0 ? html` value="${op.done}"` : ''}></progress>
+  return op.state === 'running' ? renderProgress(`/admin/ops/${op.id}`, op.label, op.done, op.total) : renderOutcome(op.label, op.state, op.outcome ?? '')
+}
+
+/** A finished operation: its outcome, no more polling. */
+export function renderOutcome(label: string, state: 'done' | 'failed', outcome: Html | string): Html {
+  return html`<section id="op" class="card" data-op-state="${state}" aria-live="polite"><h2>${label}</h2>${outcome}</section>`
+}
+
+/** A running operation (in memory or a job): a progress bar the page polls at `pollPath`. */
+export function renderProgress(pollPath: string, label: string, done: number, total: number): Html {
+  const pct = total > 0 ? Math.round((done / total) * 100) : null
+  return html`<section id="op" class="card" data-op-state="running" aria-live="polite" aria-busy="true" hx-get="${pollPath}" hx-trigger="every 500ms" hx-swap="outerHTML">
+<h2>${label}</h2>
+<label for="op-progress">${pct === null ? 'Starting…' : `${num(done)} of ${num(total)} (${pct} %)`}</label>
+<progress id="op-progress" max="${total || 1}"${total > 0 ? html` value="${done}"` : ''}></progress>
 </section>`
 }

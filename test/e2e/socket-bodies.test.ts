@@ -24,7 +24,7 @@ interface RawAnswer {
 }
 
 /** One request with exactly these headers; `chunks` are written one by one (chunked unless a Content-Length is given). */
-function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, chunks: ReadonlyArray<string | Buffer>): Promise<RawAnswer & { headers: http.IncomingHttpHeaders }> {
+function rawRequest(port: number, method: string, path: string, headers: Record<string, string | string[]>, chunks: ReadonlyArray<string | Buffer>): Promise<RawAnswer & { headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       let body = ''
@@ -159,6 +159,42 @@ for (const db of DATABASES) {
       }
       const unsafe = await rawRequest(port, 'GET', '/healthz', { 'x-request-id': 'a b<script>' }, [])
       expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    })
+
+    /** Same header lines (repeats kept) in-process and over the socket: same status, problem code and detail. */
+    async function sameHeadersBothWays(method: string, path: string, lines: ReadonlyArray<readonly [string, string]>, body?: string) {
+      const inHeaders = new Headers()
+      for (const [k, v] of lines) inHeaders.append(k, v)
+      const inProcess = await t.app.request(path, { method, headers: inHeaders, ...(body === undefined ? {} : { body }) })
+      const grouped: Record<string, string[]> = {}
+      for (const [k, v] of lines) (grouped[k.toLowerCase()] ??= []).push(v)
+      const overSocket = await rawRequest(port, method, path, grouped, body === undefined ? [] : [body])
+      const text = await inProcess.text()
+      expect(overSocket.status, overSocket.body).toBe(inProcess.status)
+      if (inProcess.status >= 400) {
+        const [a, b] = [JSON.parse(overSocket.body) as { code?: string; detail?: string }, JSON.parse(text) as { code?: string; detail?: string }]
+        expect([a.code, a.detail]).toEqual([b.code, b.detail])
+      }
+      expect(overSocket.headers['www-authenticate']).toBe(inProcess.headers.get('www-authenticate') ?? undefined)
+      return overSocket
+    }
+
+    it('credentials, request ids and idempotency keys read from Node\'s parsed headers answer as in-process (#13)', async () => {
+      const read = `${API}/stock/${encodeURIComponent(s.tee.sku)}`
+      expect((await sameHeadersBothWays('GET', read, [['x-api-key', key.secret]])).status).toBe(200)
+      expect((await sameHeadersBothWays('GET', read, [])).status).toBe(401)
+      expect((await sameHeadersBothWays('GET', read, [['x-api-key', key.secret], ['authorization', 'Bearer x']])).status).toBe(401)
+      // A repeated header is joined with ", " both ways, which no key secret matches.
+      expect((await sameHeadersBothWays('GET', read, [['x-api-key', key.secret], ['x-api-key', key.secret]])).status).toBe(401)
+      expect((await sameHeadersBothWays('GET', read, [['x-api-key', key.secret], ['x-request-id', 'a'], ['x-request-id', 'b']])).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+      const post = (extra: ReadonlyArray<readonly [string, string]>) => sameHeadersBothWays('POST', `${API}/stock/update`, [['content-type', 'application/json'], ['x-api-key', key.secret], ...extra], sale({ change_type: 'restock' }))
+      expect((await post([['idempotency-key', 'has space']])).status).toBe(422)
+      const before = (await snapshot(ts.store.db)).ledgerCount
+      const first = await rawRequest(port, 'POST', `${API}/stock/update`, json({ 'idempotency-key': 'socket-idem-1' }), [sale({ change_type: 'restock' })])
+      const again = await rawRequest(port, 'POST', `${API}/stock/update`, json({ 'idempotency-key': 'socket-idem-1' }), [sale({ change_type: 'restock' })])
+      expect([first.status, again.status]).toEqual([200, 200])
+      expect([first.headers['idempotent-replayed'], again.headers['idempotent-replayed']]).toEqual([undefined, 'true'])
+      expect((await snapshot(ts.store.db)).ledgerCount).toBe(before + 1)
     })
 
     it('a client that hangs up halfway changes nothing, and the server keeps serving', async () => {

@@ -10,6 +10,7 @@ import type { ServiceDeps } from '../../src/service/deps.js'
 import { pruneOldRecords } from '../../src/service/retention.js'
 import { updateStock } from '../../src/service/stock.js'
 import { insertInboundWebhook, listInboundWebhooks } from '../../src/store/inbound-webhook-repo.js'
+import { finishWebhookDelivery, insertWebhookDelivery } from '../../src/store/woo-repo.js'
 import { subscriptionResolver } from '../../src/sync/subscription-destinations.js'
 import { DeliveryWorker } from '../../src/sync/worker.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
@@ -118,7 +119,7 @@ for (const db of DATABASES) {
 }
 
 for (const db of DATABASES) {
-  describe.skipIf(db.skipReason !== null)(`${db.name}: retention of received provider webhooks`, () => {
+  describe.skipIf(db.skipReason !== null)(`${db.name}: retention of received webhooks`, () => {
     let ts: TestStore
     afterAll(async () => ts?.drop())
     it('inbound_webhook rows older than RETENTION_DELIVERY_LOG_DAYS are pruned; accepted ones (work still to do) stay', async () => {
@@ -135,6 +136,25 @@ for (const db of DATABASES) {
       const report = await pruneOldRecords(deps, { eventsDays: 7, deliveryLogDays: 30, idempotencyDays: 7 })
       expect(report.inboundWebhooks).toBe(2)
       expect((await listInboundWebhooks(ts.store.db, 'acme')).map((r) => r.id).sort()).toEqual(['iw_old_open', 'iw_recent'])
+    })
+
+    it('processed WooCommerce webhook deliveries follow RETENTION_DELIVERY_LOG_DAYS too; pending ones stay whatever their age', async () => {
+      const clock = testClock()
+      const deps = testDeps(ts.store, clock)
+      const DAY = 86_400_000
+      const now = clock.now()
+      const delivery = async (age: number, done: boolean) => {
+        const id = await insertWebhookDelivery(ts.store.db, { storeId: 'shop', topic: 'order.updated', webhookId: '1', deliveryId: null, resourceId: 7, body: '{}', notBefore: now - age * DAY }, now - age * DAY)
+        if (done) await finishWebhookDelivery(ts.store.db, id, 'done', null, now - age * DAY)
+        return id
+      }
+      await delivery(31, true)
+      const pendingOld = await delivery(40, false)
+      const recent = await delivery(10, true) // older than the week it used to be kept, younger than the setting
+      const report = await pruneOldRecords(deps, { eventsDays: 7, deliveryLogDays: 30, idempotencyDays: 7 })
+      expect(report.storeWebhookDeliveries).toBe(1)
+      const left = await ts.store.db.selectFrom('woo_webhook_delivery').select('id').orderBy('id').execute()
+      expect(left.map((r) => Number(r.id))).toEqual([pendingOld, recent].sort((a, b) => a - b))
     })
   })
 }

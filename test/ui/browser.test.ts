@@ -19,6 +19,7 @@ import { createRequire } from 'node:module'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChannel } from '../../src/service/alert-channels.js'
+import { setPullSource } from '../../src/service/pulls.js'
 import { raiseOperationalAlert } from '../../src/service/alerts.js'
 import { addProvider, findInboundProvider, receiveProviderPayload } from '../../src/service/providers.js'
 import { createApiKey } from '../../src/service/api-keys.js'
@@ -91,7 +92,7 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
   }
 
   beforeAll(async () => {
-    hub = await startHub('sqlite', { warehouses: [{ code: 'BER', priority: 1 }, { code: 'HAM', priority: 2 }] })
+    hub = await startHub('sqlite', { jobs: true, warehouses: [{ code: 'BER', priority: 1 }, { code: 'HAM', priority: 2 }] })
     ber = hub.warehouses[0]!.id
     const ham = hub.warehouses[1]!.id
     keys.admin = (await createApiKey(hub.deps, 'ui admin', ['admin'])).secret
@@ -124,9 +125,13 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
     shop.emu.shop.setQuantity(drifted, 2)
 
     // A subscriber that refuses for good: its delivery becomes a dead letter at once.
-    deadTarget = createServer((_req, res) => res.writeHead(410).end('gone'))
+    // Answers 410 to deliveries, and lists stock to a warehouse pull (GET /inventory).
+    deadTarget = createServer((req, res) =>
+      req.method === 'GET' && req.url === '/inventory' ? res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ inventory_items: [{ sku: 'UI-MUG', quantity: 9 }] })) : res.writeHead(410).end('gone'),
+    )
     await new Promise<void>((r) => deadTarget.listen(0, '127.0.0.1', () => r()))
     await createSubscription(hub.deps, { url: `http://127.0.0.1:${(deadTarget.address() as AddressInfo).port}/hook`, skus: ['UI-MUG'] })
+    await setPullSource(hub.deps, ham, { url: `http://127.0.0.1:${(deadTarget.address() as AddressInfo).port}/inventory`, auth: { type: 'bearer', token: 'wms-token' }, intervalSeconds: 3600 })
     hub.worker.start()
     await updateStock(hub.deps, { sku: 'UI-MUG', warehouseId: ber, changeType: 'sale', quantity: 1, source: 'pos', referenceId: null, notes: null }, ctxSeed)
     await until(async () => (await hub.deps.store.db.selectFrom('dead_letter').selectAll().execute()).length > 0, WAIT, 'a dead letter')
@@ -298,12 +303,46 @@ describe.skipIf(!hasChromium)('admin UI in Chromium (SQLite)', () => {
     await shoot('keys')
   })
 
+  it('uploads a counts CSV: the preview changes nothing, apply sends the same file', async () => {
+    const hamId = hub.warehouses[1]!.id
+    const ham = await onHand('UI-CAP', hamId)
+    await page.goto(url('/admin/imports'))
+    await page.setInputFiles('#import-file', { name: 'counts.csv', mimeType: 'text/csv', buffer: Buffer.from(`sku,warehouse_code,quantity\nUI-CAP,HAM,${ham + 12}\nNO-SUCH-SKU,HAM,1\n`) })
+    await page.click('button[value=dry]')
+    await page.waitForSelector('[data-import-summary]')
+    expect(await page.textContent('[data-import-summary]')).toContain('Dry run: nothing was changed.')
+    expect(await page.locator('#import-result tr[data-status=rejected]').count()).toBe(1)
+    expect(await page.textContent('#import-result tr[data-line="2"]')).toContain(`${ham} → ${ham + 12}`)
+    await axe('imports')
+    await shoot('imports')
+    await page.click('button[value=apply]')
+    await page.waitForFunction(() => document.querySelector('[data-import-summary]')?.textContent?.includes('Imported.'), undefined, { timeout: WAIT })
+    expect(await onHand('UI-CAP', hamId)).toBe(ham + 12)
+  })
+
   it('renders a SKU made of markup as text', async () => {
     await page.goto(url(`/admin/stock?q=${encodeURIComponent('<img')}`))
     await page.waitForSelector('#results tbody tr')
     expect(await page.locator('#results td.sku').first().textContent()).toBe(EVIL)
     expect(await page.locator('main img').count()).toBe(0)
     expect(await page.inputValue('#q')).toBe('<img')
+  })
+
+  it('pulls a warehouse from its API: a dry run, then for real, each listed as a run', async () => {
+    const hamId = hub.warehouses[1]!.id
+    await page.goto(url('/admin/warehouses'))
+    await page.click(`a[href="/admin/warehouses/${hamId}/pull"]`)
+    await page.waitForSelector('dl.facts')
+    expect(await page.content()).not.toContain('wms-token')
+    await page.click('button:has-text("Pull now: dry run")')
+    await page.waitForSelector('[data-pulled]')
+    expect(await page.textContent('[data-pulled]')).toContain('Dry run: nothing was changed.')
+    await page.click('button:text-is("Pull now")')
+    await page.waitForFunction(() => document.querySelector('[data-pulled]')?.textContent?.startsWith('Pulled.'), undefined, { timeout: WAIT })
+    expect(await onHand('UI-MUG', hamId)).toBe(9)
+    expect(await page.locator('tr[data-run]').count()).toBe(2)
+    await axe('warehouse-pull')
+    await shoot('warehouse-pull')
   })
 
   it('passes axe on the warehouses, inbound, alerts and providers pages', async () => {

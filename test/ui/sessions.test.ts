@@ -14,6 +14,7 @@ import { updateStock } from '../../src/service/stock.js'
 import { snapshot } from '../e2e/support-e2e.js'
 import { browseLevels } from '../../src/service/admin-views.js'
 import { bulkSync } from '../../src/service/bulk-sync.js'
+import { addStore } from '../../src/service/stores.js'
 import { cookiesOf, csrfOf, form, signIn } from './support-ui.js'
 
 for (const db of DATABASES) {
@@ -74,7 +75,7 @@ for (const db of DATABASES) {
 
     it('answers every page with a strict CSP (no inline script or style) and no caching', async () => {
       const s = await signIn(fetcher, t.keys.read)
-      for (const path of ['/admin', '/admin/stock', `/admin/sku/${sku}`, '/admin/warehouses', '/admin/stores', '/admin/events', '/admin/alerts', '/admin/providers', '/admin/inbound', '/admin/keys']) {
+      for (const path of ['/admin', '/admin/stock', `/admin/sku/${sku}`, '/admin/warehouses', '/admin/stores', '/admin/events', '/admin/alerts', '/admin/providers', '/admin/imports', '/admin/inbound', '/admin/keys']) {
         const res = await fetcher(path, { headers: { cookie: s.cookie } })
         expect([200, 403], path).toContain(res.status)
         const csp = res.headers.get('content-security-policy')!
@@ -163,6 +164,25 @@ for (const db of DATABASES) {
       const res = await other.request('/admin/warehouses', { headers: { cookie: s.cookie } })
       expect(res.status).toBe(200)
       expect(csrfOf(await res.text())).toBe(s.csrf)
+    })
+
+    it('a store reconcile started from the UI is a job: another node answers its progress, another key cannot see it', async () => {
+      // No runner here: the job stays queued, which is all this needs (the browser suite runs one to the end).
+      const store = await addStore(deps, { name: 'ui-ops-shop', url: 'http://127.0.0.1:9', consumerKey: 'ck_x', consumerSecret: 'cs_x', warehouses: ['UI-W1'] })
+      const s = await signIn(fetcher, t.keys.admin)
+      const f = form({ _csrf: s.csrf, dry_run: '1' })
+      const res = await fetcher(`/admin/stores/${store.id}/reconcile`, { method: 'POST', body: f.body, headers: { ...f.headers, cookie: s.cookie, 'hx-request': 'true' } })
+      expect(res.status).toBe(202)
+      const panel = await res.text()
+      const poll = /hx-get="(\/admin\/ops\/[^"]+)"/.exec(panel)![1]!
+      const job = await ts.store.db.selectFrom('job').select(['type', 'status', 'actor']).where('id', '=', poll.split('/').pop()!).executeTakeFirstOrThrow()
+      expect(job).toMatchObject({ type: 'store-reconcile', status: 'queued' })
+      const other = createApp({ ...deps, verifier: new ApiKeyVerifier(deps, 0), limits: { bodyBytes: 256 * 1024, bulkBodyBytes: 4 * 1024 * 1024 } })
+      const there = await other.request(poll, { headers: { cookie: s.cookie } })
+      expect(there.status).toBe(200)
+      expect(await there.text()).toContain('data-op-state="running"')
+      const viewer = await signIn(fetcher, t.keys.read)
+      expect((await fetcher(poll, { headers: { cookie: viewer.cookie } })).status).toBe(404)
     })
 
     it('refuses a mangled session cookie and a next parameter pointing elsewhere', async () => {

@@ -19,6 +19,8 @@ import type { WooConnector } from '../../src/service/woocommerce.js'
 import { storeTargets } from '../../src/service/stores.js'
 import { createProduct, createWarehouse } from '../../src/service/catalog.js'
 import { bulkSync } from '../../src/service/bulk-sync.js'
+import { JobRunner } from '../../src/service/jobs.js'
+import { storeJobHandlers } from '../../src/service/store-jobs.js'
 import type { WooStore } from '../../src/store/woo-repo.js'
 import { subscriptionResolver } from '../../src/sync/subscription-destinations.js'
 import { DeliveryWorker } from '../../src/sync/worker.js'
@@ -39,7 +41,7 @@ export interface Hub {
 
 export async function startHub(
   kind: TestDatabase,
-  o: { driftGraceMs?: number; warehouses?: Array<{ code: string; priority: number }>; backoff?: { baseMs: number; capMs: number }; random?: () => number; probeMs?: number; requestTimeoutMs?: number } = {},
+  o: { driftGraceMs?: number; warehouses?: Array<{ code: string; priority: number }>; jobs?: boolean; backoff?: { baseMs: number; capMs: number }; random?: () => number; probeMs?: number; requestTimeoutMs?: number } = {},
 ): Promise<Hub> {
   const db = await createTestStore(kind)
   const deps: ServiceDeps = { store: db.store, clock: { now: () => Date.now() }, ids: ulidIds(), log: silentLogger, events: new EventBus([subscriptionTargets, storeTargets], 0) }
@@ -52,6 +54,9 @@ export async function startHub(
     backoff: o.backoff ?? { baseMs: 20, capMs: 250 },
     ...(o.random ? { random: o.random } : {}),
   })
+  // The job runner a server runs (store map/sync/reconcile queued over HTTP or from the admin UI), when asked.
+  const jobs = o.jobs ? new JobRunner(deps, `test-jobs-${process.pid}`, { pollMs: 100, handlers: storeJobHandlers(deps) }) : null
+  jobs?.start()
   const { app, call } = await testApp(deps)
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s))
@@ -73,6 +78,7 @@ export async function startHub(
     call,
     warehouses,
     async close() {
+      await jobs?.stop()
       await worker.stop()
       await woo.stop()
       dropConnector(deps)

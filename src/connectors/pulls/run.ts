@@ -12,40 +12,20 @@
  * one conditional UPDATE hands a due source to exactly one of them, the run releases it with the
  * next due time. A node that dies mid-run loses its lease and the source becomes due again.
  */
-import { CronExpressionParser } from 'cron-parser'
 import { DomainError } from '../../domain/errors.js'
+import { nextAfterFailure, nextDue } from '../../domain/pull-schedule.js'
 import { importCounts, type CountImportResult, type CountRow } from '../../service/count-import.js'
 import type { ServiceDeps } from '../../service/deps.js'
 import * as repo from '../../store/pull-repo.js'
 import type { PullRun, PullSource } from '../../store/pull-repo.js'
 import { findWarehouse } from '../../store/warehouse-repo.js'
 import { describeUrl, fetchPages, PullFetchError, type FetchOptions } from './fetch.js'
-import { mapPage, MappingError } from './mapping.js'
+import { mapPage } from './mapping.js'
+import { requireWarehouse } from '../../service/catalog.js'
 import { waitForWork } from '../../sync/idle.js'
 
 /** How long a run may hold its source before another node may take it over. */
 export const PULL_LEASE_MS = 10 * 60_000
-/** Failed pulls wait interval × 2^(failures−1), at most this, before the next attempt. */
-const MAX_BACKOFF_MS = 6 * 3_600_000
-
-/** When a source runs next after `now`: its cron expression, else its interval; null: manual only. */
-export function nextDue(s: Pick<PullSource, 'intervalSeconds' | 'cron'>, now: number): number | null {
-  if (s.cron) return CronExpressionParser.parse(s.cron, { currentDate: new Date(now), tz: 'UTC' }).next().getTime()
-  if (s.intervalSeconds) return now + s.intervalSeconds * 1000
-  return null
-}
-
-/** After `failures` consecutive failures: the normal next time pushed out by a growing delay. */
-export function nextAfterFailure(s: Pick<PullSource, 'intervalSeconds' | 'cron'>, now: number, failures: number, rng: () => number = Math.random): number | null {
-  const normal = nextDue(s, now)
-  if (normal === null) return null
-  const period = Math.max(normal - now, 30_000)
-  const delay = Math.min(MAX_BACKOFF_MS, period * 2 ** Math.min(failures - 1, 20))
-  // A little jitter so sources that failed together (one outage) do not return in lockstep.
-  const at = now + delay + Math.floor(rng() * Math.min(delay / 10, 60_000))
-  return s.cron ? nextDue(s, at - 1) : at
-}
-
 export interface PullOutcome {
   readonly run: PullRun
   /** Per item (dry run: what would happen); the stored run keeps only the refused ones. */
@@ -54,7 +34,6 @@ export interface PullOutcome {
 
 function failureMessage(e: unknown): string {
   if (e instanceof PullFetchError) return `${describeUrl(e.url)}: ${e.message}`
-  if (e instanceof MappingError) return `${e.message}${e.position !== null ? ` (at character ${e.position})` : ''}`
   if (e instanceof DomainError) return e.message
   return e instanceof Error ? e.message : String(e)
 }
@@ -124,7 +103,15 @@ export async function runLeasedPull(deps: ServiceDeps, source: PullSource, o: { 
   return { run: (await repo.findPullRun(deps.store.db, runId))!, result }
 }
 
-/** A pull now (CLI `warehouses pull`, `POST /warehouses/{id}/pull`); refused while another run holds the source. */
+/** Pull now (CLI `warehouses pull`, `POST /warehouses/{id}/pull`); a failed pull is an error (502 pull_failed) carrying its run, never a success. */
+export async function runPullNow(deps: ServiceDeps, warehouseId: number, o: { readonly dryRun: boolean; readonly fetch?: FetchOptions }): Promise<PullOutcome> {
+  await requireWarehouse(deps.store.db, warehouseId)
+  const out = await pullNow(deps, warehouseId, o)
+  if (out.run.status === 'failed') throw new DomainError('pull_failed', `The pull of warehouse ${warehouseId} failed: ${out.run.error ?? 'unknown error'}`, { warehouse_id: warehouseId, run_id: out.run.id })
+  return out
+}
+
+/** A pull now; refused while another run holds the source. */
 export async function pullNow(deps: ServiceDeps, warehouseId: number, o: { readonly dryRun: boolean; readonly fetch?: FetchOptions }): Promise<PullOutcome> {
   const source = await repo.findPullSource(deps.store.db, warehouseId)
   if (!source) throw new DomainError('pull_not_configured', `Warehouse ${warehouseId} has no pull source`, { warehouse_id: warehouseId })

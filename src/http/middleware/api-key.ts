@@ -11,6 +11,7 @@ import type { ApiKeyVerifier } from '../../service/api-keys.js'
 import type { Clock, Logger } from '../../service/deps.js'
 import type { AppEnv, Principal } from '../env.js'
 import { problem } from '../problem.js'
+import { hasHeader, headerOf } from '../request-context.js'
 import { checkSignedRequest } from './hmac.js'
 import { identifyBearer } from './jwt.js'
 
@@ -30,8 +31,8 @@ export function authenticate(o: AuthOptions): MiddlewareHandler<AppEnv> {
   const signing = { nonces: o.nonces, toleranceSeconds: o.signatureToleranceSeconds, now: () => o.clock.now(), log: o.log }
 
   async function identify(c: Parameters<MiddlewareHandler<AppEnv>>[0]): Promise<Principal | Response> {
-    const presented = c.req.header('x-api-key')
-    const authorization = c.req.header('authorization')
+    const presented = headerOf(c, 'x-api-key')
+    const authorization = hasHeader(c, 'authorization') ? c.req.header('authorization') : undefined
     if (presented !== undefined && authorization !== undefined) {
       return problem(c, 'unauthenticated', 'Send one credential: X-API-Key or Authorization, not both', {}, challenge)
     }

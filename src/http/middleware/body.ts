@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { AppEnv, HttpLimits } from '../env.js'
 import { problem } from '../problem.js'
+import { headerOf } from '../request-context.js'
 
 /**
  * One limit per route family. Behind a real server the body is read here, straight from Node's
@@ -110,12 +111,13 @@ export function jsonDepth(text: string | Uint8Array): number {
  */
 export function limitJsonDepth(skipPrefixes: ReadonlyArray<string> = []): MiddlewareHandler<AppEnv> {
   return async function jsonDepthLimit(c, next) {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
     const type = c.req.header('content-type') ?? ''
-    if (c.req.method === 'GET' || c.req.method === 'HEAD' || !/^application\/json\b/i.test(type)) return next()
+    if (!/^application\/json\b/i.test(type)) return next()
     if (skipPrefixes.some((p) => c.req.path.startsWith(p))) return next()
     // A signed request (#5) is read as bytes, so its HMAC covers exactly what was sent; others as
     // text, which the validator then parses from Hono's cache without another copy.
-    const depth = c.req.header('x-signature') !== undefined ? jsonDepth(new Uint8Array(await c.req.arrayBuffer())) : jsonDepth(await c.req.text())
+    const depth = headerOf(c, 'x-signature') !== undefined ? jsonDepth(new Uint8Array(await c.req.arrayBuffer())) : jsonDepth(await c.req.text())
     if (depth > MAX_JSON_DEPTH) return depthProblem(c, depth)
     return next()
   }

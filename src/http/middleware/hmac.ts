@@ -13,6 +13,7 @@ import { checkRequestSignature, nonceExpiry } from '../../security/request-signa
 import type { Logger } from '../../service/deps.js'
 import type { AppEnv } from '../env.js'
 import { problem } from '../problem.js'
+import { headerOf } from '../request-context.js'
 
 export const SIGNATURE_CHALLENGE = 'ApiKey header="X-API-Key", Signature headers="X-Timestamp X-Nonce X-Signature"'
 
@@ -34,9 +35,9 @@ export function signedPathOf(c: Context): string {
  * it carries no signature headers and the key does not require them).
  */
 export async function checkSignedRequest(c: Context<AppEnv>, key: ApiKey, signingSecret: string | null, o: SignatureOptions): Promise<Response | boolean> {
-  const signature = c.req.header('x-signature')
-  const timestamp = c.req.header('x-timestamp')
-  const nonce = c.req.header('x-nonce')
+  const signature = headerOf(c, 'x-signature')
+  const timestamp = headerOf(c, 'x-timestamp')
+  const nonce = headerOf(c, 'x-nonce')
   const challenge = { 'www-authenticate': SIGNATURE_CHALLENGE }
   if (signature === undefined && timestamp === undefined && nonce === undefined) {
     if (!key.requireSignature) return false

@@ -11,6 +11,7 @@ import { ServerResponse } from 'node:http'
 import type { HttpBindings } from '@hono/node-server'
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../env.js'
+import { headerOf } from '../request-context.js'
 
 export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"],
@@ -32,7 +33,7 @@ const SAFE_REQUEST_ID = /^[\w\-=]{1,100}$/
 
 export function stampResponses(): MiddlewareHandler<AppEnv> {
   return async function responseHeaders(c, next) {
-    const given = c.req.header('x-request-id')
+    const given = headerOf(c, 'x-request-id')
     const id = given !== undefined && SAFE_REQUEST_ID.test(given) ? given : crypto.randomUUID()
     c.set('requestId', id)
     const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing

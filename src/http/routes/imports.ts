@@ -21,8 +21,8 @@ import { ok, PROBLEMS } from '../responses.js'
 import { envelope, IdParam } from '../schemas.js'
 
 const CSV_TYPES = ['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel']
-const DEFAULT_IMPORT_BYTES = 64 * 1024 * 1024
-const DEFAULT_JOB_ROWS = 20_000
+/** IMPORT_BODY_LIMIT_BYTES's default, and the rows above which an applied import becomes a job. */
+export const IMPORT_DEFAULTS = Object.freeze({ maxBytes: 64 * 1024 * 1024, jobRows: 20_000 })
 
 const ImportResultSchema = z
   .object({
@@ -76,8 +76,8 @@ const problemContent = { 'application/problem+json': { schema: z.any() } }
 export function registerImportRoutes(app: App, deps: AppDeps): void {
   const read = requireScope('read')
   const write = requireScope('write')
-  const maxBytes = deps.limits.importBodyBytes ?? DEFAULT_IMPORT_BYTES
-  const jobRows = deps.limits.importJobThreshold ?? DEFAULT_JOB_ROWS
+  const maxBytes = deps.limits.importBodyBytes ?? IMPORT_DEFAULTS.maxBytes
+  const jobRows = deps.limits.importJobThreshold ?? IMPORT_DEFAULTS.jobRows
 
   app.openapi(
     createRoute({

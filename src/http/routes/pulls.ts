@@ -4,7 +4,8 @@
  */
 import { createRoute, z } from '@hono/zod-openapi'
 import type { PullInput } from '../../service/pulls.js'
-import { getPullSource, listPullRunPage, pullRunView, pullSourceView, runPullNow } from '../../service/pulls.js'
+import { runPullNow } from '../../connectors/pulls/run.js'
+import { getPullSource, listPullRunPage, pullRunView, pullSourceView } from '../../service/pulls.js'
 import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'

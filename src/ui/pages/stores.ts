@@ -6,12 +6,18 @@
 import { getStore, listStores } from '../../service/stores.js'
 import { listDrift, listProblems, listRuns } from '../../service/woocommerce.js'
 import { connectorFor } from '../../service/woocommerce-runtime.js'
-import { can, type UiContext } from '../context.js'
+import { findStoreJob, submitStoreJob, type StoreJob, type StoreJobInput, type StoreJobKind } from '../../service/store-jobs.js'
+import { can, requestContextOf, type UiContext } from '../context.js'
 import { explainError, readForm, requiredText } from '../forms.js'
 import { badge, html, notice, num, skuPath, when, type Html } from '../html.js'
 import type { UiPage } from '../index.js'
-import { findOperation, renderOperation, startOperation } from '../operations.js'
+import { findOperation, renderOperation, renderOutcome, renderProgress, startOperation } from '../operations.js'
 import { healthBadge } from './common.js'
+
+function jobLabel(kind: StoreJobKind, input: StoreJobInput): string {
+  if (kind === 'reconcile') return input.dryRun ? 'Reconcile (dry run)' : 'Reconcile (apply)'
+  return kind === 'sync' ? 'Sync now' : 'Map SKUs'
+}
 
 function storePath(id: string): string {
   return `/admin/stores/${encodeURIComponent(id)}`
@@ -80,7 +86,7 @@ ${problems.map((p) => html`<tr><td class="sku">${p.sku}</td><td>${p.kind.replace
     ui.get('/stores/:id', (c) => storePage(c, c.req.param('id')))
 
     // Each action starts a background operation and answers with its progress panel.
-    function action(path: string, start: (c: UiContext, ref: string, form: Record<string, string>) => Promise<ReturnType<typeof startOperation>>) {
+    function action(path: string, start: (c: UiContext, ref: string, form: Record<string, string>) => Promise<Html>) {
       ui.post(`/stores/:id/${path}`, async (c) => {
         const ref = c.req.param('id')
         const store = await getStore(deps, ref)
@@ -91,7 +97,7 @@ ${problems.map((p) => html`<tr><td class="sku">${p.sku}</td><td>${p.kind.replace
         const form = await readForm(c)
         let panel: Html
         try {
-          panel = renderOperation(await start(c, store.id, form))
+          panel = await start(c, store.id, form)
         } catch (e) {
           panel = html`<section id="op">${explainError(e)}</section>`
         }
@@ -101,36 +107,61 @@ ${problems.map((p) => html`<tr><td class="sku">${p.sku}</td><td>${p.kind.replace
     const woo = () => connectorFor(deps)
     const failed = (e: unknown) => explainError(e)
 
+    // Reconcile and sync are jobs (as over the API): any node answers the poll, any node's runner does the work.
     action('reconcile', async (c, ref, f) => {
-      const dryRun = f.dry_run === '1'
-      return startOperation(dryRun ? 'Reconcile (dry run)' : 'Reconcile (apply)', c.get('key').id, deps.clock.now(), async (progress) => {
-        const run = await woo().reconcile(ref, { dryRun, onProgress: progress })
-        const drift = (await listDrift(deps, ref, { runId: run.id, limit: 50 })).items
-        return notice(
-          run.status === 'done' ? 'ok' : 'bad',
-          html`<p data-run-kind="${dryRun ? 'dry' : 'apply'}"><strong>${dryRun ? 'Dry run finished: nothing was changed.' : 'Reconcile applied.'}</strong> Checked ${num(run.checked)} SKUs; drift <strong data-drift>${num(run.drift)}</strong>${dryRun ? '' : html`; repaired <strong data-repaired>${num(run.repaired)}</strong>`}; webhooks re-enabled ${num(run.webhooksReenabled)}.${run.error ? ` ${run.error}` : ''}</p>
-${drift.length ? html`<ul class="plain">${drift.map((d) => html`<li>${d.sku}: store ${d.storeFigure === null ? '—' : num(d.storeFigure)}, hub ${num(d.hubFigure)}${d.repairedAt ? ' · repaired' : ''}</li>`)}</ul>` : ''}
-<p><a href="${storePath(ref)}">Reload the store page</a></p>`,
-        )
-      }, failed)
+      const input = { store: ref, dryRun: f.dry_run === '1' }
+      const job = await submitStoreJob(deps, 'reconcile', input, requestContextOf(c))
+      return renderProgress(`/admin/ops/${job.id}`, jobLabel('reconcile', input), job.done, job.total)
     })
-    action('sync', async (c, ref) =>
-      startOperation('Sync now', c.get('key').id, deps.clock.now(), async (progress) => {
-        const r = await woo().sync(ref, { onProgress: progress, force: true })
-        return notice(r.failed.length ? 'warn' : 'ok', html`Pushed ${num(r.pushed)} of ${num(r.skus)} SKUs in ${num(r.requests)} requests; ${num(r.unchanged)} unchanged${r.failed.length ? html`; <strong>${num(r.failed.length)} failed</strong> (${r.failed.slice(0, 10).map((x) => `${x.sku}: ${x.reason}`).join('; ')})` : ''}.`)
-      }, failed),
-    )
+    action('sync', async (c, ref) => {
+      const input = { store: ref, force: true }
+      const job = await submitStoreJob(deps, 'sync', input, requestContextOf(c))
+      return renderProgress(`/admin/ops/${job.id}`, jobLabel('sync', input), job.done, job.total)
+    })
     action('webhooks', async (c, ref, f) => {
       const callback = requiredText(f, 'callback_url', 2000)
-      return startOperation('Register webhooks', c.get('key').id, deps.clock.now(), async () => {
-        const r = await woo().registerWebhooks(ref, callback)
-        return notice('ok', html`Webhooks point at <span class="sku">${r.callbackUrl}</span>: ${r.webhooks.map((w, i) => html`${i ? ', ' : ''}${w.topic} (${w.action})`)}.`)
-      }, failed)
+      return renderOperation(
+        startOperation('Register webhooks', c.get('key').id, deps.clock.now(), async () => {
+          const r = await woo().registerWebhooks(ref, callback)
+          return notice('ok', html`Webhooks point at <span class="sku">${r.callbackUrl}</span>: ${r.webhooks.map((w, i) => html`${i ? ', ' : ''}${w.topic} (${w.action})`)}.`)
+        }, failed),
+      )
     })
 
-    ui.get('/ops/:id', (c) => {
-      const op = findOperation(c.req.param('id'), c.get('key').id)
-      return op ? c.html(renderOperation(op)) : c.html(html`<section id="op">${notice('warn', 'This operation is not known here (it ran on another node, or the server restarted).')}</section>`, 404)
+    ui.get('/ops/:id', async (c) => {
+      const keyId = c.get('key').id
+      const op = findOperation(c.req.param('id'), keyId)
+      if (op) return c.html(renderOperation(op))
+      const job = await findStoreJob(deps, c.req.param('id'), keyId)
+      return job ? c.html(await renderStoreJob(job)) : c.html(html`<section id="op">${notice('warn', 'This operation is not known (it was started by another key, or the server restarted while it ran in memory).')}</section>`, 404)
     })
+
+    async function renderStoreJob({ job, kind, input }: StoreJob): Promise<Html> {
+      const label = jobLabel(kind, input)
+      if (job.status === 'queued' || job.status === 'running') return renderProgress(`/admin/ops/${job.id}`, label, job.done, job.total)
+      if (job.status === 'failed') return renderOutcome(label, 'failed', notice('bad', html`The operation failed: ${job.error ?? 'see the server log'}.`))
+      const o = job.output ?? {}
+      const store = input.store
+      if (kind === 'reconcile') {
+        const dryRun = o.dry_run === true
+        const drift = typeof o.run_id === 'string' ? (await listDrift(deps, store, { runId: o.run_id, limit: 50 })).items : []
+        return renderOutcome(
+          label,
+          'done',
+          notice(
+            o.status === 'done' ? 'ok' : 'bad',
+            html`<p data-run-kind="${dryRun ? 'dry' : 'apply'}"><strong>${dryRun ? 'Dry run finished: nothing was changed.' : 'Reconcile applied.'}</strong> Checked ${num(Number(o.checked ?? 0))} SKUs; drift <strong data-drift>${num(Number(o.drift ?? 0))}</strong>${dryRun ? '' : html`; repaired <strong data-repaired>${num(Number(o.repaired ?? 0))}</strong>`}; webhooks re-enabled ${num(Number(o.webhooks_reenabled ?? 0))}.</p>
+${drift.length ? html`<ul class="plain">${drift.map((d) => html`<li>${d.sku}: store ${d.storeFigure === null ? '—' : num(d.storeFigure)}, hub ${num(d.hubFigure)}${d.repairedAt ? ' · repaired' : ''}</li>`)}</ul>` : ''}
+<p><a href="${storePath(store)}">Reload the store page</a></p>`,
+          ),
+        )
+      }
+      const failedSkus = Array.isArray(o.failed) ? (o.failed as Array<{ sku: string; reason: string }>) : []
+      return renderOutcome(
+        label,
+        'done',
+        notice(failedSkus.length ? 'warn' : 'ok', html`Pushed ${num(Number(o.pushed ?? 0))} of ${num(Number(o.skus ?? 0))} SKUs in ${num(Number(o.requests ?? 0))} requests; ${num(Number(o.unchanged ?? 0))} unchanged${failedSkus.length ? html`; <strong>${num(failedSkus.length)} failed</strong> (${failedSkus.slice(0, 10).map((x) => `${x.sku}: ${x.reason}`).join('; ')})` : ''}.`),
+      )
+    }
   },
 }
