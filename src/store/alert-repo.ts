@@ -1,8 +1,10 @@
 /** @module store/alert-repo: alerts, their watch states, channels, and the evaluator's cursor (#15). */
 import { sql } from 'kysely'
+import type { StockChangedData } from '../domain/events.js'
+import { compiledStatement, type Slot } from './compiled.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { OUTBOX_CHANNEL, type StreamCursor } from './outbox-repo.js'
+import { OLDEST_RUNNING_TX, OUTBOX_CHANNEL, type StreamCursor } from './outbox-repo.js'
 
 const CURSOR = 'stock'
 
@@ -82,6 +84,123 @@ export async function loadThresholds(ex: Executor, skus: ReadonlyArray<string>, 
     for (const r of await ex.selectFrom('product').select(['sku', 'low_stock_threshold']).where('sku', 'in', part).execute()) products.set(r.sku, Number(r.low_stock_threshold))
   }
   return { levels, products }
+}
+
+/** A committed stock event with what judging it needs: the current thresholds and the stored watch states. */
+export interface WatchedEvent {
+  readonly seq: number
+  readonly id: string
+  readonly sku: string
+  readonly warehouseId: number
+  readonly skuVersion: number
+  readonly createdAt: number
+  readonly data: StockChangedData
+  /** The level's threshold; null when the level row is gone. */
+  readonly levelThreshold: number | null
+  /** The SKU's threshold; null when the product is gone. */
+  readonly productThreshold: number | null
+  readonly levelState: WatchRecord | null
+  readonly totalState: WatchRecord | null
+}
+
+export interface WatchedEventPage {
+  readonly events: ReadonlyArray<WatchedEvent>
+  /** Where the page ends (the input cursor when it is empty). */
+  readonly cursor: StreamCursor
+  /** PostgreSQL: more events wait behind a transaction still running. */
+  readonly heldBack: boolean
+}
+
+/**
+ * The stock events after `after`, each joined with its thresholds and watch states: one statement
+ * per page, compiled once, instead of a page read plus three IN-list lookups (whose SQL text
+ * changed with every page's SKU count, so each was built, compiled and prepared anew). The keys
+ * are built as domain/alerts levelKey/totalKey build them.
+ */
+const WATCHED_PAGE = compiledStatement(
+  (ex, v: Slot<'txId' | 'seq' | 'limit'>, caps: DialectCaps) =>
+    ex
+      .selectFrom('outbox_event as e')
+      .leftJoin('stock_level as l', (j) => j.onRef('l.sku', '=', 'e.sku').onRef('l.warehouse_id', '=', 'e.warehouse_id'))
+      .leftJoin('product as p', 'p.sku', 'e.sku')
+      .leftJoin('alert_state as ls', (j) => j.on('ls.key', '=', sql<string>`'level:' || e.warehouse_id || ':' || e.sku`))
+      .leftJoin('alert_state as ts', (j) => j.on('ts.key', '=', sql<string>`'total:' || e.sku`))
+      .select([
+        'e.seq',
+        'e.tx_id',
+        'e.id',
+        'e.sku',
+        'e.warehouse_id',
+        'e.sku_version',
+        'e.payload',
+        'e.created_at',
+        'l.low_stock_threshold as level_threshold',
+        'p.low_stock_threshold as product_threshold',
+        'ls.state as level_state',
+        'ls.version as level_version',
+        'ts.state as total_state',
+        'ts.version as total_version',
+      ])
+      .where('e.type', '=', 'stock.changed')
+      .$if(caps.notify, (qb) => qb.where(sql<boolean>`(e.tx_id, e.seq) > (${v('txId')}, ${v('seq')})`).where('e.tx_id', '<', OLDEST_RUNNING_TX).orderBy('e.tx_id').orderBy('e.seq'))
+      .$if(!caps.notify, (qb) => qb.where('e.seq', '>', v('seq')).orderBy('e.seq'))
+      .limit(v('limit')),
+  (caps) => caps.name,
+)
+
+const nullableNum = (v: number | string | null) => (v === null ? null : Number(v))
+
+export async function readWatchedEvents(ex: Executor, caps: DialectCaps, after: StreamCursor, limit: number): Promise<WatchedEventPage> {
+  const rows = await WATCHED_PAGE.run(ex, { txId: after.txId, seq: after.seq, limit }, caps)
+  const events = rows.map(
+    (r): WatchedEvent => ({
+      seq: Number(r.seq),
+      id: r.id,
+      sku: r.sku,
+      warehouseId: Number(r.warehouse_id),
+      skuVersion: Number(r.sku_version),
+      createdAt: Number(r.created_at),
+      data: JSON.parse(r.payload) as StockChangedData,
+      levelThreshold: nullableNum(r.level_threshold),
+      productThreshold: nullableNum(r.product_threshold),
+      levelState: r.level_state === null ? null : { state: r.level_state, version: Number(r.level_version) },
+      totalState: r.total_state === null ? null : { state: r.total_state, version: Number(r.total_version) },
+    }),
+  )
+  const last = rows[rows.length - 1]
+  const cursor = last ? { txId: last.tx_id == null ? 0 : Number(last.tx_id), seq: Number(last.seq) } : after
+  const heldBack = caps.notify && rows.length < limit && (await hasStockEventsPast(ex, cursor))
+  return { events, cursor, heldBack }
+}
+
+/**
+ * PostgreSQL: a stock event lies past `cursor` that the page did not take: one held back behind an
+ * older transaction, or one committed since. Asked without the running-transaction horizon: each
+ * statement sees its own snapshot, so comparing with a horizon taken after the page's could miss
+ * events that were held back from the page and released just before this check.
+ */
+async function hasStockEventsPast(ex: Executor, cursor: StreamCursor): Promise<boolean> {
+  const r = await ex
+    .selectFrom('outbox_event')
+    .select('seq')
+    .where(sql<boolean>`(tx_id, seq) > (${cursor.txId}, ${cursor.seq})`)
+    .where('type', '=', 'stock.changed')
+    .limit(1)
+    .executeTakeFirst()
+  return r !== undefined
+}
+
+/** Move the cursor from where this process last put it; false when someone else moved it meanwhile. */
+export async function advanceAlertCursor(ex: Executor, from: StreamCursor, to: StreamCursor, now: number): Promise<boolean> {
+  const res = await ex.updateTable('alert_cursor').set({ tx_id: to.txId, seq: to.seq, updated_at: now }).where('name', '=', CURSOR).where('tx_id', '=', from.txId).where('seq', '=', from.seq).executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+/** The cursor without a lock (a read-only look). */
+export async function readAlertCursor(ex: Executor): Promise<StreamCursor> {
+  const r = await ex.selectFrom('alert_cursor').select(['tx_id', 'seq']).where('name', '=', CURSOR).executeTakeFirst()
+  if (!r) throw new Error('The alert cursor row is missing; was migration 0008 applied?')
+  return { txId: Number(r.tx_id), seq: Number(r.seq) }
 }
 
 export type AlertStatus = 'open' | 'acknowledged' | 'closed'
