@@ -19,6 +19,7 @@ import { AlertEvaluator } from './service/alerts.js'
 import { ObservabilitySampler } from './service/observability.js'
 import { alertChannelResolver } from './connectors/alert-channels/destination.js'
 import { metricsOnlyFetch } from './http/routes/observability.js'
+import { renderMetrics } from './observability/metrics.js'
 import { closeMappingRunner, mappingRunner, useMappingLimits } from './service/provider-mapping.js'
 import { PullScheduler } from './connectors/pulls/run.js'
 import { usePullSealKey } from './store/pull-repo.js'
@@ -90,6 +91,9 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     },
     adminUi: { sealKey: config.security.keyEncryptionKey },
   })
+  // Render the metrics once now: the first scrape would otherwise pay for compiling the exposition
+  // code and the first collection of the process metrics (tens of milliseconds, #15).
+  void renderMetrics().catch((e: unknown) => deps.log.warn({ err: e }, 'rendering the metrics failed'))
   // METRICS_PORT: /metrics without a token, bound to loopback only (a scraper on the same host or a sidecar).
   const metricsServer: ServerType | null =
     config.metrics.port === null ? null : await new Promise((resolve) => {
