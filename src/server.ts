@@ -23,6 +23,7 @@ import { renderMetrics } from './observability/metrics.js'
 import { closeMappingRunner, mappingRunner, useMappingLimits } from './service/provider-mapping.js'
 import { PullScheduler } from './connectors/pulls/run.js'
 import { usePullSealKey } from './store/pull-repo.js'
+import { sealAlertChannelSecrets, useAlertSealKey } from './store/alert-repo.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -35,6 +36,10 @@ export interface RunningServer {
 /** Start serving. Resolves once the port is bound. */
 export async function startServer(config: Config, rt: Runtime): Promise<RunningServer> {
   const { deps } = rt
+  // Alert channel secrets (#15): sealed with KEY_ENCRYPTION_KEY, including any stored before sealing existed.
+  useAlertSealKey(config.security.keyEncryptionKey)
+  const resealed = await sealAlertChannelSecrets(deps.store.db)
+  if (resealed > 0) deps.log.info({ channels: resealed }, 'sealed alert channel secrets stored in the clear')
   // JWT, nonce store, rate limits (Redis when REDIS_URL is set), webhook providers, CORS (#5).
   const security = await createSecurityDeps(config, deps)
   const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)

@@ -1,6 +1,7 @@
 /** @module store/alert-repo: alerts, their watch states, channels, and the evaluator's cursor (#15). */
 import { sql } from 'kysely'
 import type { StockChangedData } from '../domain/events.js'
+import { openSecret, SealedSecretError, sealSecret } from '../security/secret-box.js'
 import { compiledStatement, type Slot } from './compiled.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
@@ -390,6 +391,45 @@ export async function enqueueDigest(ex: Executor, channelId: string, eventSeq: n
 
 // ---- channels ----
 
+/**
+ * A channel's credentials: an SMTP password, a signed webhook's secret, and a Slack-style URL
+ * (the URL is the credential). They are sealed with KEY_ENCRYPTION_KEY when it is set, as store
+ * and pull secrets are, and stored `plain:` otherwise. At rest a sealed field is the object
+ * `{"$sealed": "…"}`, so it cannot be mistaken for a plain value written before sealing existed
+ * (those, plain strings, are still read, and sealAlertChannelSecrets rewrites them). Set once at start.
+ */
+let sealKey: Buffer | null = null
+export function useAlertSealKey(key: Buffer | null): void {
+  sealKey = key
+}
+const SECRET_FIELDS: Readonly<Record<string, ReadonlyArray<string>>> = { email: ['password'], webhook: ['secret'], slack: ['url'] }
+const SEALED = '$sealed'
+
+function sealConfig(kind: string, config: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...config }
+  for (const f of SECRET_FIELDS[kind] ?? []) if (typeof out[f] === 'string') out[f] = { [SEALED]: sealSecret(out[f] as string, sealKey) }
+  return out
+}
+
+/** The config with its secrets in the clear; a secret that cannot be opened is left out and named in `sealError`. */
+function openConfig(kind: string, stored: Record<string, unknown>): { config: Record<string, unknown>; sealError: string | null } {
+  const config = { ...stored }
+  let sealError: string | null = null
+  for (const f of SECRET_FIELDS[kind] ?? []) {
+    const v = config[f]
+    if (typeof v !== 'object' || v === null) continue
+    const sealed = (v as Record<string, unknown>)[SEALED]
+    try {
+      if (typeof sealed !== 'string') throw new SealedSecretError('Malformed sealed secret')
+      config[f] = openSecret(sealed, sealKey)
+    } catch (e) {
+      delete config[f]
+      sealError = `the channel's ${f} cannot be read: ${e instanceof SealedSecretError ? e.message : 'error'}`
+    }
+  }
+  return { config, sealError }
+}
+
 export interface ChannelRow {
   readonly id: string
   readonly name: string
@@ -402,14 +442,19 @@ export interface ChannelRow {
   readonly isActive: boolean
   readonly digestThroughSeq: number
   readonly createdAt: number
+  /** Why a sealed secret of the channel cannot be opened (KEY_ENCRYPTION_KEY missing or changed); null when all is well. */
+  readonly sealError?: string | null
 }
 
-function toChannel(r: { id: string; name: string; kind: string; config: string; mode: string; digest_seconds: number; kinds: string; scopes: string; is_active: number; digest_through_seq: number | string; created_at: number | string }): ChannelRow {
+type ChannelRaw = { id: string; name: string; kind: string; config: string; mode: string; digest_seconds: number; kinds: string; scopes: string; is_active: number; digest_through_seq: number | string; created_at: number | string }
+
+function toChannel(r: ChannelRaw): ChannelRow {
+  const { config, sealError } = openConfig(r.kind, JSON.parse(r.config) as Record<string, unknown>)
   return {
     id: r.id,
     name: r.name,
     kind: r.kind,
-    config: JSON.parse(r.config) as Record<string, unknown>,
+    config,
     mode: r.mode as ChannelRow['mode'],
     digestSeconds: Number(r.digest_seconds),
     kinds: JSON.parse(r.kinds) as string[],
@@ -417,7 +462,32 @@ function toChannel(r: { id: string; name: string; kind: string; config: string; 
     isActive: Number(r.is_active) === 1,
     digestThroughSeq: Number(r.digest_through_seq),
     createdAt: Number(r.created_at),
+    sealError,
   }
+}
+
+/**
+ * Seal what is stored in the clear: secrets written before sealing existed, and `plain:` ones once
+ * a KEY_ENCRYPTION_KEY is set. Run at start; returns how many channels it rewrote.
+ */
+export async function sealAlertChannelSecrets(ex: Executor): Promise<number> {
+  let n = 0
+  for (const r of await ex.selectFrom('alert_channel').select(['id', 'kind', 'config']).execute()) {
+    const stored = JSON.parse(r.config) as Record<string, unknown>
+    const fields = SECRET_FIELDS[r.kind] ?? []
+    const clear = fields.filter((f) => {
+      const v = stored[f]
+      if (typeof v === 'string') return true
+      const sealed = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[SEALED] : undefined
+      return sealKey !== null && typeof sealed === 'string' && sealed.startsWith('plain:')
+    })
+    if (clear.length === 0) continue
+    const { config, sealError } = openConfig(r.kind, stored)
+    if (sealError !== null) continue
+    const res = await ex.updateTable('alert_channel').set({ config: JSON.stringify(sealConfig(r.kind, config)) }).where('id', '=', r.id).where('config', '=', r.config).executeTakeFirst()
+    n += Number(res.numUpdatedRows)
+  }
+  return n
 }
 
 /** Insert a channel; false when the name is taken. */
@@ -428,7 +498,7 @@ export async function insertChannel(ex: Executor, c: ChannelRow): Promise<boolea
       id: c.id,
       name: c.name,
       kind: c.kind,
-      config: JSON.stringify(c.config),
+      config: JSON.stringify(sealConfig(c.kind, c.config)),
       mode: c.mode,
       digest_seconds: c.digestSeconds,
       kinds: JSON.stringify(c.kinds),
