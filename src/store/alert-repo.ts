@@ -355,6 +355,56 @@ export async function alertsBetween(ex: Executor, after: number, through: number
   return rows.map(toAlert)
 }
 
+// ---- retention ----
+
+/**
+ * Delete closed alerts closed before `cutoff`, in batches (short statements). Alerts a digest
+ * channel has not sent yet stay: a digest lists every alert after its channel's last digest.
+ */
+export async function pruneClosedAlerts(ex: Executor, cutoff: number, batch = 1000): Promise<number> {
+  const unsent = await ex.selectFrom('alert_channel').select((eb) => eb.fn.min<number | string | null>('digest_through_seq').as('m')).where('mode', '=', 'digest').executeTakeFirst()
+  const keepAfter = unsent?.m == null ? null : Number(unsent.m)
+  let total = 0
+  for (;;) {
+    const victims = await ex
+      .selectFrom('alert')
+      .select('id')
+      .where('status', '=', 'closed')
+      // closed_at ≥ raised_at: the raised_at bound lets the (status, raised_at) index do the range.
+      .where('raised_at', '<', cutoff)
+      .where('closed_at', '<', cutoff)
+      .$if(keepAfter !== null, (qb) => qb.where((eb) => eb.or([eb('event_seq', 'is', null), eb('event_seq', '<=', keepAfter!)])))
+      .orderBy('raised_at')
+      .limit(batch)
+      .execute()
+    if (victims.length === 0) return total
+    const res = await ex.deleteFrom('alert').where('id', 'in', victims.map((v) => v.id)).where('status', '=', 'closed').executeTakeFirst()
+    total += Number(res.numDeletedRows)
+    if (victims.length < batch) return total
+  }
+}
+
+/**
+ * Delete watch states that settled at `ok` before `cutoff`. Forgetting one changes nothing: a
+ * figure last seen above its threshold is judged ok again on its next movement (first sight), and
+ * no event older than days can still arrive to be ordered against its version.
+ */
+export async function pruneSettledWatchStates(ex: Executor, cutoff: number, batch = 1000): Promise<number> {
+  let total = 0
+  for (;;) {
+    const victims = await ex.selectFrom('alert_state').select('key').where('state', '=', 'ok').where('updated_at', '<', cutoff).limit(batch).execute()
+    if (victims.length === 0) return total
+    const res = await ex
+      .deleteFrom('alert_state')
+      .where('key', 'in', victims.map((v) => v.key))
+      .where('state', '=', 'ok')
+      .where('updated_at', '<', cutoff)
+      .executeTakeFirst()
+    total += Number(res.numDeletedRows)
+    if (victims.length < batch) return total
+  }
+}
+
 // ---- the alert's own outbox event: what the delivery worker hands to a channel ----
 
 const CURRENT_TX = sql<number>`pg_current_xact_id()::text::bigint`
