@@ -565,12 +565,15 @@ async function benchAlerts(): Promise<void> {
   for (let i = 0; i < 10; i++) await api.call('POST', '/alert-channels', { name: `bench-${i}`, kind: 'slack', config: { url: `http://127.0.0.1:9/bench-${i}` } })
   const base = { apiKey: key, skuPrefix: SKU_PREFIX, skuCount: S.skus, warehouseId: wh, duration: S.seconds, warmupSeconds: S.warmup, scenario: 'update' as const, connections: 50 }
   const results: Record<'off' | 'on', number[]> = { off: [], on: [] }
+  const cpu: Record<'off' | 'on', number[]> = { off: [], on: [] }
   for (const mode of ['off', 'on', 'off', 'on'] as const) {
     if (srv) await srv.stop()
     srv = await startServer({ databaseUrl, env: { ALERTS: mode } })
     api = new Api(srv.url, key)
     log(`alerts: writes c=50, ALERTS=${mode}`)
-    results[mode].push(perSec(await measure({ ...base, url: srv.url }, srv.pid)))
+    const r = await measure({ ...base, url: srv.url }, srv.pid)
+    results[mode].push(perSec(r))
+    if (r.serverCpuMsPerReq !== undefined) cpu[mode].push(r.serverCpuMsPerReq)
     await sleep(300)
   }
   await srv.stop()
@@ -581,7 +584,7 @@ async function benchAlerts(): Promise<void> {
     row('SQLite writes c=50 with alert evaluation and 10 channels: movements/s', on, 'mov/s', off, {
       limitOf: 'same server, ALERTS=off',
       target: atLeast(off * 0.95),
-      note: `${((on / off - 1) * 100).toFixed(1)}% vs off; runs off ${results.off.map((x) => Math.round(x)).join('/')}, on ${results.on.map((x) => Math.round(x)).join('/')} mov/s; ${S.skus} SKUs far above threshold (no messages sent)`,
+      note: `${((on / off - 1) * 100).toFixed(1)}% vs off; runs off ${results.off.map((x) => Math.round(x)).join('/')}, on ${results.on.map((x) => Math.round(x)).join('/')} mov/s; server CPU per movement off ${cpu.off.map((x) => x.toFixed(3)).join('/')}, on ${cpu.on.map((x) => x.toFixed(3)).join('/')} ms; ${S.skus} SKUs far above threshold (no messages sent)`,
     }),
   )
 }

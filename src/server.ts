@@ -19,9 +19,11 @@ import { AlertEvaluator } from './service/alerts.js'
 import { ObservabilitySampler } from './service/observability.js'
 import { alertChannelResolver } from './connectors/alert-channels/destination.js'
 import { metricsOnlyFetch } from './http/routes/observability.js'
+import { renderMetrics } from './observability/metrics.js'
 import { closeMappingRunner, mappingRunner, useMappingLimits } from './service/provider-mapping.js'
 import { PullScheduler } from './connectors/pulls/run.js'
 import { usePullSealKey } from './store/pull-repo.js'
+import { sealAlertChannelSecrets, useAlertSealKey } from './store/alert-repo.js'
 
 const HOUR = 60 * 60 * 1000
 
@@ -34,6 +36,10 @@ export interface RunningServer {
 /** Start serving. Resolves once the port is bound. */
 export async function startServer(config: Config, rt: Runtime): Promise<RunningServer> {
   const { deps } = rt
+  // Alert channel secrets (#15): sealed with KEY_ENCRYPTION_KEY, including any stored before sealing existed.
+  useAlertSealKey(config.security.keyEncryptionKey)
+  const resealed = await sealAlertChannelSecrets(deps.store.db)
+  if (resealed > 0) deps.log.info({ channels: resealed }, 'sealed alert channel secrets stored in the clear')
   // JWT, nonce store, rate limits (Redis when REDIS_URL is set), webhook providers, CORS (#5).
   const security = await createSecurityDeps(config, deps)
   const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
@@ -90,6 +96,9 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
     },
     adminUi: { sealKey: config.security.keyEncryptionKey },
   })
+  // Render the metrics once now: the first scrape would otherwise pay for compiling the exposition
+  // code and the first collection of the process metrics (tens of milliseconds, #15).
+  void renderMetrics().catch((e: unknown) => deps.log.warn({ err: e }, 'rendering the metrics failed'))
   // METRICS_PORT: /metrics without a token, bound to loopback only (a scraper on the same host or a sidecar).
   const metricsServer: ServerType | null =
     config.metrics.port === null ? null : await new Promise((resolve) => {

@@ -3,12 +3,14 @@ import type { Command } from 'commander'
 import type { Config } from '../config.js'
 import { channelView, createChannel, listChannels, removeChannel, testChannel } from '../service/alert-channels.js'
 import { acknowledgeAlert, alertView, listAlerts } from '../service/alerts.js'
+import { useAlertSealKey } from '../store/alert-repo.js'
 import { withRuntime } from './with-runtime.js'
 
 const out = (s: string): void => void process.stdout.write(`${s}\n`)
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean)
 
 export function registerAlerts(program: Command, config: Config): void {
+  useAlertSealKey(config.security.keyEncryptionKey)
   const alerts = program.command('alerts').description('Stock and operational alerts, and the channels they go to')
   alerts
     .command('list')

@@ -11,6 +11,7 @@
  * from that cache.
  */
 import client from 'prom-client'
+import { TextHistogram } from './text-histogram.js'
 
 export const registry = new client.Registry()
 client.collectDefaultMetrics({ register: registry, prefix: '', eventLoopMonitoringPrecision: 20 })
@@ -20,7 +21,8 @@ for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total
 
 const r = [registry]
 
-export const httpRequestDuration = new client.Histogram({
+/** Many series (method × route × status): a histogram that keeps its exposition lines ready (observability/text-histogram.ts). */
+export const httpRequestDuration = new TextHistogram({
   name: 'stockbridge_http_request_duration_seconds',
   help: 'HTTP request duration by method, route pattern and status code',
   labelNames: ['method', 'route', 'status'] as const,
@@ -177,6 +179,16 @@ export function targetKindOf(targetId: string): 'store' | 'subscription' | 'aler
   return 'other'
 }
 
+interface PromRegistryInternals {
+  getMetricsAsString(metric: unknown): Promise<string>
+}
+
+/**
+ * The exposition text: registry.metrics() as prom-client writes it (blocks joined by a blank
+ * line), except that a TextHistogram writes its own block.
+ */
 export async function renderMetrics(): Promise<{ body: string; contentType: string }> {
-  return { body: await registry.metrics(), contentType: registry.contentType }
+  const internals = registry as unknown as PromRegistryInternals
+  const blocks = await Promise.all((registry.getMetricsAsArray() as unknown[]).map((m) => (m instanceof TextHistogram ? m.renderText() : internals.getMetricsAsString(m))))
+  return { body: `${blocks.join('\n\n')}\n`, contentType: registry.contentType }
 }

@@ -195,7 +195,10 @@ export async function testChannel(deps: ServiceDeps, idOrName: string, timeoutMs
   return outcome.kind === 'ok' ? { ok: true, status: outcome.status, detail: 'accepted' } : { ok: false, status: outcome.status, detail: outcome.error }
 }
 
-export function sendBatch(c: ChannelRow, batch: Parameters<typeof sendSlack>[1], id: string, timeoutMs: number, signal?: AbortSignal) {
+export async function sendBatch(c: ChannelRow, batch: Parameters<typeof sendSlack>[1], id: string, timeoutMs: number, signal?: AbortSignal): Promise<Awaited<ReturnType<typeof sendSlack>>> {
+  // A sealed secret this node cannot open (KEY_ENCRYPTION_KEY unset or changed): nothing is sent,
+  // and the delivery retries, so setting the right key lets it through.
+  if (c.sealError) return { kind: 'retry', status: null, error: c.sealError, retryAfterMs: 0 }
   switch (c.kind as ChannelKind) {
     case 'email':
       return sendEmail(c.config as unknown as EmailConfig, batch, timeoutMs)

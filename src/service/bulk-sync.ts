@@ -29,6 +29,7 @@ import { compareLevelKeys, levelKeyOf, lockLevelsInOrder, writeLevelCounts, type
 import { listWarehouses } from '../store/warehouse-repo.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
+import { countItemOutcomes } from './movement-metrics.js'
 import { claimFor } from './stock.js'
 import { assertBulkItemsAllowed } from './warehouse-access.js'
 
@@ -154,7 +155,10 @@ export async function bulkSync(deps: ServiceDeps, input: BulkSyncInput, ctx: Req
     throw new ValidationError([{ pointer: '/items', message: `must hold at most ${MAX_BULK_ITEMS} items` }])
   }
   assertBulkItemsAllowed(ctx, input.items) // security (#5): the credential's warehouse restriction
-  return runIdempotent(deps, claimFor(ctx, 'stock.bulk-sync', input, null), (trx) => writeBulkCounts(deps, trx, input, ctx))
+  const done = await runIdempotent(deps, claimFor(ctx, 'stock.bulk-sync', input, null), (trx) => writeBulkCounts(deps, trx, input, ctx))
+  // After the commit (#15): every count a bulk sync, a CSV count import, a pull or a job applied.
+  if (!done.replayed) countItemOutcomes(done.value.items, () => 'sync')
+  return done
 }
 
 /**

@@ -30,6 +30,7 @@ import type { RequestContext, ServiceDeps } from './deps.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { writeBulkCounts } from './bulk-sync.js'
 import { writeMovement } from './level-writer.js'
+import { countItemOutcomes } from './movement-metrics.js'
 import { checkMappingSyntax, mappingFailed, mappingRunner } from './provider-mapping.js'
 import { findPreset, PROVIDER_PRESETS } from './provider-presets.js'
 import { inTransaction } from './transaction.js'
@@ -500,14 +501,18 @@ function tally(eventId: string, results: ReadonlyArray<ItemOutcome>): WebhookRes
 export async function receiveProviderPayload(deps: ServiceDeps, provider: InboundProvider, payloadText: string, ctx: RequestContext): Promise<Replayable<WebhookResult>> {
   const { eventId, ready, outcomes } = await mapPayload(deps, provider, payloadText)
   const claim = { scope: `provider:${provider.name}`, key: eventId, requestHash: createHash('sha256').update(`${provider.name}\u0000${eventId}`).digest('hex') }
+  let done: Replayable<WebhookResult>
   try {
-    return await runIdempotent(deps, claim, (trx) => applyMapped(deps, trx, provider, eventId, ready, outcomes, ctx))
+    done = await runIdempotent(deps, claim, (trx) => applyMapped(deps, trx, provider, eventId, ready, outcomes, ctx))
   } catch (e) {
     // Every item refused: the transaction rolled back and the event is not remembered, so the
     // provider's retry (after the SKU is registered, the stock arrived, …) gets a fresh attempt.
-    if (e instanceof NothingTookEffect) return { value: e.result, replayed: false }
-    throw e
+    if (!(e instanceof NothingTookEffect)) throw e
+    done = { value: e.result, replayed: false }
   }
+  // After the commit (#15): what each item did, by its (validated) change type.
+  if (!done.replayed) countItemOutcomes(done.value.results, (r) => r.change_type)
+  return done
 }
 
 class NothingTookEffect extends Error {
@@ -662,6 +667,7 @@ export async function resolveHeld(deps: ServiceDeps, opts: ProviderOptions, name
     }
     return { external_sku: externalSku, sku, action: 'sku' in how ? ('mapped' as const) : ('created' as const), results }
   })
+  countItemOutcomes(result.results as ReadonlyArray<ItemOutcome | { readonly status: 'discarded' }>, (r) => ('change_type' in r ? r.change_type : null))
   deps.events.notify()
   return result
 }

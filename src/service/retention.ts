@@ -1,4 +1,5 @@
 /** @module service/retention: pruning what is old and no longer needed (the seed's cleanup_old_data). */
+import { pruneClosedAlerts, pruneSettledWatchStates } from '../store/alert-repo.js'
 import { pruneAttempts } from '../store/delivery-repo.js'
 import { deleteIdempotencyRecordsBefore } from '../store/idempotency-repo.js'
 import { pruneInboundWebhooks } from '../store/inbound-webhook-repo.js'
@@ -7,9 +8,12 @@ import { pruneWebhookDeliveries } from '../store/woo-repo.js'
 import type { ServiceDeps } from './deps.js'
 
 export interface RetentionPolicy {
-  /** Delivered events older than this are removed (events still waiting for a target stay). */
+  /**
+   * Delivered events older than this are removed (events still waiting for a target stay), and
+   * alert watch states that settled at ok this long ago.
+   */
   readonly eventsDays: number
-  /** Outbound delivery attempts, received provider webhooks (inbound_webhook) and processed WooCommerce webhook deliveries are kept this long. */
+  /** Outbound delivery attempts, received provider webhooks (inbound_webhook), processed WooCommerce webhook deliveries and closed alerts are kept this long. */
   readonly deliveryLogDays: number
   readonly idempotencyDays: number
 }
@@ -20,6 +24,8 @@ export interface PruneReport {
   readonly inboundWebhooks: number
   readonly storeWebhookDeliveries: number
   readonly idempotencyRecords: number
+  readonly closedAlerts: number
+  readonly alertStates: number
 }
 
 const DAY = 24 * 60 * 60 * 1000
@@ -34,5 +40,7 @@ export async function pruneOldRecords(deps: ServiceDeps, p: RetentionPolicy): Pr
     inboundWebhooks: await pruneInboundWebhooks(db, now - p.deliveryLogDays * DAY),
     storeWebhookDeliveries: await pruneWebhookDeliveries(db, now - p.deliveryLogDays * DAY),
     idempotencyRecords: await deleteIdempotencyRecordsBefore(db, now - p.idempotencyDays * DAY),
+    closedAlerts: await pruneClosedAlerts(db, now - p.deliveryLogDays * DAY),
+    alertStates: await pruneSettledWatchStates(db, now - p.eventsDays * DAY),
   }
 }

@@ -13,7 +13,7 @@ import { lockProduct, writeMovement, type MovementGuard } from './level-writer.j
 import { isOneStatementUpdate, updateInOneStatement } from './one-statement-update.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
 import { cachedWarehouse, cachedWarehouses } from './warehouse-cache.js'
-import { movementsTotal, oversellRefusalsTotal } from '../observability/metrics.js'
+import { countMovements, countRefusal } from './movement-metrics.js'
 
 /** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
 const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
@@ -139,13 +139,10 @@ export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ct
     done = await applyUpdate(deps, input, ctx, claim)
   } catch (e) {
     // Counted after the fact, off the transaction (#15): refusals, and nothing for errors of other kinds.
-    if (e instanceof DomainError && e.code === 'insufficient_stock') {
-      movementsTotal.inc({ change_type: input.changeType, outcome: 'refused' })
-      oversellRefusalsTotal.inc()
-    }
+    countRefusal(input.changeType, e)
     throw e
   }
-  if (!done.replayed) movementsTotal.inc({ change_type: input.changeType, outcome: done.value.entry.status === 'stale' ? 'stale' : 'applied' })
+  if (!done.replayed) countMovements(input.changeType, done.value.entry.status === 'stale' ? 'stale' : 'applied')
   return done
 }
 

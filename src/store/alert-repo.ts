@@ -1,8 +1,11 @@
 /** @module store/alert-repo: alerts, their watch states, channels, and the evaluator's cursor (#15). */
 import { sql } from 'kysely'
+import type { StockChangedData } from '../domain/events.js'
+import { openSecret, SealedSecretError, sealSecret } from '../security/secret-box.js'
+import { compiledStatement, type Slot } from './compiled.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { OUTBOX_CHANNEL, type StreamCursor } from './outbox-repo.js'
+import { OLDEST_RUNNING_TX, OUTBOX_CHANNEL, type StreamCursor } from './outbox-repo.js'
 
 const CURSOR = 'stock'
 
@@ -82,6 +85,123 @@ export async function loadThresholds(ex: Executor, skus: ReadonlyArray<string>, 
     for (const r of await ex.selectFrom('product').select(['sku', 'low_stock_threshold']).where('sku', 'in', part).execute()) products.set(r.sku, Number(r.low_stock_threshold))
   }
   return { levels, products }
+}
+
+/** A committed stock event with what judging it needs: the current thresholds and the stored watch states. */
+export interface WatchedEvent {
+  readonly seq: number
+  readonly id: string
+  readonly sku: string
+  readonly warehouseId: number
+  readonly skuVersion: number
+  readonly createdAt: number
+  readonly data: StockChangedData
+  /** The level's threshold; null when the level row is gone. */
+  readonly levelThreshold: number | null
+  /** The SKU's threshold; null when the product is gone. */
+  readonly productThreshold: number | null
+  readonly levelState: WatchRecord | null
+  readonly totalState: WatchRecord | null
+}
+
+export interface WatchedEventPage {
+  readonly events: ReadonlyArray<WatchedEvent>
+  /** Where the page ends (the input cursor when it is empty). */
+  readonly cursor: StreamCursor
+  /** PostgreSQL: more events wait behind a transaction still running. */
+  readonly heldBack: boolean
+}
+
+/**
+ * The stock events after `after`, each joined with its thresholds and watch states: one statement
+ * per page, compiled once, instead of a page read plus three IN-list lookups (whose SQL text
+ * changed with every page's SKU count, so each was built, compiled and prepared anew). The keys
+ * are built as domain/alerts levelKey/totalKey build them.
+ */
+const WATCHED_PAGE = compiledStatement(
+  (ex, v: Slot<'txId' | 'seq' | 'limit'>, caps: DialectCaps) =>
+    ex
+      .selectFrom('outbox_event as e')
+      .leftJoin('stock_level as l', (j) => j.onRef('l.sku', '=', 'e.sku').onRef('l.warehouse_id', '=', 'e.warehouse_id'))
+      .leftJoin('product as p', 'p.sku', 'e.sku')
+      .leftJoin('alert_state as ls', (j) => j.on('ls.key', '=', sql<string>`'level:' || e.warehouse_id || ':' || e.sku`))
+      .leftJoin('alert_state as ts', (j) => j.on('ts.key', '=', sql<string>`'total:' || e.sku`))
+      .select([
+        'e.seq',
+        'e.tx_id',
+        'e.id',
+        'e.sku',
+        'e.warehouse_id',
+        'e.sku_version',
+        'e.payload',
+        'e.created_at',
+        'l.low_stock_threshold as level_threshold',
+        'p.low_stock_threshold as product_threshold',
+        'ls.state as level_state',
+        'ls.version as level_version',
+        'ts.state as total_state',
+        'ts.version as total_version',
+      ])
+      .where('e.type', '=', 'stock.changed')
+      .$if(caps.notify, (qb) => qb.where(sql<boolean>`(e.tx_id, e.seq) > (${v('txId')}, ${v('seq')})`).where('e.tx_id', '<', OLDEST_RUNNING_TX).orderBy('e.tx_id').orderBy('e.seq'))
+      .$if(!caps.notify, (qb) => qb.where('e.seq', '>', v('seq')).orderBy('e.seq'))
+      .limit(v('limit')),
+  (caps) => caps.name,
+)
+
+const nullableNum = (v: number | string | null) => (v === null ? null : Number(v))
+
+export async function readWatchedEvents(ex: Executor, caps: DialectCaps, after: StreamCursor, limit: number): Promise<WatchedEventPage> {
+  const rows = await WATCHED_PAGE.run(ex, { txId: after.txId, seq: after.seq, limit }, caps)
+  const events = rows.map(
+    (r): WatchedEvent => ({
+      seq: Number(r.seq),
+      id: r.id,
+      sku: r.sku,
+      warehouseId: Number(r.warehouse_id),
+      skuVersion: Number(r.sku_version),
+      createdAt: Number(r.created_at),
+      data: JSON.parse(r.payload) as StockChangedData,
+      levelThreshold: nullableNum(r.level_threshold),
+      productThreshold: nullableNum(r.product_threshold),
+      levelState: r.level_state === null ? null : { state: r.level_state, version: Number(r.level_version) },
+      totalState: r.total_state === null ? null : { state: r.total_state, version: Number(r.total_version) },
+    }),
+  )
+  const last = rows[rows.length - 1]
+  const cursor = last ? { txId: last.tx_id == null ? 0 : Number(last.tx_id), seq: Number(last.seq) } : after
+  const heldBack = caps.notify && rows.length < limit && (await hasStockEventsPast(ex, cursor))
+  return { events, cursor, heldBack }
+}
+
+/**
+ * PostgreSQL: a stock event lies past `cursor` that the page did not take: one held back behind an
+ * older transaction, or one committed since. Asked without the running-transaction horizon: each
+ * statement sees its own snapshot, so comparing with a horizon taken after the page's could miss
+ * events that were held back from the page and released just before this check.
+ */
+async function hasStockEventsPast(ex: Executor, cursor: StreamCursor): Promise<boolean> {
+  const r = await ex
+    .selectFrom('outbox_event')
+    .select('seq')
+    .where(sql<boolean>`(tx_id, seq) > (${cursor.txId}, ${cursor.seq})`)
+    .where('type', '=', 'stock.changed')
+    .limit(1)
+    .executeTakeFirst()
+  return r !== undefined
+}
+
+/** Move the cursor from where this process last put it; false when someone else moved it meanwhile. */
+export async function advanceAlertCursor(ex: Executor, from: StreamCursor, to: StreamCursor, now: number): Promise<boolean> {
+  const res = await ex.updateTable('alert_cursor').set({ tx_id: to.txId, seq: to.seq, updated_at: now }).where('name', '=', CURSOR).where('tx_id', '=', from.txId).where('seq', '=', from.seq).executeTakeFirst()
+  return Number(res.numUpdatedRows) === 1
+}
+
+/** The cursor without a lock (a read-only look). */
+export async function readAlertCursor(ex: Executor): Promise<StreamCursor> {
+  const r = await ex.selectFrom('alert_cursor').select(['tx_id', 'seq']).where('name', '=', CURSOR).executeTakeFirst()
+  if (!r) throw new Error('The alert cursor row is missing; was migration 0008 applied?')
+  return { txId: Number(r.tx_id), seq: Number(r.seq) }
 }
 
 export type AlertStatus = 'open' | 'acknowledged' | 'closed'
@@ -235,6 +355,56 @@ export async function alertsBetween(ex: Executor, after: number, through: number
   return rows.map(toAlert)
 }
 
+// ---- retention ----
+
+/**
+ * Delete closed alerts closed before `cutoff`, in batches (short statements). Alerts a digest
+ * channel has not sent yet stay: a digest lists every alert after its channel's last digest.
+ */
+export async function pruneClosedAlerts(ex: Executor, cutoff: number, batch = 1000): Promise<number> {
+  const unsent = await ex.selectFrom('alert_channel').select((eb) => eb.fn.min<number | string | null>('digest_through_seq').as('m')).where('mode', '=', 'digest').executeTakeFirst()
+  const keepAfter = unsent?.m == null ? null : Number(unsent.m)
+  let total = 0
+  for (;;) {
+    const victims = await ex
+      .selectFrom('alert')
+      .select('id')
+      .where('status', '=', 'closed')
+      // closed_at ≥ raised_at: the raised_at bound lets the (status, raised_at) index do the range.
+      .where('raised_at', '<', cutoff)
+      .where('closed_at', '<', cutoff)
+      .$if(keepAfter !== null, (qb) => qb.where((eb) => eb.or([eb('event_seq', 'is', null), eb('event_seq', '<=', keepAfter!)])))
+      .orderBy('raised_at')
+      .limit(batch)
+      .execute()
+    if (victims.length === 0) return total
+    const res = await ex.deleteFrom('alert').where('id', 'in', victims.map((v) => v.id)).where('status', '=', 'closed').executeTakeFirst()
+    total += Number(res.numDeletedRows)
+    if (victims.length < batch) return total
+  }
+}
+
+/**
+ * Delete watch states that settled at `ok` before `cutoff`. Forgetting one changes nothing: a
+ * figure last seen above its threshold is judged ok again on its next movement (first sight), and
+ * no event older than days can still arrive to be ordered against its version.
+ */
+export async function pruneSettledWatchStates(ex: Executor, cutoff: number, batch = 1000): Promise<number> {
+  let total = 0
+  for (;;) {
+    const victims = await ex.selectFrom('alert_state').select('key').where('state', '=', 'ok').where('updated_at', '<', cutoff).limit(batch).execute()
+    if (victims.length === 0) return total
+    const res = await ex
+      .deleteFrom('alert_state')
+      .where('key', 'in', victims.map((v) => v.key))
+      .where('state', '=', 'ok')
+      .where('updated_at', '<', cutoff)
+      .executeTakeFirst()
+    total += Number(res.numDeletedRows)
+    if (victims.length < batch) return total
+  }
+}
+
 // ---- the alert's own outbox event: what the delivery worker hands to a channel ----
 
 const CURRENT_TX = sql<number>`pg_current_xact_id()::text::bigint`
@@ -271,6 +441,45 @@ export async function enqueueDigest(ex: Executor, channelId: string, eventSeq: n
 
 // ---- channels ----
 
+/**
+ * A channel's credentials: an SMTP password, a signed webhook's secret, and a Slack-style URL
+ * (the URL is the credential). They are sealed with KEY_ENCRYPTION_KEY when it is set, as store
+ * and pull secrets are, and stored `plain:` otherwise. At rest a sealed field is the object
+ * `{"$sealed": "…"}`, so it cannot be mistaken for a plain value written before sealing existed
+ * (those, plain strings, are still read, and sealAlertChannelSecrets rewrites them). Set once at start.
+ */
+let sealKey: Buffer | null = null
+export function useAlertSealKey(key: Buffer | null): void {
+  sealKey = key
+}
+const SECRET_FIELDS: Readonly<Record<string, ReadonlyArray<string>>> = { email: ['password'], webhook: ['secret'], slack: ['url'] }
+const SEALED = '$sealed'
+
+function sealConfig(kind: string, config: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...config }
+  for (const f of SECRET_FIELDS[kind] ?? []) if (typeof out[f] === 'string') out[f] = { [SEALED]: sealSecret(out[f] as string, sealKey) }
+  return out
+}
+
+/** The config with its secrets in the clear; a secret that cannot be opened is left out and named in `sealError`. */
+function openConfig(kind: string, stored: Record<string, unknown>): { config: Record<string, unknown>; sealError: string | null } {
+  const config = { ...stored }
+  let sealError: string | null = null
+  for (const f of SECRET_FIELDS[kind] ?? []) {
+    const v = config[f]
+    if (typeof v !== 'object' || v === null) continue
+    const sealed = (v as Record<string, unknown>)[SEALED]
+    try {
+      if (typeof sealed !== 'string') throw new SealedSecretError('Malformed sealed secret')
+      config[f] = openSecret(sealed, sealKey)
+    } catch (e) {
+      delete config[f]
+      sealError = `the channel's ${f} cannot be read: ${e instanceof SealedSecretError ? e.message : 'error'}`
+    }
+  }
+  return { config, sealError }
+}
+
 export interface ChannelRow {
   readonly id: string
   readonly name: string
@@ -283,14 +492,19 @@ export interface ChannelRow {
   readonly isActive: boolean
   readonly digestThroughSeq: number
   readonly createdAt: number
+  /** Why a sealed secret of the channel cannot be opened (KEY_ENCRYPTION_KEY missing or changed); null when all is well. */
+  readonly sealError?: string | null
 }
 
-function toChannel(r: { id: string; name: string; kind: string; config: string; mode: string; digest_seconds: number; kinds: string; scopes: string; is_active: number; digest_through_seq: number | string; created_at: number | string }): ChannelRow {
+type ChannelRaw = { id: string; name: string; kind: string; config: string; mode: string; digest_seconds: number; kinds: string; scopes: string; is_active: number; digest_through_seq: number | string; created_at: number | string }
+
+function toChannel(r: ChannelRaw): ChannelRow {
+  const { config, sealError } = openConfig(r.kind, JSON.parse(r.config) as Record<string, unknown>)
   return {
     id: r.id,
     name: r.name,
     kind: r.kind,
-    config: JSON.parse(r.config) as Record<string, unknown>,
+    config,
     mode: r.mode as ChannelRow['mode'],
     digestSeconds: Number(r.digest_seconds),
     kinds: JSON.parse(r.kinds) as string[],
@@ -298,7 +512,32 @@ function toChannel(r: { id: string; name: string; kind: string; config: string; 
     isActive: Number(r.is_active) === 1,
     digestThroughSeq: Number(r.digest_through_seq),
     createdAt: Number(r.created_at),
+    sealError,
   }
+}
+
+/**
+ * Seal what is stored in the clear: secrets written before sealing existed, and `plain:` ones once
+ * a KEY_ENCRYPTION_KEY is set. Run at start; returns how many channels it rewrote.
+ */
+export async function sealAlertChannelSecrets(ex: Executor): Promise<number> {
+  let n = 0
+  for (const r of await ex.selectFrom('alert_channel').select(['id', 'kind', 'config']).execute()) {
+    const stored = JSON.parse(r.config) as Record<string, unknown>
+    const fields = SECRET_FIELDS[r.kind] ?? []
+    const clear = fields.filter((f) => {
+      const v = stored[f]
+      if (typeof v === 'string') return true
+      const sealed = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[SEALED] : undefined
+      return sealKey !== null && typeof sealed === 'string' && sealed.startsWith('plain:')
+    })
+    if (clear.length === 0) continue
+    const { config, sealError } = openConfig(r.kind, stored)
+    if (sealError !== null) continue
+    const res = await ex.updateTable('alert_channel').set({ config: JSON.stringify(sealConfig(r.kind, config)) }).where('id', '=', r.id).where('config', '=', r.config).executeTakeFirst()
+    n += Number(res.numUpdatedRows)
+  }
+  return n
 }
 
 /** Insert a channel; false when the name is taken. */
@@ -309,7 +548,7 @@ export async function insertChannel(ex: Executor, c: ChannelRow): Promise<boolea
       id: c.id,
       name: c.name,
       kind: c.kind,
-      config: JSON.stringify(c.config),
+      config: JSON.stringify(sealConfig(c.kind, c.config)),
       mode: c.mode,
       digest_seconds: c.digestSeconds,
       kinds: JSON.stringify(c.kinds),

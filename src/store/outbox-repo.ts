@@ -45,7 +45,7 @@ export interface NewOutboxEvent {
 // Sequence numbers are handed out before commit, so on PostgreSQL a later number can commit first.
 // Recording the transaction id lets readers wait for every older transaction to finish.
 const CURRENT_TX = sql<number>`pg_current_xact_id()::text::bigint`
-const OLDEST_RUNNING_TX = sql<number>`pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
+export const OLDEST_RUNNING_TX = sql<number>`pg_snapshot_xmin(pg_current_snapshot())::text::bigint`
 
 const INSERT_EVENT = compiledStatement(
   (ex, v: Slot<'id' | 'type' | 'sku' | 'warehouseId' | 'skuVersion' | 'payload' | 'createdAt' | 'origin'>, s: { readonly caps: DialectCaps; readonly notifyInline: boolean }) =>
@@ -160,18 +160,20 @@ export async function readEventPage(ex: Executor, caps: DialectCaps, after: Stre
     .execute()
   const last = rows[rows.length - 1]
   const cursor = last ? { txId: last.tx_id == null ? 0 : Number(last.tx_id), seq: Number(last.seq) } : after
-  let heldBack = false
-  if (caps.notify && rows.length < limit) {
-    const waiting = await ex
-      .selectFrom('outbox_event')
-      .select('seq')
-      .where(sql<boolean>`(tx_id, seq) > (${cursor.txId}, ${cursor.seq})`)
-      .where('tx_id', '>=', OLDEST_RUNNING_TX)
-      .limit(1)
-      .executeTakeFirst()
-    heldBack = waiting !== undefined
-  }
+  const heldBack = caps.notify && rows.length < limit && (await hasHeldBackEvents(ex, cursor))
   return { events: rows.map(toEvent), cursor, heldBack }
+}
+
+/** PostgreSQL: events past `cursor` exist but belong to transactions younger than one still running. */
+export async function hasHeldBackEvents(ex: Executor, cursor: StreamCursor): Promise<boolean> {
+  const waiting = await ex
+    .selectFrom('outbox_event')
+    .select('seq')
+    .where(sql<boolean>`(tx_id, seq) > (${cursor.txId}, ${cursor.seq})`)
+    .where('tx_id', '>=', OLDEST_RUNNING_TX)
+    .limit(1)
+    .executeTakeFirst()
+  return waiting !== undefined
 }
 
 /** A stream resuming after event `seq` (its Last-Event-ID). */

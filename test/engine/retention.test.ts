@@ -126,7 +126,7 @@ for (const db of DATABASES) {
       expect(again.events).toBe(2)
       expect(await seqsOf(pending.sku)).toEqual([])
       expect(await seqsOf(dead.sku)).toEqual([deadDl.eventSeq])
-      expect(await pruneOldRecords(deps, { eventsDays: 7, deliveryLogDays: 5, idempotencyDays: 7 })).toEqual({ events: 0, attempts: 0, inboundWebhooks: 0, storeWebhookDeliveries: 0, idempotencyRecords: 0 })
+      expect(await pruneOldRecords(deps, { eventsDays: 7, deliveryLogDays: 5, idempotencyDays: 7 })).toEqual({ events: 0, attempts: 0, inboundWebhooks: 0, storeWebhookDeliveries: 0, idempotencyRecords: 0, closedAlerts: 0, alertStates: 0 })
     })
 
     it('prunes in small batches to the same result (many short statements, no long lock)', async () => {

@@ -6,10 +6,18 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { phpJson } from '../../emulator/woocommerce/php-json.js'
 import { wcWebhookSignature } from '../../emulator/woocommerce/server.js'
+import { registry } from '../../src/observability/metrics.js'
 import { getStock } from '../../src/service/stock.js'
 import { findStore, listWebhookDeliveries } from '../../src/store/woo-repo.js'
 import { DATABASES } from '../support/databases.js'
 import { connectStore, registerSkus, startHub, startShop, stockOf, until, type Hub, type Shop } from './support.js'
+
+/** stockbridge_movements_total by change_type/outcome (#15: order movements count too). */
+async function movements(): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  for (const v of (await registry.getSingleMetric('stockbridge_movements_total')!.get()).values) out.set(`${v.labels.change_type}/${v.labels.outcome}`, v.value)
+  return out
+}
 
 async function totals(hub: Hub, sku: string) {
   const v = await getStock(hub.deps, sku)
@@ -50,6 +58,7 @@ for (const { name, skipReason } of DATABASES) {
       // Registration pinged the hub; it answered (the webhooks stay active, nothing is stored for a ping).
       expect([...shop.emu.shop.webhooks.values()].every((w) => w.status === 'active')).toBe(true)
 
+      const counted = await movements()
       const order = shop.emu.shop.createOrder({ lines: [{ product: simple, quantity: 4 }, { product: variation, quantity: 1 }] })
       await until(async () => (await totals(hub, simple.sku)).reserved === 4, 5000, 'the pending order to reserve')
       expect(await totals(hub, simple.sku)).toEqual({ onHand: 13, reserved: 4 })
@@ -77,6 +86,10 @@ for (const { name, skipReason } of DATABASES) {
       await hub.woo.processor.drain()
       expect(await totals(hub, simple.sku)).toEqual({ onHand: 13, reserved: 0 })
       expect(await totals(hub, variation.sku)).toEqual({ onHand: 13, reserved: 0 })
+      // Every order movement counted once (#15): the simple line held in BER and HAM, the variation in one warehouse.
+      const now = await movements()
+      const moved = Object.fromEntries(['reserve', 'commit', 'sale', 'restock'].map((c) => [c, (now.get(`${c}/applied`) ?? 0) - (counted.get(`${c}/applied`) ?? 0)]))
+      expect(moved).toEqual({ reserve: 3, commit: 3, sale: 0, restock: 3 })
       const store = (await findStore(hub.deps.store.db, 'shop1'))!
       const received = await listWebhookDeliveries(hub.deps.store.db, store.id, 500)
       expect(received.some((d) => d.topic === 'product.updated' && /echo|in sync|superseded|resolved/.test(d.result ?? ''))).toBe(true)

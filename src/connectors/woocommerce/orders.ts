@@ -22,6 +22,7 @@ import type { Reservation } from '../../domain/reservation.js'
 import { availableOf } from '../../domain/stock-level.js'
 import type { ServiceDeps } from '../../service/deps.js'
 import { lockProduct, writeDelta, type MovementMeta, type WriteTarget } from '../../service/level-writer.js'
+import { countMovements } from '../../service/movement-metrics.js'
 import { inTransaction } from '../../service/transaction.js'
 import { findProduct } from '../../store/product-repo.js'
 import { closeReservation, findReservation, insertReservation } from '../../store/reservation-repo.js'
@@ -72,6 +73,15 @@ export interface LineOutcome {
   readonly action: string
 }
 
+/** The change types an order line's transaction wrote, by its write target (one per attempt): counted once it committed (#15). */
+const movedBy = new WeakMap<WriteTarget, string[]>()
+
+async function writeCounted(...args: Parameters<typeof writeDelta>): ReturnType<typeof writeDelta> {
+  const written = await writeDelta(...args)
+  movedBy.get(args[0])?.push(args[4].changeType)
+  return written
+}
+
 /** Apply an order body to the hub, line by line, each line in its own transaction. */
 export async function processOrder(deps: ServiceDeps, store: WooStore, order: OrderBody): Promise<LineOutcome[]> {
   const statusTarget = TARGET_OF_STATUS[order.status]
@@ -90,7 +100,9 @@ export async function processOrder(deps: ServiceDeps, store: WooStore, order: Or
       continue
     }
     const refunds = refundMeta(line)
+    let moved: string[] = []
     const action = await inTransaction(deps, async (trx) => {
+      moved = []
       const now = deps.clock.now()
       const rec = await repo.lockOrderLine(trx, deps.store.caps, { storeId: store.id, orderId: order.id, lineId: line.id, sku, quantity }, now)
       if (rec.modifiedGmt && modified && modified < rec.modifiedGmt) return `stale (${order.status} at ${modified}; already applied ${rec.orderStatus} at ${rec.modifiedGmt})`
@@ -115,6 +127,7 @@ export async function processOrder(deps: ServiceDeps, store: WooStore, order: Or
       }
       const product = await lockProduct(trx, deps.store.caps, rec.sku)
       const t: WriteTarget = { ex: trx, caps: deps.store.caps, now, deps }
+      movedBy.set(t, moved)
       const meta = (changeType: MovementMeta['changeType'], reservationId: string | null = null, why = order.status): MovementMeta => ({
         changeType,
         source: `woocommerce:${store.name}`.slice(0, 100),
@@ -153,7 +166,7 @@ export async function processOrder(deps: ServiceDeps, store: WooStore, order: Or
         actions.push(`released ${rec.quantity}`)
       } else if (stepPhase && rec.phase === 'sold') {
         // What is still taken: the sale less what restocking refunds already put back.
-        for (const l of rec.allocation ?? []) if (l.quantity > 0) await writeDelta(t, product, l.warehouseId, { kind: 'restock', quantity: l.quantity }, meta('restock'))
+        for (const l of rec.allocation ?? []) if (l.quantity > 0) await writeCounted(t, product, l.warehouseId, { kind: 'restock', quantity: l.quantity }, meta('restock'))
         Object.assign(next, { phase: 'restocked', allocation: [] })
         actions.push(`restocked ${sum(rec.allocation ?? [])}`)
       } else if (stepPhase) {
@@ -193,6 +206,7 @@ export async function processOrder(deps: ServiceDeps, store: WooStore, order: Or
       if (next.phase !== 'reserved') await repo.forgetPushed(trx, store.id, [rec.sku])
       return actions.join('; ')
     })
+    for (const changeType of moved) countMovements(changeType, 'applied')
     out.push({ lineId: line.id, sku, action })
   }
   deps.events.notify()
@@ -221,11 +235,11 @@ async function putBack(t: WriteTarget, product: Product, allocation: Allocation,
     const l = left[i]!
     const q = Math.min(l.quantity, rest)
     if (q <= 0) continue
-    await writeDelta(t, product, l.warehouseId, { kind: 'restock', quantity: q }, meta)
+    await writeCounted(t, product, l.warehouseId, { kind: 'restock', quantity: q }, meta)
     l.quantity -= q
     rest -= q
   }
-  if (rest > 0 && left[0]) await writeDelta(t, product, left[0].warehouseId, { kind: 'restock', quantity: rest }, meta)
+  if (rest > 0 && left[0]) await writeCounted(t, product, left[0].warehouseId, { kind: 'restock', quantity: rest }, meta)
   return left.filter((l) => l.quantity > 0)
 }
 
@@ -282,7 +296,7 @@ async function reserve(deps: ServiceDeps, t: WriteTarget, store: WooStore, produ
   }
   if (lines.length === 0) return null
   const id = deps.ids.next('res')
-  for (const l of lines) await writeDelta(t, product, l.warehouseId, { kind: 'reserve', quantity: l.quantity }, meta('reserve', id))
+  for (const l of lines) await writeCounted(t, product, l.warehouseId, { kind: 'reserve', quantity: l.quantity }, meta('reserve', id))
   const r: Reservation = {
     id,
     sku: product.sku,
@@ -309,7 +323,7 @@ async function commitOrRelease(t: WriteTarget, reservationId: string, product: P
     return false
   }
   if (!(await closeReservation(t.ex, reservationId, 'committed', t.now))) return false
-  for (const l of r.lines) await writeDelta(t, product, l.warehouseId, { kind: 'commit', quantity: l.quantity }, meta('commit', reservationId))
+  for (const l of r.lines) await writeCounted(t, product, l.warehouseId, { kind: 'commit', quantity: l.quantity }, meta('commit', reservationId))
   return true
 }
 
@@ -317,7 +331,7 @@ async function releaseIfActive(t: WriteTarget, reservationId: string, product: P
   const r = await findReservation(t.ex, reservationId)
   if (!r || r.status !== 'active') return
   if (!(await closeReservation(t.ex, reservationId, status, t.now))) return
-  for (const l of r.lines) await writeDelta(t, product, l.warehouseId, { kind: 'release', quantity: l.quantity }, meta('release', reservationId))
+  for (const l of r.lines) await writeCounted(t, product, l.warehouseId, { kind: 'release', quantity: l.quantity }, meta('release', reservationId))
 }
 
 /**
@@ -339,7 +353,7 @@ async function sell(deps: ServiceDeps, t: WriteTarget, store: WooStore, product:
   for (const l of sorted) {
     // The part beyond available goes through as a backorder whatever the SKU's own setting.
     const lenient = oversold > 0 ? { ...product, allowsBackorders: true } : product
-    await writeDelta(t, lenient, l.warehouseId, { kind: 'sale', quantity: l.quantity }, meta('sale'))
+    await writeCounted(t, lenient, l.warehouseId, { kind: 'sale', quantity: l.quantity }, meta('sale'))
   }
   void deps
   return { lines: sorted.map((l) => ({ warehouseId: l.warehouseId, quantity: l.quantity })), oversold }
