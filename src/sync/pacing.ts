@@ -12,18 +12,20 @@
  *   slower for good is not compared with its best day forever); sizes not seen yet are judged from
  *   the nearest seen ones (an overestimate: it errs towards "no queueing").
  * - **It queues** when an answer took ≥ 1.4× its own cost for that size (and at least 30 ms more),
- *   and 1.3× what answers sent beside fewer of our requests took lately: a store that serves only
- *   so many at once slows down with more of ours in flight, while a loaded machine (the hub's own,
- *   or the network) slows every answer alike and must not read as the store queueing.
+ *   and 1.3× what the answers sent beside fewer of ours took that came back meanwhile (none: it
+ *   cannot tell): a store that serves only so many at once answers the requests beside more of
+ *   ours later, while a loaded machine (the hub's own, or the network) slows every answer of the
+ *   moment alike and must not read as the store queueing.
  * - **Its parallel capacity** is known only once it queued: parallel requests that made it queue
  *   step the concurrency down, and the level they step down to is the store's capacity. A store
  *   that never queued (it serves as many requests at once as we send) has no known capacity and
  *   is never loaded, however busy our requests keep it: it is not the slow side.
- * - **Loaded** when its known capacity is at least half used by our requests (over about 3 s; the work is each
- *   answer's own cost, not the time it queued), or when its answers queue of themselves (smoothed
- *   ratio ≥ 1.5: other clients load it). Not loaded again once that use falls to ≤ 20 % and its
- *   answers no longer queue (hysteresis: the fuller batches of a loaded store use it less, and that
- *   must not flip it back to small ones).
+ * - **Loaded** when its known capacity is at least half used by our requests (over about 3 s; the
+ *   work is each answer's own cost, not the time it queued). Not loaded again once that use falls
+ *   to ≤ 20 % (hysteresis: the fuller batches of a loaded store use it less, and that must not flip
+ *   it back to small ones). A capacity not confirmed by a queued answer for a minute is forgotten.
+ *   Answers slow for other reasons (other clients, a loaded machine) do not load it: they cannot
+ *   be told apart from the hub's own host being busy, where fuller batches would only add latency.
  * - **Window**: while loaded, a batch waits until its oldest item has waited `window`, which moves
  *   towards `maxWindowMs − the store's response time` (so waiting plus answering stays within the
  *   bound); while not loaded it falls back to `minWindowMs` (the configured linger), which applies
@@ -31,7 +33,8 @@
  *   [minWindowMs, maxWindowMs].
  * - **Concurrency** starts at 2 (at most the store's) and grows by one while items wait for a free
  *   request and the store does not queue (parallel requests help); it shrinks by one when a request
- *   sent beside others queued (they only queue at the store).
+ *   sent beside others queued (they only queue at the store). "Does not queue" is judged against
+ *   those answers too, so a loaded machine does not pin it at one.
  *
  * Oldest first: items leave in the order they were claimed, so no SKU waits behind newer ones.
  * Pure bookkeeping, no timers: the worker asks and reports (sync/worker.ts).
@@ -68,15 +71,12 @@ const LEAVE_LOAD = 0.2
 /** An answer that took this × the store's own cost for its size (and QUEUED_MS more) queued. */
 const QUEUEING = 1.4
 const QUEUED_MS = 30
-/** ...and this × slower than answers sent beside fewer of ours lately (RECENT_MS). */
+/** ...and this × slower than answers sent beside fewer of ours that came back meanwhile. */
 const SLOWER_THAN_FEWER = 1.3
-const RECENT_MS = 3000
 /** Levels of requests beside others told apart. */
 const MAX_LEVEL = 16
 /** No queueing at or below this × its own cost. */
 const NO_QUEUEING = 1.15
-/** Smoothed answers this × slower than the store's own cost: it queues of itself (other clients). */
-const SELF_QUEUEING = 1.5
 /** Our requests in flight on average at least this share of those allowed: try one more. */
 const PROBE_FLYING = 0.75
 /** A capacity not confirmed by a queued answer for this long is forgotten. */
@@ -94,9 +94,7 @@ export class Pacer {
   #latency: number | null = null
   /** The store's own cost by request size (index: items): the fastest answer, rising slowly. */
   readonly #floor: Array<number | undefined> = []
-  /** Answers' time over their own cost, smoothed (1: no queueing). */
-  #queueing = 1
-  /** Answers' time over their own cost by how many of ours were in flight beside them (smoothed), and when last. */
+  /** The last answer's time over its own cost by how many of ours were in flight beside it, and when it came. */
   readonly #byLevel: Array<{ ratio: number; at: number } | undefined> = []
   /** Requests at once the store serves without queueing; null until it queued. */
   #capacity: number | null = null
@@ -182,22 +180,27 @@ export class Pacer {
     const ms = Math.max(0, o.ms)
     this.#latency = this.#latency === null ? ms : this.#latency * 0.7 + ms * 0.3
     const n = Math.min(MAX_ITEMS, Math.max(1, Math.round(o.items)))
-    const own = this.#ownCost(n)
+    // Its own cost for this size (a first answer of a size is judged from the sizes seen); the
+    // floor: any faster answer lowers it; it rises slowly, faster from answers given alone.
+    const f = this.#floor[n]
+    const est = f ?? this.#ownCost(n)
+    const own = est === null || ms < est ? ms : est
+    this.#floor[n] = f === undefined || ms < f ? own : f + (ms - f) * (o.alongside === 0 ? 0.05 : 0.005)
     // What the store spent on it (its queueing is not work); the use of its capacity is sampled below.
-    this.#workMs += own === null ? ms : Math.min(ms, own)
+    this.#workMs += Math.min(ms, own)
     this.#flightMs += ms
     this.#sample(now)
-    const ratio = own !== null && own > 0 ? ms / own : null
-    const queued = ratio !== null && ratio >= QUEUEING && ms - own! >= QUEUED_MS && this.#slowerThanFewer(now, o.alongside, ratio)
+    const ratio = own > 0 ? ms / own : null
+    // Answers beside fewer of ours that came back while this one was out: how slow the machine and
+    // the network made any answer meanwhile.
+    const fewer = this.#fewer(now - ms, o.alongside)
+    let queued = false
+    let unqueued = false
     if (ratio !== null) {
-      const level = Math.min(o.alongside, MAX_LEVEL)
-      const r = this.#byLevel[level]
-      this.#byLevel[level] = { ratio: r === undefined || now - r.at > RECENT_MS ? ratio : r.ratio * 0.7 + ratio * 0.3, at: now }
+      this.#byLevel[Math.min(o.alongside, MAX_LEVEL)] = { ratio, at: now }
+      queued = ratio >= QUEUEING && ms - own! >= QUEUED_MS && fewer !== null && ratio >= SLOWER_THAN_FEWER * fewer
+      unqueued = ratio <= NO_QUEUEING * Math.max(1, fewer ?? 1)
     }
-    if (ratio !== null) this.#queueing = this.#queueing * 0.7 + Math.min(ratio, 10) * 0.3
-    // The floor: any faster answer lowers it; it rises slowly, faster from answers given alone.
-    const f = this.#floor[n]
-    this.#floor[n] = f === undefined || ms < f ? ms : f + (ms - f) * (o.alongside === 0 ? 0.05 : 0.005)
 
     if (o.alongside > 0) {
       // One step at a time: answers to requests sent before the last change say nothing of the new level.
@@ -206,7 +209,7 @@ export class Pacer {
         if (queued) this.#concurrency = Math.max(1, this.#concurrency - 1)
         // Items waited for a free request, or our requests nearly fill the parallel ones allowed
         // (one more shows whether the store serves more at once): one more while it does not queue.
-        else if ((o.waiting || this.#flying >= PROBE_FLYING * this.#concurrency) && ratio !== null && ratio <= NO_QUEUEING) this.#concurrency = Math.min(this.#s.maxConcurrency, this.#concurrency + 1)
+        else if ((o.waiting || this.#flying >= PROBE_FLYING * this.#concurrency) && unqueued) this.#concurrency = Math.min(this.#s.maxConcurrency, this.#concurrency + 1)
         if (this.#concurrency !== before) this.#changedAt = now
       }
       // Queued beside `alongside` others: it serves fewer at once.
@@ -219,8 +222,12 @@ export class Pacer {
     // cannot, the next spell of small batches shows it again.
     if (this.#capacity !== null && now - this.#capacityAt > FORGET_CAPACITY_MS) this.#capacity = null
 
-    if (!this.#loaded && (this.#load >= ENTER_LOAD || this.#queueing >= SELF_QUEUEING)) this.#loaded = true
-    else if (this.#loaded && this.#load <= LEAVE_LOAD && this.#queueing <= NO_QUEUEING) this.#loaded = false
+    if (!this.#loaded && this.#load >= ENTER_LOAD) this.#loaded = true
+    else if (this.#loaded && this.#load <= LEAVE_LOAD) {
+      // No longer loaded: back to the linger at once (a wide window costs latency and buys nothing now).
+      this.#loaded = false
+      this.#window = this.#s.minWindowMs
+    }
     const { minWindowMs, maxWindowMs } = this.#s
     const target = this.#loaded ? maxWindowMs - this.#latency : minWindowMs
     // Halve the distance to the target, and land on it once within a millisecond (halving alone never
@@ -230,18 +237,18 @@ export class Pacer {
   }
 
   /**
-   * Whether an answer sent beside `alongside` others, `ratio` × its own cost, was slower than the
-   * answers sent beside fewer lately: a store that serves only so many at once slows down with
-   * more of our requests in flight, a loaded machine (ours, or the network) slows every answer
-   * alike. Without such answers lately, only a ratio of 2 or more counts.
+   * The lowest time-over-own-cost of the answers sent beside fewer than `alongside` of ours that
+   * came back since `since` (null: none). A store that serves only so many at once answers the
+   * requests beside more of ours later; a loaded machine (the hub's own, or the network) slows
+   * every answer of the moment alike, which must not read as the store queueing.
    */
-  #slowerThanFewer(now: number, alongside: number, ratio: number): boolean {
+  #fewer(since: number, alongside: number): number | null {
     let fewer: number | null = null
     for (let l = Math.min(alongside, MAX_LEVEL + 1) - 1; l >= 0; l--) {
       const r = this.#byLevel[l]
-      if (r !== undefined && now - r.at <= RECENT_MS) fewer = Math.min(fewer ?? Infinity, r.ratio)
+      if (r !== undefined && r.at >= since) fewer = Math.min(fewer ?? Infinity, r.ratio)
     }
-    return fewer === null ? ratio >= 2 : ratio >= SLOWER_THAN_FEWER * fewer
+    return fewer
   }
 
   /**
@@ -290,8 +297,6 @@ export class Pacer {
     if (this.#loaded && this.#load <= LEAVE_LOAD && this.#inFlight === 0) {
       this.#loaded = false
       this.#window = this.#s.minWindowMs
-      // An idle spell says nothing of queueing: the next answers judge afresh.
-      this.#queueing = Math.min(this.#queueing, NO_QUEUEING)
     }
   }
 

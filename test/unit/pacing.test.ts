@@ -129,21 +129,53 @@ describe('store pacer', () => {
     p.sent(now)
     p.done((now += 100), { items: 4, ms: 100, alongside: 0, waiting: false })
     expect(p.concurrency).toBe(2)
+    // Two at once take no longer, and items waited: one more.
     p.sent(now)
     p.sent(now)
-    p.done((now += 100), { items: 4, ms: 100, alongside: 1, waiting: true })
+    p.done((now += 100), { items: 4, ms: 100, alongside: 0, waiting: true })
+    p.done(now, { items: 4, ms: 100, alongside: 1, waiting: true })
     expect(p.concurrency).toBe(3)
-    // Beside others it now takes twice as long: the store queues them.
-    p.done((now += 200), { items: 4, ms: 200, alongside: 1, waiting: true })
+    // Three at once: the one sent beside two others takes twice as long while they came back in
+    // their usual time: the store queued it (it serves two at once).
+    p.sent(now)
+    p.sent(now)
+    p.sent(now)
+    p.done((now += 100), { items: 4, ms: 100, alongside: 0, waiting: false })
+    p.done(now, { items: 4, ms: 100, alongside: 1, waiting: false })
+    p.done((now += 100), { items: 4, ms: 200, alongside: 2, waiting: true })
     expect(p.concurrency).toBe(2)
-    // A larger request than any seen alone is judged against the nearest size scaled up: 16 items
-    // in 250 ms is no queueing (4 items took 100 ms alone), in 800 ms it is.
+    expect(p.storeCapacity).toBe(2)
+    // A larger request than any seen is judged against the nearest size scaled up: 16 items in
+    // 250 ms is no queueing (4 items took 100 ms), in 800 ms while one sent alone came back in
+    // 250 ms it is.
     p.sent(now)
     p.sent(now)
-    p.done((now += 250), { items: 16, ms: 250, alongside: 1, waiting: true })
+    p.done((now += 250), { items: 16, ms: 250, alongside: 0, waiting: true })
+    p.done(now, { items: 16, ms: 250, alongside: 1, waiting: true })
     expect(p.concurrency).toBe(3)
-    p.done((now += 800), { items: 16, ms: 800, alongside: 0 + 1, waiting: true })
+    p.sent(now)
+    p.sent(now)
+    p.done((now += 250), { items: 16, ms: 250, alongside: 0, waiting: true })
+    p.done((now += 550), { items: 16, ms: 800, alongside: 1, waiting: true })
     expect(p.concurrency).toBe(2)
+    expect(p.storeCapacity).toBe(1)
+  })
+
+  it('answers all slower alike (a loaded machine) are not the store queueing', () => {
+    const p = new Pacer({ minWindowMs: 40, maxWindowMs: 1000, maxConcurrency: 4 }, 0)
+    let now = 0
+    p.sent(now)
+    p.done((now += 100), { items: 4, ms: 100, alongside: 0, waiting: false })
+    // Then everything takes three times as long, beside others or not.
+    for (let i = 0; i < 20; i++) {
+      p.sent(now)
+      p.sent(now)
+      p.done((now += 300), { items: 4, ms: 300, alongside: 0, waiting: true })
+      p.done(now, { items: 4, ms: 300, alongside: 1, waiting: true })
+    }
+    expect(p.storeCapacity).toBeNull()
+    expect(p.loaded).toBe(false)
+    expect(p.concurrency).toBeGreaterThanOrEqual(2)
   })
 })
 
@@ -155,7 +187,7 @@ describe('store pacer', () => {
  * concurrency at once); the store serves `workers` requests at once (Infinity: as many as come), each
  * taking `requestMs + itemMs × items` of a worker (times `jitter`), the rest waiting in line.
  */
-function simulate(p: Pacer, o: { rate: number; ms: number; t0?: number; seed?: number; workers: number; requestMs: number; itemMs: number; jitter?: () => number }, check?: (p: Pacer) => void) {
+function simulate(p: Pacer, o: { rate: number; ms: number; t0?: number; seed?: number; workers: number; requestMs: number; itemMs: number; jitter?: (now: number) => number }, check?: (p: Pacer) => void) {
   const queue: number[] = []
   const flying: Array<{ sentAt: number; items: number; alongside: number; doneAt: number }> = []
   const line: Array<(now: number) => void> = []
@@ -191,7 +223,7 @@ function simulate(p: Pacer, o: { rate: number; ms: number; t0?: number; seed?: n
       const size = Math.min(100, Math.max(4, Math.ceil(queue.length / (p.loaded ? 1 : free))))
       const items = queue.splice(0, size).length
       const r = { sentAt: now, items, alongside: flying.length, doneAt: Infinity }
-      const cost = (o.requestMs + o.itemMs * items) * (o.jitter?.() ?? 1)
+      const cost = (o.requestMs + o.itemMs * items) * (o.jitter?.(now) ?? 1)
       workMs += cost
       requests++
       const start = (at: number) => {
@@ -218,17 +250,18 @@ describe('store pacer against a simulated store', () => {
         fc.record({ rate: fc.integer({ min: 1, max: 300 }), requestMs: fc.integer({ min: 1, max: 200 }), itemMs: fc.integer({ min: 0, max: 40 }), maxConcurrency: fc.integer({ min: 1, max: 8 }), seed: fc.integer() }),
         ({ rate, requestMs, itemMs, maxConcurrency, seed }) => {
           let x = seed | 1
-          // Answers up to 25 % slower now and then (a loaded machine), never queued.
-          const jitter = () => 1 + (((x = (x * 1103515245 + 12345) | 0) >>> 0) % 1000) / 4000
+          const random = () => (((x = (Math.imul(x, 1103515245) + 12345) | 0) >>> 8) + 0.5) / 2 ** 24
+          // A machine loaded by others: every answer up to 2.5× slower alike (the load swelling and
+          // ebbing over 20 s), each up to 10 % more; never queued.
+          const jitter = (now: number) => (1 + 0.75 * (1 - Math.cos((2 * Math.PI * now) / 20_000))) * (1 + random() / 10)
           const p = new Pacer({ ...paced, maxConcurrency }, 0)
           simulate(p, { rate, ms: 6000, workers: Infinity, requestMs, itemMs, jitter }, (q) => {
             expect(q.loaded).toBe(false)
             expect(q.windowMs).toBe(paced.minWindowMs)
           })
-          expect(p.storeCapacity).toBeNull()
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 200 },
     )
   })
 
