@@ -9,7 +9,8 @@
  *
  * - **Its own cost**: for each request size (items) the fastest answer seen, which is what the
  *   store takes for that size when it does not queue (the floor rises slowly, so a store that got
- *   slower for good is not compared with its best day forever); sizes not seen yet are judged from
+ *   slower for good is not compared with its best day forever, and fast once no answer came near it
+ *   for 3 s); sizes not seen yet are judged from
  *   the nearest seen ones (an overestimate: it errs towards "no queueing").
  * - **It queues** when an answer took ≥ 1.4× its own cost for that size (and at least 30 ms more),
  *   and 1.3× what the answers sent beside fewer of ours took that came back meanwhile (none: it
@@ -83,6 +84,8 @@ const PROBE_FLYING = 0.75
 const FORGET_CAPACITY_MS = 60_000
 /** Shares sampled over at least this long. */
 const SAMPLE_MS = 250
+/** A floor no answer came near for this long rises fast. */
+const STALE_FLOOR_MS = 3000
 /** Request sizes with a floor of their own (a batch holds at most 100 items). */
 const MAX_ITEMS = 100
 
@@ -94,6 +97,8 @@ export class Pacer {
   #latency: number | null = null
   /** The store's own cost by request size (index: items): the fastest answer, rising slowly. */
   readonly #floor: Array<number | undefined> = []
+  /** When each size's floor was last set or confirmed by an answer near it. */
+  readonly #floorAt: Array<number | undefined> = []
   /** The last answer's time over its own cost by how many of ours were in flight beside it, and when it came. */
   readonly #byLevel: Array<{ ratio: number; at: number } | undefined> = []
   /** Requests at once the store serves without queueing; null until it queued. */
@@ -181,11 +186,15 @@ export class Pacer {
     this.#latency = this.#latency === null ? ms : this.#latency * 0.7 + ms * 0.3
     const n = Math.min(MAX_ITEMS, Math.max(1, Math.round(o.items)))
     // Its own cost for this size (a first answer of a size is judged from the sizes seen); the
-    // floor: any faster answer lowers it; it rises slowly, faster from answers given alone.
+    // floor: any faster answer lowers it, an answer near it confirms it; it rises slowly, faster
+    // from answers given alone, and fast once no answer confirmed it for a while (the store costs
+    // more now than when it was set).
     const f = this.#floor[n]
     const est = f ?? this.#ownCost(n)
     const own = est === null || ms < est ? ms : est
-    this.#floor[n] = f === undefined || ms < f ? own : f + (ms - f) * (o.alongside === 0 ? 0.05 : 0.005)
+    if (f === undefined || ms <= f * NO_QUEUEING) this.#floorAt[n] = now
+    const rise = now - (this.#floorAt[n] ?? now) > STALE_FLOOR_MS ? 0.3 : o.alongside === 0 ? 0.05 : 0.005
+    this.#floor[n] = f === undefined || ms < f ? own : f + (ms - f) * rise
     // What the store spent on it (its queueing is not work); the use of its capacity is sampled below.
     this.#workMs += Math.min(ms, own)
     this.#flightMs += ms
@@ -202,21 +211,20 @@ export class Pacer {
       unqueued = ratio <= NO_QUEUEING * Math.max(1, fewer ?? 1)
     }
 
-    if (o.alongside > 0) {
-      // One step at a time: answers to requests sent before the last change say nothing of the new level.
-      if (now - ms >= this.#changedAt) {
-        const before = this.#concurrency
-        if (queued) this.#concurrency = Math.max(1, this.#concurrency - 1)
-        // Items waited for a free request, or our requests nearly fill the parallel ones allowed
-        // (one more shows whether the store serves more at once): one more while it does not queue.
-        else if ((o.waiting || this.#flying >= PROBE_FLYING * this.#concurrency) && unqueued) this.#concurrency = Math.min(this.#s.maxConcurrency, this.#concurrency + 1)
-        if (this.#concurrency !== before) this.#changedAt = now
-      }
-      // Queued beside `alongside` others: it serves fewer at once.
-      if (queued) {
-        this.#capacity = Math.min(this.#capacity ?? Infinity, o.alongside)
-        this.#capacityAt = now
-      }
+    // One step at a time: answers to requests sent before the last change say nothing of the new level.
+    if (now - ms >= this.#changedAt) {
+      const before = this.#concurrency
+      if (queued) this.#concurrency = Math.max(1, this.#concurrency - 1)
+      // Items waited for a free request, or our requests nearly fill the parallel ones allowed
+      // (one more shows whether the store serves more at once): one more while it does not queue
+      // (an answer sent alone queued behind none of ours).
+      else if ((o.waiting || this.#flying >= PROBE_FLYING * this.#concurrency) && (o.alongside === 0 || unqueued)) this.#concurrency = Math.min(this.#s.maxConcurrency, this.#concurrency + 1)
+      if (this.#concurrency !== before) this.#changedAt = now
+    }
+    // Queued beside `alongside` others (only such an answer can): it serves fewer at once.
+    if (queued) {
+      this.#capacity = Math.min(this.#capacity ?? Infinity, o.alongside)
+      this.#capacityAt = now
     }
     // Not seen queueing for long: forget its capacity (it may serve more at once now); if it still
     // cannot, the next spell of small batches shows it again.

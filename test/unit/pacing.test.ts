@@ -94,6 +94,8 @@ describe('store pacer', () => {
     expect(p.loaded).toBe(false)
     expect(p.windowMs).toBe(s.minWindowMs)
     expect(p.snapshot(now)).toMatchObject({ loaded: false, store_load: null, busy: 1 })
+    // Items waited and one at a time did not queue: more parallel requests, even from one.
+    expect(p.concurrency).toBe(4)
   })
 
   it('a store recovering from any slow spell returns to the small window once its answers are fast and sparse', () => {
@@ -132,7 +134,7 @@ describe('store pacer', () => {
     // Two at once take no longer, and items waited: one more.
     p.sent(now)
     p.sent(now)
-    p.done((now += 100), { items: 4, ms: 100, alongside: 0, waiting: true })
+    p.done((now += 100), { items: 4, ms: 100, alongside: 0, waiting: false })
     p.done(now, { items: 4, ms: 100, alongside: 1, waiting: true })
     expect(p.concurrency).toBe(3)
     // Three at once: the one sent beside two others takes twice as long while they came back in
@@ -150,12 +152,12 @@ describe('store pacer', () => {
     // 250 ms it is.
     p.sent(now)
     p.sent(now)
-    p.done((now += 250), { items: 16, ms: 250, alongside: 0, waiting: true })
+    p.done((now += 250), { items: 16, ms: 250, alongside: 0, waiting: false })
     p.done(now, { items: 16, ms: 250, alongside: 1, waiting: true })
     expect(p.concurrency).toBe(3)
     p.sent(now)
     p.sent(now)
-    p.done((now += 250), { items: 16, ms: 250, alongside: 0, waiting: true })
+    p.done((now += 250), { items: 16, ms: 250, alongside: 0, waiting: false })
     p.done((now += 550), { items: 16, ms: 800, alongside: 1, waiting: true })
     expect(p.concurrency).toBe(2)
     expect(p.storeCapacity).toBe(1)
