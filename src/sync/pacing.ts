@@ -245,18 +245,23 @@ export class Pacer {
   }
 
   /**
-   * The lowest time-over-own-cost of the answers sent beside fewer than `alongside` of ours that
+   * The mean time-over-own-cost of the answers sent beside fewer than `alongside` of ours that
    * came back since `since` (null: none). A store that serves only so many at once answers the
    * requests beside more of ours later; a loaded machine (the hub's own, or the network) slows
-   * every answer of the moment alike, which must not read as the store queueing.
+   * every answer of the moment alike, which must not read as the store queueing. The mean, not
+   * the lowest: the lowest of a few noisy answers reads ordinary noise as queueing.
    */
   #fewer(since: number, alongside: number): number | null {
-    let fewer: number | null = null
+    let sum = 0
+    let n = 0
     for (let l = Math.min(alongside, MAX_LEVEL + 1) - 1; l >= 0; l--) {
       const r = this.#byLevel[l]
-      if (r !== undefined && r.at >= since) fewer = Math.min(fewer ?? Infinity, r.ratio)
+      if (r !== undefined && r.at >= since) {
+        sum += r.ratio
+        n++
+      }
     }
-    return fewer
+    return n === 0 ? null : sum / n
   }
 
   /**
