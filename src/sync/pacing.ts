@@ -9,16 +9,16 @@
  *
  * - **Its own cost**: for each request size (items) the fastest answer seen, which is what the
  *   store takes for that size when it does not queue (the floor rises slowly, so a store that got
- *   slower for good is not compared with its best day forever, and fast once no answer came near it
- *   for 3 s); sizes not seen yet are judged from
- *   the nearest seen ones (an overestimate: it errs towards "no queueing").
+ *   slower for good is not compared with its best day forever, and fast once no answer came
+ *   near it for 3 s); sizes not seen yet are judged from the nearest seen ones (an overestimate:
+ *   it errs towards "no queueing").
  * - **It queues** when an answer took ≥ 1.4× its own cost for that size (and at least 30 ms more),
- *   and 1.3× what the answers sent beside fewer of ours took that came back meanwhile (none: it
- *   cannot tell): a store that serves only so many at once answers the requests beside more of
+ *   and 1.3× the mean of what the answers sent beside fewer of ours that came back meanwhile
+ *   took (none: it cannot tell): a store that serves only so many at once answers the requests beside more of
  *   ours later, while a loaded machine (the hub's own, or the network) slows every answer of the
  *   moment alike and must not read as the store queueing.
- * - **Its parallel capacity** is known only once it queued: parallel requests that made it queue
- *   step the concurrency down, and the level they step down to is the store's capacity. A store
+ * - **Its parallel capacity** is known only once it queued: an answer that queued beside k of
+ *   ours says it serves at most k at once (and steps the concurrency down by one). A store
  *   that never queued (it serves as many requests at once as we send) has no known capacity and
  *   is never loaded, however busy our requests keep it: it is not the slow side.
  * - **Loaded** when its known capacity is at least half used by our requests (over about 3 s; the
@@ -33,7 +33,8 @@
  *   only while other requests are in flight (an idle store gets a change at once). Always within
  *   [minWindowMs, maxWindowMs].
  * - **Concurrency** starts at 2 (at most the store's) and grows by one while items wait for a free
- *   request and the store does not queue (parallel requests help); it shrinks by one when a request
+ *   request, or our requests in flight average ≥ 75 % of those allowed (one more shows whether the
+ *   store serves more at once), and the store does not queue; it shrinks by one when a request
  *   sent beside others queued (they only queue at the store). "Does not queue" is judged against
  *   those answers too, so a loaded machine does not pin it at one.
  *
