@@ -29,7 +29,7 @@ export interface PushPacing {
   readonly maxWindowMs: number
 }
 
-export const DEFAULT_PUSH_PACING: PushPacing = Object.freeze({ lingerMs: 40, maxWindowMs: 600 })
+export const DEFAULT_PUSH_PACING: PushPacing = Object.freeze({ lingerMs: 40, maxWindowMs: 40 })
 
 /** The pacer's figures are written to the store's row at most this often (and when its pushes go idle). */
 const STATUS_EVERY_MS = 1000
