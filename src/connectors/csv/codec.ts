@@ -1,13 +1,18 @@
 /**
  * @module connectors/csv/codec: CSV as spreadsheets write it, read and written as streams (the
- * `csv-parse` and `csv-stringify` packages). Reading accepts a UTF-8 BOM, `,` or `;` separators
- * (whichever the header line uses), CRLF or LF, and quoted fields; each record comes with the
- * line it starts on, so errors point at it. Writing escapes cells a spreadsheet would run as a
- * formula (leading `=`, `+`, `-`, `@`, tab, CR) with a leading `'`, as OWASP recommends; reading
- * takes that `'` off again, so an export imports back unchanged.
+ * `csv-parse` package). Reading accepts a UTF-8 BOM, `,` or `;` separators (whichever the header
+ * line uses), CRLF or LF, and quoted fields; each record comes with the line it starts on, so
+ * errors point at it. Writing escapes cells a spreadsheet would run as a formula (leading `=`,
+ * `+`, `-`, `@`, tab, CR) with a leading `'`, as OWASP recommends; reading takes that `'` off
+ * again, so an export imports back unchanged.
+ *
+ * Lines are written by `csvLine`, not csv-stringify: the exports write millions of rows, and
+ * csv-stringify allocates several objects per cell (a cast context, tuples, an options copy),
+ * which doubled an export's CPU and kept its heap high (connectors/csv/exports.ts has the
+ * numbers). Its rules are few (RFC 4180 quoting) and codec.test.ts reads every kind of cell back
+ * through csv-parse.
  */
 import { parse } from 'csv-parse'
-import { stringify } from 'csv-stringify/sync'
 
 export class CsvError extends Error {
   readonly line: number | null
@@ -60,9 +65,24 @@ export function escapeCell(v: string | number | null | undefined): string | numb
   return FORMULA.test(v) ? `'${v}` : v
 }
 
-/** Rows (already escaped or numbers) as CSV text with CRLF line ends. */
-export function csvText(rows: ReadonlyArray<ReadonlyArray<string | number | null | undefined>>): string {
-  return stringify(rows.map((r) => r.map(escapeCell)), { record_delimiter: 'windows' })
+/**
+ * A cell a reader could misread unquoted: a separator of either kind we read (`,` or `;`), a
+ * quote, a line break, or a space at either end (our reader trims unquoted cells).
+ */
+const NEEDS_QUOTES = /[",;\r\n]|^\s|\s$/
+
+/** One cell as CSV text: formula-escaped (escapeCell), then quoted with inner quotes doubled where needed (RFC 4180). */
+export function csvCell(v: string | number | null | undefined): string {
+  const e = escapeCell(v)
+  if (typeof e === 'number') return String(e)
+  return NEEDS_QUOTES.test(e) ? `"${e.replaceAll('"', '""')}"` : e
+}
+
+/** One record: cells joined by `,`, ended by CRLF (what spreadsheets write). */
+export function csvLine(cells: ReadonlyArray<string | number | null | undefined>): string {
+  let line = ''
+  for (let i = 0; i < cells.length; i++) line += i === 0 ? csvCell(cells[i]) : `,${csvCell(cells[i])}`
+  return `${line}\r\n`
 }
 
 function pickDelimiter(head: string): ',' | ';' {
