@@ -33,3 +33,20 @@ describe('csvLine', () => {
     rows.forEach((r, i) => expect(r).toEqual({ a: cells[i], b: String(i), c: cells[i] }))
   })
 })
+
+describe('readCsv line numbers', () => {
+  it('counts empty lines and line breaks inside quoted cells', async () => {
+    for (const eol of ['\r\n', '\n']) {
+      const text = ['', 'a,b', '1,x', '', '2,"two', 'lines"', '3,y', '', '', '4,"a', 'b', 'c"', '5,z'].join(eol)
+      const lines: Array<[number, string]> = []
+      for await (const r of readCsv(Readable.from([Buffer.from(text)]), { maxBytes: 1 << 20, required: ['a'], known: ['a', 'b'] })) lines.push([r.line, r.fields.a!])
+      expect(lines).toEqual([
+        [3, '1'],
+        [5, '2'],
+        [7, '3'],
+        [10, '4'],
+        [13, '5'],
+      ])
+    }
+  })
+})
