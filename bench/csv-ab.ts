@@ -36,6 +36,8 @@ interface Figures {
   ledgerPeakMb?: number
   idleMb?: number
   levelsPeakMb?: number
+  /** RSS before the levels export: what the import left behind (it runs after the import). */
+  levelsIdleMb?: number
 }
 
 async function once(tree: string, tag: string, db: string, round: number): Promise<{ f: Figures; profDir?: string }> {
@@ -77,7 +79,11 @@ async function once(tree: string, tag: string, db: string, round: number): Promi
       f.bulkRefS = await bulkReferenceSeconds(api, refIds)
       f.bulkRefCpuS = (cpuMsOf(srv.pid) - c0) / 1000
     }
-    if (ONLY.has('export')) f.levelsPeakMb = (await exportRss(srv, api, 'levels.csv')).peakMb
+    if (ONLY.has('export')) {
+      const l = await exportRss(srv, api, 'levels.csv')
+      f.levelsPeakMb = l.peakMb
+      f.levelsIdleMb = l.idleMb
+    }
   } finally {
     await srv.stop()
     await cleanup()
@@ -100,7 +106,7 @@ try {
     }
   }
   for (const [db, per] of Object.entries(results)) {
-    for (const key of ['importS', 'importCpuS', 'bulkRefS', 'bulkRefCpuS', 'idleMb', 'ledgerPeakMb', 'levelsPeakMb'] as const) {
+    for (const key of ['importS', 'importCpuS', 'bulkRefS', 'bulkRefCpuS', 'idleMb', 'ledgerPeakMb', 'levelsIdleMb', 'levelsPeakMb'] as const) {
       const meds = per.map((xs) => median(xs.map((x) => x[key] ?? NaN)))
       if (meds.every((m) => Number.isNaN(m))) continue
       const ratio = meds.length > 1 ? ` | B/A ${(meds[1]! / meds[0]!).toFixed(2)}` : ''
