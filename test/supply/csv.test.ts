@@ -215,6 +215,17 @@ describe.each(DATABASES)('CSV import and export on $name', ({ name, skipReason }
     expect(await onHand('CSV-00', w1)).toBe(3)
   })
 
+  it('bulk sync takes a negative count only for a SKU that allows backorders (#14)', async () => {
+    await makeProduct(deps, { sku: 'BO-2', productId: 81_002, allowsBackorders: true })
+    const r = (await expectJson(await t.call('POST', 'stock/bulk-sync', { body: { items: [{ sku: 'BO-2', warehouse_id: w1.id, quantity: -3 }, { sku: 'CSV-01', warehouse_id: w1.id, quantity: -3 }] } }))).data
+    expect(r.results).toEqual([
+      expect.objectContaining({ sku: 'BO-2', status: 'applied', previous_stock: 0, new_stock: -3 }),
+      expect.objectContaining({ sku: 'CSV-01', status: 'rejected', code: 'validation_failed', detail: '/items/1/quantity: must not be negative: SKU CSV-01 does not allow backorders' }),
+    ])
+    expect(await onHand('BO-2', w1)).toBe(-3)
+    expect(await onHand('CSV-01', w1)).toBe(0)
+  })
+
   it('over a real socket: a streamed import, a streamed export, and a body past the limit cut off with 413', async () => {
     const small = await testApp(deps, { bodyBytes: 256 * 1024, bulkBodyBytes: 4 * 1024 * 1024, importBodyBytes: 64 * 1024 } as never)
     const server: ServerType = await new Promise((resolve) => {
