@@ -36,7 +36,7 @@ function productLine(o: ProductOutcome): string {
   return `line ${o.line}: ${o.sku}: ${o.status}${o.changes.length ? ` (${o.changes.join(', ')})` : ''}`
 }
 
-async function writeOut(chunks: AsyncGenerator<string>, file: string | undefined): Promise<void> {
+async function writeOut(chunks: AsyncGenerator<Uint8Array>, file: string | undefined): Promise<void> {
   const target: NodeJS.WritableStream = file ? fs.createWriteStream(file) : process.stdout
   for await (const chunk of chunks) {
     if (!target.write(chunk)) await new Promise<void>((r) => target.once('drain', () => r()))

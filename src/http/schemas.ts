@@ -68,7 +68,7 @@ export const BulkSyncBody = z
       .array(z.unknown().openapi({ type: 'object', properties: { sku: { type: 'string' }, warehouse_id: { type: 'integer' }, quantity: { type: 'integer' } } }))
       .min(1)
       .max(MAX_BULK_ITEMS)
-      .openapi({ description: `Up to ${MAX_BULK_ITEMS} {sku, warehouse_id, quantity}; each is validated on its own` }),
+      .openapi({ description: `Up to ${MAX_BULK_ITEMS} {sku, warehouse_id, quantity}; each is validated on its own. quantity is the absolute count, at least 0, or below 0 for a SKU that allows backorders (units owed)` }),
     source: Label(100).optional(),
     reference_id: Label(100).optional(),
     observed_at: Instant.optional(),

@@ -13,7 +13,7 @@
 import type { Transaction } from 'kysely'
 import { DomainError, ValidationError, type ErrorCode } from '../domain/errors.js'
 import { applyMovement } from '../domain/movement.js'
-import { parseCount } from '../domain/quantity.js'
+import { negativeCountRefused, parseSignedCount } from '../domain/quantity.js'
 import { parseSku } from '../domain/sku.js'
 import type { LedgerEntry } from '../domain/ledger.js'
 import type { Product } from '../domain/product.js'
@@ -92,7 +92,8 @@ function validateItem(raw: unknown, index: number): ValidItem | BulkItemOutcome 
   try {
     const validSku = parseSku(o.sku, `${at}/sku`)
     if (wh === null) return rejected('validation_failed', `${at}/warehouse_id: must be a positive whole number`, validSku, null)
-    const count = parseCount(o.quantity, `${at}/quantity`)
+    // Negative only for a SKU that allows backorders: checked once the products are read.
+    const count = parseSignedCount(o.quantity, `${at}/quantity`)
     return { index, sku: validSku, warehouseId: wh, count }
   } catch (e) {
     if (e instanceof ValidationError) return rejected('validation_failed', e.message, sku, wh)
@@ -181,8 +182,12 @@ export async function writeBulkCounts(deps: ServiceDeps, trx: Transaction<Databa
   const warehouseIds = new Set((await listWarehouses(trx)).map((w) => w.id))
   const writable: ValidItem[] = []
   for (const item of valid) {
-    if (!products.has(item.sku)) {
+    const product = products.get(item.sku)
+    const negative = product ? negativeCountRefused(item.count, item.sku, product.allowsBackorders) : null
+    if (!product) {
       outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: 'rejected', code: 'sku_not_found', detail: `No product is registered with SKU ${item.sku}` }
+    } else if (negative !== null) {
+      outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: 'rejected', code: 'validation_failed', detail: `/items/${item.index}/quantity: ${negative}` }
     } else if (!warehouseIds.has(item.warehouseId)) {
       outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: 'rejected', code: 'warehouse_not_found', detail: `No warehouse has id ${item.warehouseId}` }
     } else {

@@ -5,7 +5,7 @@
  * and says what each row would do (before → after) without writing anything.
  */
 import { ValidationError, type ErrorCode } from '../domain/errors.js'
-import { parseCount } from '../domain/quantity.js'
+import { negativeCountRefused, parseSignedCount } from '../domain/quantity.js'
 import { parseSku } from '../domain/sku.js'
 import { findProducts } from '../store/product-repo.js'
 import { findLevelsByPairs } from '../store/stock-repo.js'
@@ -28,7 +28,7 @@ export interface CountRow {
 }
 
 /** Rows per bulk-sync call: one transaction each, as a bulk-sync job's chunk (service/jobs.ts). */
-const JOB_ROWS_PER_CALL = 5000
+export const JOB_ROWS_PER_CALL = 5000
 
 export type CountOutcome =
   | { readonly line: number; readonly sku: string; readonly warehouseId: number; readonly status: 'applied' | 'unchanged' | 'stale'; readonly before: number; readonly after: number }
@@ -53,6 +53,14 @@ export interface CountImportOptions {
   /** The observation time of rows without their own. */
   readonly observedAt: number
   readonly onProgress?: ((done: number, total: number) => void | Promise<void>) | undefined
+  /** Rows per bulk-sync call (default 5,000); a job fixes it when queued, so its chunk keys keep their meaning. */
+  readonly rowsPerCall?: number | undefined
+  /**
+   * The idempotency key of the n-th bulk-sync call (a job's: job id + n). A job taken over from a
+   * node that died replays the stored outcome of every call that node committed and applies the
+   * rest, so no row is applied twice (the ledger would get its movement twice, #14).
+   */
+  readonly callKey?: ((call: number) => string) | undefined
 }
 
 interface Checked {
@@ -106,7 +114,7 @@ async function checkRows(deps: ServiceDeps, rows: ReadonlyArray<CountRow>, o: Co
     }
     try {
       const s = parseSku(r.sku, 'sku')
-      const count = parseCount(r.quantity, 'quantity')
+      const count = parseSignedCount(r.quantity, 'quantity')
       out.push({ index, line: r.line, sku: s, warehouseId, count, observedAt: r.observedAt ?? o.observedAt, referenceId: r.referenceId })
     } catch (e) {
       if (e instanceof ValidationError) return refuse('validation_failed', e.message, warehouseId)
@@ -116,15 +124,42 @@ async function checkRows(deps: ServiceDeps, rows: ReadonlyArray<CountRow>, o: Co
   return out
 }
 
+function negativeRefused(c: Checked, why: string): CountOutcome {
+  return { line: c.line, sku: c.sku, warehouseId: c.warehouseId, status: 'rejected', code: 'validation_failed', detail: `quantity: ${why}` }
+}
+
+/**
+ * Negative counts of SKUs that take no backorders, refused with their line before anything is
+ * written (bulk sync refuses them too, but names its own item, not the file's line). Few rows are
+ * negative, so only their SKUs are read.
+ */
+async function refuseNegatives(deps: ServiceDeps, checked: ReadonlyArray<Checked>, outcomes: CountOutcome[]): Promise<Checked[]> {
+  const negatives = checked.filter((c) => c.count < 0)
+  if (negatives.length === 0) return [...checked]
+  const products = new Map((await findProducts(deps.store.db, [...new Set(negatives.map((c) => c.sku))])).map((p) => [p.sku, p]))
+  return checked.filter((c) => {
+    const p = products.get(c.sku)
+    const why = c.count < 0 && p ? negativeCountRefused(c.count, c.sku, p.allowsBackorders) : null
+    if (why !== null) outcomes[c.index] = negativeRefused(c, why)
+    return why === null
+  })
+}
+
 /** What the rows would do, read from the current levels; writes nothing. */
 async function preview(deps: ServiceDeps, checked: ReadonlyArray<Checked>, outcomes: CountOutcome[]): Promise<void> {
   for (let i = 0; i < checked.length; i += JOB_ROWS_PER_CALL) {
     const part = checked.slice(i, i + JOB_ROWS_PER_CALL)
-    const products = new Set((await findProducts(deps.store.db, [...new Set(part.map((c) => c.sku))])).map((p) => p.sku))
+    const products = new Map((await findProducts(deps.store.db, [...new Set(part.map((c) => c.sku))])).map((p) => [p.sku, p]))
     const levels = new Map((await findLevelsByPairs(deps.store.db, part.map((c) => ({ sku: c.sku, warehouseId: c.warehouseId })))).map((l) => [`${l.warehouseId}\u0000${l.sku}`, { onHand: l.onHand, lastCountedAt: l.lastCountedAt }]))
     for (const c of part) {
-      if (!products.has(c.sku)) {
+      const product = products.get(c.sku)
+      if (!product) {
         outcomes[c.index] = { line: c.line, sku: c.sku, warehouseId: c.warehouseId, status: 'rejected', code: 'sku_not_found', detail: `No product is registered with SKU ${c.sku}` }
+        continue
+      }
+      const negative = negativeCountRefused(c.count, c.sku, product.allowsBackorders)
+      if (negative !== null) {
+        outcomes[c.index] = negativeRefused(c, negative)
         continue
       }
       const k = `${c.warehouseId}\u0000${c.sku}`
@@ -157,14 +192,19 @@ export async function importCounts(deps: ServiceDeps, rows: ReadonlyArray<CountR
     await o.onProgress?.(rows.length, rows.length)
     return summarise(true, outcomes)
   }
-  let done = 0
-  for (let i = 0; i < checked.length; ) {
-    // One call: consecutive rows sharing observation time and reference, at most 5,000.
-    const first = checked[i]!
+  const writable = await refuseNegatives(deps, checked, outcomes)
+  const perCall = o.rowsPerCall ?? JOB_ROWS_PER_CALL
+  for (let i = 0, call = 0; i < writable.length; call++) {
+    // One call: consecutive rows sharing observation time and reference, at most `perCall`.
+    const first = writable[i]!
     let end = i + 1
-    while (end < checked.length && end - i < JOB_ROWS_PER_CALL && checked[end]!.observedAt === first.observedAt && checked[end]!.referenceId === first.referenceId) end++
-    const part = checked.slice(i, end)
-    const r = await bulkSync(deps, { source: o.source, referenceId: first.referenceId, observedAt: first.observedAt, items: part.map((c) => ({ sku: c.sku, warehouse_id: c.warehouseId, quantity: c.count })) }, callCtx)
+    while (end < writable.length && end - i < perCall && writable[end]!.observedAt === first.observedAt && writable[end]!.referenceId === first.referenceId) end++
+    const part = writable.slice(i, end)
+    const r = await bulkSync(
+      deps,
+      { source: o.source, referenceId: first.referenceId, observedAt: first.observedAt, items: part.map((c) => ({ sku: c.sku, warehouse_id: c.warehouseId, quantity: c.count })) },
+      o.callKey ? { ...callCtx, idempotencyKey: o.callKey(call) } : callCtx,
+    )
     for (const item of r.value.items) {
       const c = part[item.index]!
       outcomes[c.index] =
@@ -172,9 +212,9 @@ export async function importCounts(deps: ServiceDeps, rows: ReadonlyArray<CountR
           ? { line: c.line, sku: c.sku, warehouseId: c.warehouseId, status: 'rejected', code: item.code, detail: item.detail }
           : { line: c.line, sku: c.sku, warehouseId: c.warehouseId, status: item.status === 'stale' ? 'stale' : item.previous === item.current ? 'unchanged' : 'applied', before: item.previous, after: item.current }
     }
-    done = end
     i = end
-    await o.onProgress?.(done, checked.length)
+    await o.onProgress?.(part[part.length - 1]!.index + 1, rows.length)
   }
+  await o.onProgress?.(rows.length, rows.length)
   return summarise(false, outcomes)
 }

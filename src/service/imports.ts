@@ -2,12 +2,15 @@
  * @module service/imports: count and product imports, run at once or, when large, as background
  * jobs (the `job` table and runner of service/jobs.ts) whose progress can be followed.
  * A job's rows are stored with it, already read and checked for shape, so the runner needs no
- * file. Counts are absolute, so a job taken over from a node that died simply applies its rows
- * again: levels end where they would have.
+ * file. A counts job applies its rows in calls of a fixed size, each under its own idempotency key
+ * (job id + call number), as bulk-sync jobs do (service/jobs.ts): a job taken over from a node
+ * that died replays the calls that node committed and applies only the rest, so the ledger gets
+ * each row's movement once. (Applying everything again would end at the same levels, counts being
+ * absolute, but with every committed row's movement and event twice.)
  */
 import { DomainError } from '../domain/errors.js'
 import * as repo from '../store/job-repo.js'
-import { importCounts, type CountImportResult, type CountOutcome, type CountRow } from './count-import.js'
+import { importCounts, JOB_ROWS_PER_CALL, type CountImportResult, type CountOutcome, type CountRow } from './count-import.js'
 import type { RequestContext, ServiceDeps } from './deps.js'
 import { importProducts, type ProductImportResult, type ProductOutcome, type ProductRow } from './product-import.js'
 
@@ -22,6 +25,10 @@ interface StoredImport {
   readonly observedAt: number
   /** Rows refused while the file was read, merged into the result by line. */
   readonly early?: ReadonlyArray<CountOutcome | ProductOutcome>
+  /** Counts: rows per bulk-sync call, fixed when queued (the call keys mean this); absent on older jobs. */
+  readonly chunk?: number
+  /** The submitter's warehouse restriction (#5), which the runner applies as the request would have. */
+  readonly allowedWarehouses?: ReadonlyArray<number> | null
 }
 
 /** An import's result with the rows refused while reading put back in line order. */
@@ -47,8 +54,12 @@ export interface ImportJobView {
 
 export async function submitImportJob(deps: ServiceDeps, stored: StoredImport, ctx: RequestContext): Promise<ImportJobView> {
   const id = deps.ids.next('imp')
-  await repo.insertJob(deps.store.db, { id, type: IMPORT_JOB_TYPES[stored.kind], input: JSON.stringify(stored), actor: ctx.actor, total: stored.rows.length, now: deps.clock.now() })
+  const input: StoredImport = { ...stored, chunk: JOB_ROWS_PER_CALL, allowedWarehouses: ctx.allowedWarehouses ?? null }
+  await repo.insertJob(deps.store.db, { id, type: IMPORT_JOB_TYPES[stored.kind], input: JSON.stringify(input), actor: ctx.actor, total: stored.rows.length, now: deps.clock.now() })
+  // Wake this node's runner now: the insert is no transaction of its own, so no commit would (it
+  // otherwise waited for its next poll, up to two seconds).
   deps.events.expect('jobs')
+  deps.events.notify()
   return getImportJob(deps, id)
 }
 
@@ -76,7 +87,12 @@ export async function runImportJob(deps: ServiceDeps, job: repo.Job, workerId: s
     const onProgress = (done: number) => repo.updateJobProgress(deps.store.db, job.id, workerId, done, deps.clock.now(), leaseMs)
     const result =
       input.kind === 'counts'
-        ? await importCounts(deps, input.rows as CountRow[], { source: input.source, dryRun: false, warehouse: input.warehouse, observedAt: input.observedAt, onProgress }, { actor: job.actor })
+        ? await importCounts(
+            deps,
+            input.rows as CountRow[],
+            { source: input.source, dryRun: false, warehouse: input.warehouse, observedAt: input.observedAt, onProgress, rowsPerCall: input.chunk, callKey: input.chunk === undefined ? undefined : (n) => `${job.id}#${n}` },
+            { actor: job.actor, allowedWarehouses: input.allowedWarehouses ?? null },
+          )
         : await importProducts(deps, input.rows as ProductRow[], { dryRun: false, onProgress })
     await repo.finishJob(deps.store.db, job.id, workerId, 'done', JSON.stringify(withEarly(result, input.early)), null, deps.clock.now())
   } catch (e) {

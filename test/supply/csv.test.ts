@@ -12,6 +12,7 @@ import { getStock, updateStock } from '../../src/service/stock.js'
 import { JobRunner } from '../../src/service/jobs.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
 import { makeProduct, makeWarehouse, testApp, testClock, testDeps } from '../support/fixtures.js'
+import { waitUntil } from '../support/pg-admin.js'
 import { expectJson, expectProblem, snapshot } from '../e2e/support-e2e.js'
 import type { Warehouse } from '../../src/domain/warehouse.js'
 import { createApiKey } from '../../src/service/api-keys.js'
@@ -164,6 +165,65 @@ describe.each(DATABASES)('CSV import and export on $name', ({ name, skipReason }
     expect(done.result.errors).toEqual([expect.objectContaining({ line: 52, code: 'sku_not_found' })])
     expect(await onHand('CSV-49', w2)).toBe(49)
     await expectProblem(await small.call('GET', 'jobs/' + job.id), 404, 'job_not_found')
+  })
+
+  it('a job taken over from a node that died mid-file applies each chunk once (#14)', async () => {
+    // 11,000 counts over 100 levels, so the job runs in several chunks: the first node commits one
+    // chunk and then hangs (a dead node: its lease runs out), and a second node takes the job over.
+    const big = await testApp(deps, { bodyBytes: 256 * 1024, bulkBodyBytes: 4 * 1024 * 1024, importJobThreshold: 10 } as never)
+    const lines = ['sku,warehouse_code,quantity']
+    for (let i = 0; i < 11_000; i++) lines.push(`${SKUS[i % 50]},${i % 100 < 50 ? 'CSV-A' : 'CSV-B'},${1 + (i % 7)}`)
+    const job = (await expectJson(await big.call('POST', 'imports?kind=counts', { raw: lines.join('\n'), headers: CSV }), 202)).data
+    let writes = 0
+    const dying: ServiceDeps = { ...deps, store: { ...deps.store, transact: (work) => (++writes === 2 ? new Promise<never>(() => {}) : deps.store.transact(work)) } }
+    const firstNode = new JobRunner(dying, 'node-a', { leaseMs: 60_000 })
+    void firstNode.runOnce()
+    await waitUntil('the first node to commit a chunk', async () => writes >= 2)
+    const clock = deps.clock as ReturnType<typeof testClock>
+    clock.advance(61_000)
+    expect(await new JobRunner(deps, 'node-b', { leaseMs: 60_000 }).runOnce()).toBe(true)
+    const done = (await expectJson(await big.call('GET', `imports/${job.id}`, { key: big.keys.read }))).data
+    expect(done).toMatchObject({ status: 'done', done: 11_000, result: { rows: 11_000, rejected: 0 } })
+    expect(done.result.results).toHaveLength(11_000)
+    const ledger = await db.store.db.selectFrom('ledger_entry').select((eb) => eb.fn.countAll<number>().as('n')).where('source', '=', 'csv-import').executeTakeFirstOrThrow()
+    expect(Number(ledger.n)).toBe(11_000)
+    expect(await onHand(SKUS[49]!, w1)).toBe(1 + (10_949 % 7))
+  })
+
+  it('round trip of backordered (negative) levels: they import back where the SKU allows backorders, and are refused by line where it does not (#14)', async () => {
+    await makeProduct(deps, { sku: 'BO-1', productId: 81_001, allowsBackorders: true })
+    await updateStock(deps, { sku: 'BO-1', warehouseId: w1.id, changeType: 'sale', quantity: 4, source: 't', referenceId: null, notes: null }, { actor: 't' })
+    await updateStock(deps, { sku: 'CSV-00', warehouseId: w1.id, changeType: 'restock', quantity: 3, source: 't', referenceId: null, notes: null }, { actor: 't' })
+    const exported = await (await t.call('GET', 'exports/levels.csv', { key: t.keys.read })).text()
+    expect(exported).toContain('\r\nBO-1,CSV-A,-4,')
+    const before = await levelsOf()
+    await updateStock(deps, { sku: 'BO-1', warehouseId: w1.id, changeType: 'restock', quantity: 10, source: 't', referenceId: null, notes: null }, { actor: 't' })
+    const r = (await expectJson(await importCsv(exported, 'kind=counts'))).data
+    expect(r).toMatchObject({ rejected: 0, applied: 1 })
+    expect(await levelsOf()).toEqual(before)
+    expect(await onHand('BO-1', w1)).toBe(-4)
+    // The dry run says the same, and a SKU without backorders still refuses a negative count, by line.
+    const dry = (await expectJson(await importCsv('sku,warehouse_code,quantity\nBO-1,CSV-A,-6\nCSV-00,CSV-A,-2\n', 'kind=counts&dry_run=true'))).data
+    expect(dry.results).toEqual([
+      { line: 2, sku: 'BO-1', warehouse_id: w1.id, status: 'applied', before: -4, after: -6 },
+      expect.objectContaining({ line: 3, sku: 'CSV-00', status: 'rejected', code: 'validation_failed' }),
+    ])
+    const wet = (await expectJson(await importCsv('sku,warehouse_code,quantity\nBO-1,CSV-A,-6\nCSV-00,CSV-A,-2\n', 'kind=counts'))).data
+    expect(wet).toMatchObject({ applied: 1, rejected: 1 })
+    expect(wet.errors).toEqual([{ line: 3, sku: 'CSV-00', code: 'validation_failed', detail: expect.stringMatching(/negative.*CSV-00.*backorders/) }])
+    expect(await onHand('BO-1', w1)).toBe(-6)
+    expect(await onHand('CSV-00', w1)).toBe(3)
+  })
+
+  it('bulk sync takes a negative count only for a SKU that allows backorders (#14)', async () => {
+    await makeProduct(deps, { sku: 'BO-2', productId: 81_002, allowsBackorders: true })
+    const r = (await expectJson(await t.call('POST', 'stock/bulk-sync', { body: { items: [{ sku: 'BO-2', warehouse_id: w1.id, quantity: -3 }, { sku: 'CSV-01', warehouse_id: w1.id, quantity: -3 }] } }))).data
+    expect(r.results).toEqual([
+      expect.objectContaining({ sku: 'BO-2', status: 'applied', previous_stock: 0, new_stock: -3 }),
+      expect.objectContaining({ sku: 'CSV-01', status: 'rejected', code: 'validation_failed', detail: '/items/1/quantity: must not be negative: SKU CSV-01 does not allow backorders' }),
+    ])
+    expect(await onHand('BO-2', w1)).toBe(-3)
+    expect(await onHand('CSV-01', w1)).toBe(0)
   })
 
   it('over a real socket: a streamed import, a streamed export, and a body past the limit cut off with 413', async () => {

@@ -63,7 +63,8 @@ export async function readCountRows(source: AsyncIterable<Uint8Array | string>, 
       line: r.line,
       sku,
       warehouse: f.warehouse_code || f.warehouse_id || null,
-      quantity: /^\d{1,10}$/.test(q) ? Number(q) : q === '' ? undefined : q,
+      // A negative count is a backordered level (#14); the service decides whether the SKU allows it.
+      quantity: /^-?\d{1,10}$/.test(q) ? Number(q) : q === '' ? undefined : q,
       observedAt,
       referenceId: ref,
     })

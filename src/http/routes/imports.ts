@@ -2,10 +2,9 @@
  * @module http/routes/imports: CSV in and out (#14). `POST /imports` takes a `text/csv` body as a
  * stream under its own size limit; large files become a background job (202 + Location) whose
  * progress `GET /imports/{id}` shows. `GET /exports/levels.csv` and `/exports/ledger.csv` stream
- * their rows page by page as the client reads them, in constant memory.
+ * their rows page by page as the client reads them, in constant memory (connectors/csv/exports.ts).
  */
 import { createRoute, z } from '@hono/zod-openapi'
-import { stream } from 'hono/streaming'
 import { DomainError, ValidationError } from '../../domain/errors.js'
 import { CsvError, CsvTooLargeError } from '../../connectors/csv/codec.js'
 import { exportLedger, exportLevels, ledgerFilter, resolveWarehouse } from '../../connectors/csv/exports.js'
@@ -170,21 +169,30 @@ export function registerImportRoutes(app: App, deps: AppDeps): void {
   )
 }
 
-/** Stream chunks as the client reads them; a failure after the first byte can only cut the file short, so it is logged. */
-function streamCsv(c: Parameters<Parameters<App['openapi']>[1]>[0], filename: string, chunks: AsyncGenerator<string>, deps: AppDeps) {
-  c.header('content-type', 'text/csv; charset=utf-8')
-  c.header('content-disposition', `attachment; filename="${filename}"`)
-  c.header('cache-control', 'no-store')
-  return stream(c, async (s) => {
-    s.onAbort(() => void chunks.return(undefined))
-    try {
-      for await (const chunk of chunks) {
-        if (s.aborted) break
-        await s.write(chunk)
-      }
-    } catch (e) {
-      deps.log.error({ err: e, export: filename }, 'CSV export failed part-way; the file was cut short')
-      await s.abort()
-    }
-  }) as never
+/**
+ * The chunks as a response body the client pulls: the next page is read only when the socket has
+ * taken the last one (@hono/node-server waits for 'drain'), so a slow client holds one page, not
+ * the file. A failure after the first byte can only cut the file short: the stream errors (the
+ * chunked body ends without its last chunk, so the client sees it was cut) and it is logged.
+ */
+function streamCsv(c: Parameters<Parameters<App['openapi']>[1]>[0], filename: string, chunks: AsyncGenerator<Uint8Array>, deps: AppDeps) {
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await chunks.next()
+          if (next.done) controller.close()
+          else controller.enqueue(next.value)
+        } catch (e) {
+          deps.log.error({ err: e, export: filename }, 'CSV export failed part-way; the file was cut short')
+          controller.error(e)
+        }
+      },
+      async cancel() {
+        await chunks.return(undefined)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+  return c.body(body, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"`, 'cache-control': 'no-store' }) as never
 }
