@@ -151,7 +151,7 @@ export function registerImportRoutes(app: App, deps: AppDeps): void {
     createRoute({ method: 'get', path: '/exports/levels.csv', tags: ['csv'], summary: 'Every stock level as CSV (sku, warehouse_code, quantity = on hand, …); imports back as counts', middleware: [read] as const, request: { query: z.strictObject({ warehouse: z.string().min(1).max(50).optional() }) }, responses: csvResponse }),
     async (c) => {
       const warehouseId = await resolveWarehouse(deps, c.req.valid('query').warehouse)
-      return streamCsv(c, 'levels.csv', exportLevels(deps, warehouseId), deps)
+      return csvDownload('levels.csv', exportLevels(deps, warehouseId), deps.log) as never
     },
   )
 
@@ -165,7 +165,7 @@ export function registerImportRoutes(app: App, deps: AppDeps): void {
       request: { query: z.strictObject({ from: z.string().max(40).optional(), to: z.string().max(40).optional().openapi({ description: 'exclusive' }), sku: z.string().max(100).optional() }) },
       responses: csvResponse,
     }),
-    async (c) => streamCsv(c, 'ledger.csv', exportLedger(deps, ledgerFilter(c.req.valid('query'))), deps),
+    async (c) => csvDownload('ledger.csv', exportLedger(deps, ledgerFilter(c.req.valid('query'))), deps.log) as never,
   )
 }
 
@@ -175,7 +175,7 @@ export function registerImportRoutes(app: App, deps: AppDeps): void {
  * the file. A failure after the first byte can only cut the file short: the stream errors (the
  * chunked body ends without its last chunk, so the client sees it was cut) and it is logged.
  */
-function streamCsv(c: Parameters<Parameters<App['openapi']>[1]>[0], filename: string, chunks: AsyncGenerator<Uint8Array>, deps: AppDeps) {
+export function csvDownload(filename: string, chunks: AsyncGenerator<Uint8Array>, log: AppDeps['log']): Response {
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -184,7 +184,7 @@ function streamCsv(c: Parameters<Parameters<App['openapi']>[1]>[0], filename: st
           if (next.done) controller.close()
           else controller.enqueue(next.value)
         } catch (e) {
-          deps.log.error({ err: e, export: filename }, 'CSV export failed part-way; the file was cut short')
+          log.error({ err: e, export: filename }, 'CSV export failed part-way; the file was cut short')
           controller.error(e)
         }
       },
@@ -194,5 +194,5 @@ function streamCsv(c: Parameters<Parameters<App['openapi']>[1]>[0], filename: st
     },
     { highWaterMark: 0 },
   )
-  return c.body(body, 200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"`, 'cache-control': 'no-store' }) as never
+  return new Response(body, { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${filename}"`, 'cache-control': 'no-store' } })
 }

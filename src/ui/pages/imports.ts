@@ -7,10 +7,9 @@
  */
 import { ValidationError } from '../../domain/errors.js'
 import { CsvError, CsvTooLargeError } from '../../connectors/csv/codec.js'
-import { IMPORT_DEFAULTS } from '../../http/routes/imports.js'
+import { csvDownload, IMPORT_DEFAULTS } from '../../http/routes/imports.js'
 import { exportLedger, exportLevels } from '../../connectors/csv/exports.js'
 import { readCountRows, readProductRows } from '../../connectors/csv/imports.js'
-import { stream } from 'hono/streaming'
 import { listWarehouses } from '../../service/catalog.js'
 import { importCounts, type CountImportResult, type CountOutcome } from '../../service/count-import.js'
 import { getImportJob, submitImportJob, withEarly, type ImportJobView } from '../../service/imports.js'
@@ -151,25 +150,9 @@ ${result ?? html`<section id="import-result"></section>`}`,
       }
     })
 
-    // Exports for a signed-in browser (any scope can read): the API's streams, page by page.
-    const download = (c: UiContext, filename: string, chunks: AsyncGenerator<string>) => {
-      c.header('content-type', 'text/csv; charset=utf-8')
-      c.header('content-disposition', `attachment; filename="${filename}"`)
-      return stream(c, async (s) => {
-        s.onAbort(() => void chunks.return(undefined))
-        try {
-          for await (const chunk of chunks) {
-            if (s.aborted) break
-            await s.write(chunk)
-          }
-        } catch (e) {
-          deps.log.error({ err: e, export: filename }, 'CSV export failed part-way; the file was cut short')
-          await s.abort()
-        }
-      })
-    }
-    ui.get('/exports/levels.csv', (c) => download(c, 'levels.csv', exportLevels(deps, null)))
-    ui.get('/exports/ledger.csv', (c) => download(c, 'ledger.csv', exportLedger(deps, { from: null, to: null, sku: null })))
+    // Exports for a signed-in browser (any scope can read): the API's streams, page by page as the browser reads.
+    ui.get('/exports/levels.csv', () => csvDownload('levels.csv', exportLevels(deps, null), deps.log))
+    ui.get('/exports/ledger.csv', () => csvDownload('ledger.csv', exportLedger(deps, { from: null, to: null, sku: null }), deps.log))
 
     // An import job's progress panel, polled; only the key that started it sees it.
     ui.get('/imports/:id', async (c) => {
