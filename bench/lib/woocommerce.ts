@@ -357,26 +357,6 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
     await srv.stop()
     await emu.stop()
 
-    /** What steers the pushes (the store's `pushing` figures), sampled every second until stopped. */
-    function steering(): { stop(): string } {
-      const seen: string[] = []
-      const sampler = setInterval(() => {
-        void api
-          .call<{ data: { pushing: Record<string, unknown> | null } }>('GET', `/stores/${STORE}`)
-          .then((x) => {
-            const p = x.json.data.pushing
-            if (p) seen.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} lat${p.latency_ms} q${p.backlog}${typeof p.store_load === 'number' ? ` u${p.store_load}` : ''}`)
-          })
-          .catch(() => {})
-      }, 1000)
-      return {
-        stop() {
-          clearInterval(sampler)
-          return seen.join(' | ')
-        },
-      }
-    }
-
     async function propagationParts(): Promise<Row[]> {
       const out: Row[] = []
       // 10,000 SKUs changed at once: their first counts in one bulk sync (POST /stock/bulk-sync,
@@ -411,9 +391,7 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
       const req0 = (await emu.requests(0)).next
       const ledger0 = await db.maxLedgerId()
       s.log(`${tag}: ${s.rate} changes/s for ${s.seconds} s, emulator 90 ms/request + 20 ms/item`)
-      const steer = steering()
       const r: LoadResult = await runLoad({ url: srv.url, scenario: 'update', connections: 32, overallRate: s.rate, duration: s.seconds, warmupSeconds: 0, apiKey: adminKey, skuPrefix: SKU_PREFIX, skuCount: s.loadSkus, warehouseId: wh })
-      s.log(`${tag}: steering during the load: ${steer.stop()}`)
       let changes = await db.changesAfter(ledger0, wh)
       const last = new Map(changes.map((c) => [c.sku, c.figure]))
       const drained = await view.until(() => [...last].every(([sku, f]) => view.figure.get(sku) === f), s.quick ? 5_000 : 15_000)
@@ -464,9 +442,20 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
         const acc0 = await emu.account()
         const ledger0 = await db.maxLedgerId()
         s.log(`${tag}: capacity model, ${load.rate} changes/s over ${CAPACITY_SKUS} SKUs for ${seconds} s`)
-        const steer = steering()
+        // What steers the pushes (the store's `pushing` figures), logged every second of the load.
+        const steering: string[] = []
+        const sampler = setInterval(() => {
+          void api
+            .call<{ data: { pushing: Record<string, unknown> | null } }>('GET', `/stores/${STORE}`)
+            .then((x) => {
+              const p = x.json.data.pushing
+              if (p) steering.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} lat${p.latency_ms} q${p.backlog}`)
+            })
+            .catch(() => {})
+        }, 1000)
         const r: LoadResult = await runLoad({ url: srv.url, scenario: 'update', connections: Math.min(32, Math.max(2, load.rate)), overallRate: load.rate, duration: seconds, warmupSeconds: 0, apiKey: adminKey, skuPrefix: SKU_PREFIX, skuCount: CAPACITY_SKUS, warehouseId: wh })
-        s.log(`${tag}: steering during the load: ${steer.stop()}`)
+        clearInterval(sampler)
+        s.log(`${tag}: steering during the load: ${steering.join(' | ')}`)
         const loadEnd = performance.now()
         let changes = await db.changesAfter(ledger0, wh)
         const last = new Map(changes.map((c) => [c.sku, c.figure]))

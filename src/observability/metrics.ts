@@ -78,29 +78,6 @@ export const alertsSentTotal = new client.Counter({
 
 export const alertEvaluationLag = new client.Gauge({ name: 'stockbridge_alert_evaluation_lag_seconds', help: 'Age of the newest stock event the alert evaluator has evaluated, when it last ran', registers: r })
 
-// ---- what steers pushes to each store (sync/pacing.ts), set by the node pushing after each delivery ----
-
-const storePacingWindow = new client.Gauge({ name: 'stockbridge_store_push_window_seconds', help: 'How long a batch for the store waits for more changes now (grows only while the store is loaded)', labelNames: ['store'] as const, registers: r })
-const storePacingLoaded = new client.Gauge({ name: 'stockbridge_store_push_loaded', help: 'Whether the store is loaded by our pushes (1: the window may grow)', labelNames: ['store'] as const, registers: r })
-const storePacingInFlight = new client.Gauge({ name: 'stockbridge_store_push_in_flight', help: 'Batch requests to the store in flight', labelNames: ['store'] as const, registers: r })
-const storePacingConcurrency = new client.Gauge({ name: 'stockbridge_store_push_concurrency', help: 'Batch requests to the store allowed at once now (adapted, at most its concurrency)', labelNames: ['store'] as const, registers: r })
-const storePacingLatency = new client.Gauge({ name: 'stockbridge_store_push_response_seconds', help: "The store's smoothed response time to batch requests", labelNames: ['store'] as const, registers: r })
-const storePacingBacklog = new client.Gauge({ name: 'stockbridge_store_push_backlog', help: 'Changes for the store claimed and waiting to be sent', labelNames: ['store'] as const, registers: r })
-const storePacingLoad = new client.Gauge({ name: 'stockbridge_store_push_store_load', help: "Share of the store's parallel capacity our requests use (0…1); absent while the store never queued", labelNames: ['store'] as const, registers: r })
-
-/** The pacer's figures for one store (labelled by its name: a handful of stores). */
-export function setStorePacing(store: string, p: { window_ms: number; loaded: boolean; in_flight: number; concurrency: number; latency_ms: number | null; backlog: number; store_load: number | null }): void {
-  const l = { store }
-  storePacingWindow.set(l, p.window_ms / 1000)
-  storePacingLoaded.set(l, p.loaded ? 1 : 0)
-  storePacingInFlight.set(l, p.in_flight)
-  storePacingConcurrency.set(l, p.concurrency)
-  if (p.latency_ms !== null) storePacingLatency.set(l, p.latency_ms / 1000)
-  storePacingBacklog.set(l, p.backlog)
-  if (p.store_load !== null) storePacingLoad.set(l, p.store_load)
-  else storePacingLoad.remove(l)
-}
-
 // ---- figures sampled in the background (never queried at scrape time) ----
 
 export interface SampledFigures {

@@ -194,7 +194,6 @@ function pushingView(p: Readonly<Record<string, unknown>> | null) {
     latency_ms: num(p.latency_ms),
     backlog: num(p.backlog),
     busy: num(p.busy),
-    store_load: num(p.store_load),
     at: at === null ? null : new Date(at).toISOString(),
   }
 }

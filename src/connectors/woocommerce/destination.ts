@@ -8,7 +8,6 @@
  * is not sent again.
  */
 import type { OutboxEvent } from '../../domain/events.js'
-import { setStorePacing } from '../../observability/metrics.js'
 import type { ServiceDeps } from '../../service/deps.js'
 import { raiseOperationalAlert, resolveOperationalAlert } from '../../service/alerts.js'
 import type { DeliveryOutcome } from '../../sync/classify.js'
@@ -188,16 +187,12 @@ function toOutcome(r: PushResult | { kind: 'skipped'; reason: string } | undefin
  */
 export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: string, pacing: PushPacing = DEFAULT_PUSH_PACING, outage?: OutageWatch): Destination {
   let written = { at: -Infinity, idle: true }
-  /** The store's name, the label of its pacing figures in /metrics. */
-  let name: string | null = null
   return {
     async limits() {
       const store = await repo.findStore(deps.store.db, storeId)
-      name = store?.name ?? name
       return { concurrency: Math.max(1, store?.concurrency ?? 1), maxBatch: BATCH_LIMIT, minBatch: MIN_SPLIT, lingerMs: pacing.lingerMs, pacing: { maxWindowMs: pacing.maxWindowMs } }
     },
     observe(p) {
-      if (name !== null) setStorePacing(name, p)
       // Throttled: at most once a second, and once more when the store's pushes go idle.
       const now = deps.clock.now()
       const idle = p.in_flight === 0 && p.backlog === 0

@@ -50,7 +50,6 @@ const StoreSchema = z
         latency_ms: z.number().nullable().openapi({ description: "The store's smoothed response time" }),
         backlog: z.number().nullable().openapi({ description: 'Changes claimed and waiting to be sent' }),
         busy: z.number().nullable().openapi({ description: 'Share of time a request of ours was in flight (0…1)' }),
-        store_load: z.number().nullable().openapi({ description: "Share of the store's parallel capacity our requests use (0…1); null while the store never queued (its capacity unknown, so never loaded)" }),
         at: z.string().nullable(),
       })
       .nullable()
