@@ -93,6 +93,10 @@ async function run(kind: TestDatabase): Promise<void> {
       '/admin/warehouses',
       '/admin/stores',
       '/admin/events',
+      `/admin/warehouses/${whs[0]}/pull`,
+      '/admin/alerts',
+      '/admin/providers',
+      '/admin/imports',
       '/admin/inbound',
       '/admin/keys',
     ]
