@@ -154,9 +154,14 @@ export class Pacer {
       if (this.#concurrency !== before) this.#changedAt = now
     }
 
-    if (!this.#loaded && (this.#busy >= ENTER_BUSY || o.waiting || (queueing !== null && queueing >= QUEUEING))) this.#loaded = true
-    else if (this.#loaded && this.#busy <= LEAVE_BUSY && !o.waiting) this.#loaded = false
     const { minWindowMs, maxWindowMs } = this.#s
+    if (!this.#loaded && (this.#busy >= ENTER_BUSY || o.waiting || (queueing !== null && queueing >= QUEUEING))) this.#loaded = true
+    else if (this.#loaded && this.#busy <= LEAVE_BUSY && !o.waiting) {
+      // Leaving the loaded state returns to the linger at once, as an idle spell does in #sample:
+      // halving towards it would leave a fraction of a window for as many answers as it takes.
+      this.#loaded = false
+      this.#window = minWindowMs
+    }
     const target = this.#loaded ? maxWindowMs - this.#latency : minWindowMs
     // Halve the distance to the target, and land on it once within a millisecond (halving alone never
     // reaches it, so a recovered store would keep a fraction of a window).
