@@ -10,6 +10,7 @@
 import { DomainError } from '../domain/errors.js'
 import { LEDGER_CHANGE_TYPES } from '../domain/movement.js'
 import { movementsTotal, oversellRefusalsTotal } from '../observability/metrics.js'
+import type { Replayable } from './idempotency.js'
 
 export type MovementOutcome = 'applied' | 'stale' | 'refused'
 
@@ -27,6 +28,26 @@ export function countRefusal(changeType: string, e: unknown): void {
     countMovements(changeType, 'refused')
     oversellRefusalsTotal.inc()
   }
+}
+
+/**
+ * Run one movement (or a reservation's, a transfer's lines) and count it once its transaction has
+ * committed: a refusal for insufficient stock, or what `counted` says of a first answer (a replay
+ * moved nothing and counts nothing).
+ */
+export async function countedMovement<T>(changeType: string, run: () => Promise<Replayable<T>>, counted: (value: T) => { readonly outcome: MovementOutcome; readonly n: number }): Promise<Replayable<T>> {
+  let done: Replayable<T>
+  try {
+    done = await run()
+  } catch (e) {
+    countRefusal(changeType, e)
+    throw e
+  }
+  if (!done.replayed) {
+    const c = counted(done.value)
+    countMovements(changeType, c.outcome, c.n)
+  }
+  return done
 }
 
 /** Per-item outcomes of a batch (bulk sync items, provider items). */

@@ -11,7 +11,7 @@ import type { RequestContext, ServiceDeps } from './deps.js'
 import { requireWarehouse } from './catalog.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { lockProduct, writeDelta } from './level-writer.js'
-import { countMovements, countRefusal } from './movement-metrics.js'
+import { countedMovement, countMovements } from './movement-metrics.js'
 import { claimFor, warehouseInactive } from './stock.js'
 import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page } from './paging.js'
 import { inTransaction } from './transaction.js'
@@ -56,16 +56,8 @@ async function planLines(ex: Executor, sku: string, quantity: number, warehouseI
 export async function createReservation(deps: ServiceDeps, input: ReserveInput, ctx: RequestContext): Promise<Replayable<ReservationResult>> {
   if (input.warehouseId !== undefined) assertWarehousesAllowed(ctx, input.warehouseId) // security (#5)
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku].join('|')
-  let done: Replayable<ReservationResult>
-  try {
-    done = await reserveOnce(deps, input, ctx, natural)
-  } catch (e) {
-    countRefusal('reserve', e)
-    throw e
-  }
   // One movement per warehouse line, counted after the commit (#15).
-  if (!done.replayed) countMovements('reserve', 'applied', done.value.reservation.lines.length)
-  return done
+  return countedMovement('reserve', () => reserveOnce(deps, input, ctx, natural), (v) => ({ outcome: 'applied', n: v.reservation.lines.length }))
 }
 
 function reserveOnce(deps: ServiceDeps, input: ReserveInput, ctx: RequestContext, natural: string | null): Promise<Replayable<ReservationResult>> {
@@ -125,17 +117,13 @@ async function closeWithLedger(deps: ServiceDeps, trx: Executor, id: string, sta
 /** Turn a reservation into a sale: reserved and on hand both fall by its quantity. */
 export async function commitReservation(deps: ServiceDeps, id: string, ctx: RequestContext): Promise<Replayable<Reservation>> {
   await assertReservationAllowed(deps, id, ctx) // security (#5)
-  const done = await runIdempotent(deps, claimFor(ctx, 'reservation.commit', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'committed', ctx.actor, null, true))
-  if (!done.replayed) countMovements('commit', 'applied', done.value.lines.length)
-  return done
+  return countedMovement('commit', () => runIdempotent(deps, claimFor(ctx, 'reservation.commit', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'committed', ctx.actor, null, true)), (r) => ({ outcome: 'applied', n: r.lines.length }))
 }
 
 /** Give the held units back to available stock. Allowed after expiry too (it then just releases early). */
 export async function releaseReservation(deps: ServiceDeps, id: string, ctx: RequestContext): Promise<Replayable<Reservation>> {
   await assertReservationAllowed(deps, id, ctx) // security (#5)
-  const done = await runIdempotent(deps, claimFor(ctx, 'reservation.release', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'released', ctx.actor, null, false))
-  if (!done.replayed) countMovements('release', 'applied', done.value.lines.length)
-  return done
+  return countedMovement('release', () => runIdempotent(deps, claimFor(ctx, 'reservation.release', { id }, null), (trx) => closeWithLedger(deps, trx, id, 'released', ctx.actor, null, false)), (r) => ({ outcome: 'applied', n: r.lines.length }))
 }
 
 /** Security (#5): a restricted credential may close only reservations held wholly in its warehouses (lines never change after creation). */

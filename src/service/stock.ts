@@ -13,7 +13,7 @@ import { lockProduct, writeMovement, type MovementGuard } from './level-writer.j
 import { isOneStatementUpdate, updateInOneStatement } from './one-statement-update.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
 import { cachedWarehouse, cachedWarehouses } from './warehouse-cache.js'
-import { countMovements, countRefusal } from './movement-metrics.js'
+import { countedMovement } from './movement-metrics.js'
 
 /** How far in the future an `observed_at` may lie before it is refused (clock skew allowance). */
 const MAX_OBSERVED_AHEAD_MS = 5 * 60 * 1000
@@ -134,16 +134,7 @@ export async function updateStock(deps: ServiceDeps, input: StockUpdateInput, ct
   assertWarehousesAllowed(ctx, input.warehouseId) // security (#5): the credential's warehouse restriction
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku, input.warehouseId, input.changeType].join('|')
   const claim = claimFor(ctx, 'stock.update', input, natural)
-  let done: Replayable<MovementResult>
-  try {
-    done = await applyUpdate(deps, input, ctx, claim)
-  } catch (e) {
-    // Counted after the fact, off the transaction (#15): refusals, and nothing for errors of other kinds.
-    countRefusal(input.changeType, e)
-    throw e
-  }
-  if (!done.replayed) countMovements(input.changeType, done.value.entry.status === 'stale' ? 'stale' : 'applied')
-  return done
+  return countedMovement(input.changeType, () => applyUpdate(deps, input, ctx, claim), (v) => ({ outcome: v.entry.status === 'stale' ? 'stale' : 'applied', n: 1 }))
 }
 
 async function applyUpdate(deps: ServiceDeps, input: StockUpdateInput, ctx: RequestContext, claim: IdempotencyClaim | null): Promise<Replayable<MovementResult>> {

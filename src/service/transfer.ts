@@ -4,7 +4,7 @@ import type { RequestContext, ServiceDeps } from './deps.js'
 import { requireWarehouse } from './catalog.js'
 import { runIdempotent, type Replayable } from './idempotency.js'
 import { lockProduct, writeDelta, type WrittenMovement } from './level-writer.js'
-import { countMovements, countRefusal } from './movement-metrics.js'
+import { countedMovement } from './movement-metrics.js'
 import { claimFor, toLevelView, type MovementResult } from './stock.js'
 import { assertWarehousesAllowed } from './warehouse-access.js'
 
@@ -36,16 +36,8 @@ export async function transferStock(deps: ServiceDeps, input: TransferInput, ctx
   }
   assertWarehousesAllowed(ctx, input.fromWarehouseId, input.toWarehouseId) // security (#5): both legs must be allowed
   const natural = input.referenceId === null ? null : [input.source, input.referenceId, input.sku, input.fromWarehouseId, input.toWarehouseId].join('|')
-  let done: Replayable<TransferResult>
-  try {
-    done = await transferOnce(deps, input, ctx, natural)
-  } catch (e) {
-    countRefusal('transfer', e)
-    throw e
-  }
   // Two movements (the out and the in leg), counted after the commit (#15).
-  if (!done.replayed) countMovements('transfer', 'applied', 2)
-  return done
+  return countedMovement('transfer', () => transferOnce(deps, input, ctx, natural), () => ({ outcome: 'applied', n: 2 }))
 }
 
 function transferOnce(deps: ServiceDeps, input: TransferInput, ctx: RequestContext, natural: string | null): Promise<Replayable<TransferResult>> {
