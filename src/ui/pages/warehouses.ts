@@ -42,9 +42,9 @@ function pullCell(w: Warehouse, p: PullSource | undefined): Html {
 
 function runsTable(runs: ReadonlyArray<PullRun>): Html {
   if (runs.length === 0) return html`<p class="muted">No run yet.</p>`
-  return html`<div class="table-wrap" tabindex="0"><table><caption class="hint">Recent runs, newest first</caption><thead><tr><th scope="col">Started</th><th scope="col">Trigger</th><th scope="col">State</th><th scope="col" class="n">Pages</th><th scope="col" class="n">Items</th><th scope="col" class="n">Applied</th><th scope="col" class="n hide-narrow">Unchanged</th><th scope="col" class="n hide-narrow">Stale</th><th scope="col" class="n">Refused</th></tr></thead><tbody>
+  return html`<div class="table-wrap" tabindex="0"><table><caption class="hint">Recent runs, newest first</caption><thead><tr><th scope="col">Started</th><th scope="col">Trigger</th><th scope="col">State</th><th scope="col" class="n hide-narrow">Pages</th><th scope="col" class="n hide-narrow">Items</th><th scope="col" class="n">Applied</th><th scope="col" class="n hide-narrow">Unchanged</th><th scope="col" class="n hide-narrow">Stale</th><th scope="col" class="n">Refused</th></tr></thead><tbody>
 ${runs.map(
-  (r) => html`<tr data-run="${r.id}"><td>${when(r.startedAt)}</td><td>${r.trigger}${r.dryRun ? ' (dry run)' : ''}</td><td>${r.status === 'done' ? badge('ok', 'done') : r.status === 'failed' ? badge('bad', 'failed') : badge('warn', r.status)}${r.error ? html` <span class="hint">${r.error}</span>` : ''}</td><td class="n">${num(r.pages)}</td><td class="n">${num(r.fetched)}</td><td class="n">${num(r.applied)}</td><td class="n hide-narrow">${num(r.unchanged)}</td><td class="n hide-narrow">${num(r.stale)}</td><td class="n">${num(r.rejected)}</td></tr>`,
+  (r) => html`<tr data-run="${r.id}"><td>${when(r.startedAt)}</td><td>${r.trigger}${r.dryRun ? ' (dry run)' : ''}</td><td>${r.status === 'done' ? badge('ok', 'done') : r.status === 'failed' ? badge('bad', 'failed') : badge('warn', r.status)}${r.error ? html` <span class="hint">${r.error}</span>` : ''}</td><td class="n hide-narrow">${num(r.pages)}</td><td class="n hide-narrow">${num(r.fetched)}</td><td class="n">${num(r.applied)}</td><td class="n hide-narrow">${num(r.unchanged)}</td><td class="n hide-narrow">${num(r.stale)}</td><td class="n">${num(r.rejected)}</td></tr>`,
 )}
 </tbody></table></div>`
 }
