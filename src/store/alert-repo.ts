@@ -6,6 +6,7 @@ import { compiledStatement, type Slot } from './compiled.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { OLDEST_RUNNING_TX, OUTBOX_CHANNEL, type StreamCursor } from './outbox-repo.js'
+import { pastCursor } from './keyset.js'
 
 const CURSOR = 'stock'
 
@@ -572,7 +573,7 @@ export async function listChannelPage(ex: Executor, take: number, after?: { read
   const rows = await ex
     .selectFrom('alert_channel')
     .selectAll()
-    .$if(after !== undefined, (qb) => qb.where((eb) => eb.or([eb('created_at', '>', after!.createdAt), eb.and([eb('created_at', '=', after!.createdAt), eb('id', '>', after!.id)])])))
+    .$if(after !== undefined, (qb) => qb.where((eb) => pastCursor(eb, '>', 'created_at', after!.createdAt, 'id', after!.id)))
     .orderBy('created_at')
     .orderBy('id')
     .limit(take)

@@ -6,6 +6,7 @@
 
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
+import { pastCursor } from './keyset.js'
 
 export interface DeliverySlot {
   readonly targetId: string
@@ -222,7 +223,7 @@ export async function listDeadLetters(ex: Executor, f: { targetId?: string | und
     .selectAll()
     .$if(f.targetId !== undefined, (qb) => qb.where('target_id', '=', f.targetId as string))
     .$if(!f.includeReplayed, (qb) => qb.where('replayed_at', 'is', null))
-    .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('created_at', '<', before!.createdAt), eb.and([eb('created_at', '=', before!.createdAt), eb('id', '<', before!.id)])])))
+    .$if(before !== undefined, (qb) => qb.where((eb) => pastCursor(eb, '<', 'created_at', before!.createdAt, 'id', before!.id)))
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(f.limit)

@@ -4,6 +4,7 @@
  * page costs the same however deep into the table it is.
  */
 import type { Executor } from './db.js'
+import { pastCursor } from './keyset.js'
 
 export interface LevelExportRow {
   readonly sku: string
@@ -23,7 +24,7 @@ export async function pageLevels(ex: Executor, after: { sku: string; warehouseId
     .innerJoin('warehouse as w', 'w.id', 'l.warehouse_id')
     .select(['l.sku', 'l.warehouse_id', 'w.code', 'l.on_hand', 'l.reserved', 'l.safety_stock', 'l.low_stock_threshold', 'l.updated_at'])
     .$if(warehouseId !== null, (qb) => qb.where('l.warehouse_id', '=', warehouseId!))
-    .$if(after !== null, (qb) => qb.where((eb) => eb.or([eb('l.sku', '>', after!.sku), eb.and([eb('l.sku', '=', after!.sku), eb('l.warehouse_id', '>', after!.warehouseId)])])))
+    .$if(after !== null, (qb) => qb.where((eb) => pastCursor(eb, '>', 'l.sku', after!.sku, 'l.warehouse_id', after!.warehouseId)))
     .orderBy('l.sku')
     .orderBy('l.warehouse_id')
     .limit(limit)

@@ -8,6 +8,7 @@ import { openSecret, sealSecret } from '../security/secret-box.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import type { PullRunTable, WarehousePullTable } from './pull-schema.js'
+import { pastCursor } from './keyset.js'
 
 let sealKey: Buffer | null = null
 /** Set once at start (server and CLI), beside useStoreSealKey. */
@@ -248,7 +249,7 @@ export async function listPullRuns(ex: Executor, warehouseId: number, limit: num
     .selectFrom('pull_run')
     .selectAll()
     .where('warehouse_id', '=', warehouseId)
-    .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('started_at', '<', before!.startedAt), eb.and([eb('started_at', '=', before!.startedAt), eb('id', '<', before!.id)])])))
+    .$if(before !== undefined, (qb) => qb.where((eb) => pastCursor(eb, '<', 'started_at', before!.startedAt, 'id', before!.id)))
     .orderBy('started_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit)

@@ -1,6 +1,7 @@
 /** @module store/subscription-repo: outbound webhook subscriptions (ERPs, marketplaces, BI). */
 import type { EventType } from '../domain/events.js'
 import type { Executor } from './db.js'
+import { pastCursor } from './keyset.js'
 
 export interface Subscription {
   readonly id: string
@@ -51,7 +52,7 @@ export async function listSubscriptionPage(ex: Executor, take: number, after?: {
   const rows = await ex
     .selectFrom('subscription')
     .selectAll()
-    .$if(after !== undefined, (qb) => qb.where((eb) => eb.or([eb('created_at', '>', after!.createdAt), eb.and([eb('created_at', '=', after!.createdAt), eb('id', '>', after!.id)])])))
+    .$if(after !== undefined, (qb) => qb.where((eb) => pastCursor(eb, '>', 'created_at', after!.createdAt, 'id', after!.id)))
     .orderBy('created_at')
     .orderBy('id')
     .limit(take)

@@ -1,6 +1,7 @@
 /** @module store/warehouse-repo: warehouses, the places stock lives. */
 import type { Warehouse } from '../domain/warehouse.js'
 import type { Executor } from './db.js'
+import { pastCursor } from './keyset.js'
 
 interface WarehouseRow {
   id: number
@@ -36,7 +37,7 @@ export async function listWarehousePage(ex: Executor, take: number, after?: { re
   const rows = await ex
     .selectFrom('warehouse')
     .selectAll()
-    .$if(after !== undefined, (qb) => qb.where((eb) => eb.or([eb('priority', '>', after!.priority), eb.and([eb('priority', '=', after!.priority), eb('id', '>', after!.id)])])))
+    .$if(after !== undefined, (qb) => qb.where((eb) => pastCursor(eb, '>', 'priority', after!.priority, 'id', after!.id)))
     .orderBy('priority')
     .orderBy('id')
     .limit(take)

@@ -7,6 +7,7 @@ import type { WooOrderLineTable, WooStoreTable } from './woo-schema.js'
 import { openSecret, sealSecret } from '../security/secret-box.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
+import { pastCursor } from './keyset.js'
 
 /**
  * Consumer secrets and webhook secrets are sealed with KEY_ENCRYPTION_KEY when it is set (as the
@@ -662,7 +663,7 @@ export async function listRuns(ex: Executor, storeId: string, limit: number, bef
     .selectFrom('woo_reconcile_run')
     .selectAll()
     .where('store_id', '=', storeId)
-    .$if(before !== undefined, (qb) => qb.where((eb) => eb.or([eb('started_at', '<', before!.startedAt), eb.and([eb('started_at', '=', before!.startedAt), eb('id', '<', before!.id)])])))
+    .$if(before !== undefined, (qb) => qb.where((eb) => pastCursor(eb, '<', 'started_at', before!.startedAt, 'id', before!.id)))
     .orderBy('started_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit)
