@@ -1,7 +1,8 @@
 /** @module cli/alerts: alert channels and open alerts from the command line (#15). */
 import type { Command } from 'commander'
 import type { Config } from '../config.js'
-import { channelView, createChannel, listChannels, removeChannel, testChannel } from '../service/alert-channels.js'
+import { channelView, createChannel, listChannels, removeChannel } from '../service/alert-channels.js'
+import { testChannel } from '../connectors/alert-channels/test-message.js'
 import { acknowledgeAlert, alertView, listAlerts } from '../service/alerts.js'
 import { useAlertSealKey } from '../store/alert-repo.js'
 import { withRuntime } from './with-runtime.js'

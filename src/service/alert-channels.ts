@@ -10,8 +10,6 @@ import { DomainError, invalid } from '../domain/errors.js'
 import { generateWebhookSecret } from '../security/webhook-signature.js'
 import * as repo from '../store/alert-repo.js'
 import type { ChannelRow } from '../store/alert-repo.js'
-import { sendEmail, sendSlack, sendWebhook } from '../connectors/alert-channels/send.js'
-import { alertsSentTotal } from '../observability/metrics.js'
 import type { AlertView } from './alerts.js'
 import { invalidateChannels } from './alerts.js'
 import type { ServiceDeps } from './deps.js'
@@ -163,17 +161,10 @@ function maskUrl(s: string): string {
   }
 }
 
-export interface TestResult {
-  readonly ok: boolean
-  readonly status: number | null
-  readonly detail: string
-}
-
-/** Send one test alert through the channel now (not through the queue) and report what it answered. */
-export async function testChannel(deps: ServiceDeps, idOrName: string, timeoutMs = 10_000): Promise<TestResult> {
-  const c = await getChannel(deps, idOrName)
+/** The alert a channel's test message carries: plainly marked as a test, for a SKU that does not exist. */
+export function testAlertFor(deps: ServiceDeps, channelName: string): AlertView {
   const now = new Date(deps.clock.now()).toISOString()
-  const alert: AlertView = {
+  return {
     id: deps.ids.next('alr_test'),
     kind: 'low_stock',
     scope: 'total',
@@ -183,28 +174,11 @@ export async function testChannel(deps: ServiceDeps, idOrName: string, timeoutMs
     status: 'open',
     available: 3,
     threshold: 5,
-    detail: `A test message for alert channel ${c.name}`,
+    detail: `A test message for alert channel ${channelName}`,
     source_event_id: null,
     raised_at: now,
     acknowledged_at: null,
     acknowledged_by: null,
     closed_at: null,
-  }
-  const outcome = await sendBatch(c, { alerts: [alert], more: 0, digest: false }, alert.id, timeoutMs)
-  alertsSentTotal.inc({ channel_kind: c.kind, delivery: 'test', result: outcome.kind === 'ok' ? 'ok' : 'failed' })
-  return outcome.kind === 'ok' ? { ok: true, status: outcome.status, detail: 'accepted' } : { ok: false, status: outcome.status, detail: outcome.error }
-}
-
-export async function sendBatch(c: ChannelRow, batch: Parameters<typeof sendSlack>[1], id: string, timeoutMs: number, signal?: AbortSignal): Promise<Awaited<ReturnType<typeof sendSlack>>> {
-  // A sealed secret this node cannot open (KEY_ENCRYPTION_KEY unset or changed): nothing is sent,
-  // and the delivery retries, so setting the right key lets it through.
-  if (c.sealError) return { kind: 'retry', status: null, error: c.sealError, retryAfterMs: 0 }
-  switch (c.kind as ChannelKind) {
-    case 'email':
-      return sendEmail(c.config as unknown as EmailConfig, batch, timeoutMs)
-    case 'slack':
-      return sendSlack(c.config as unknown as SlackConfig, batch, timeoutMs, signal)
-    case 'webhook':
-      return sendWebhook(c.config as unknown as WebhookConfig, batch, id, timeoutMs, signal)
   }
 }

@@ -7,7 +7,7 @@
 import type { OutboxEvent } from '../../domain/events.js'
 import { alertsSentTotal } from '../../observability/metrics.js'
 import { alertView, channelWants, type AlertView } from '../../service/alerts.js'
-import { sendBatch } from '../../service/alert-channels.js'
+import { sendToChannel } from './send.js'
 import type { ServiceDeps } from '../../service/deps.js'
 import { alertsBetween, findChannel, markDigestSent } from '../../store/alert-repo.js'
 import type { DeliveryOutcome } from '../../sync/classify.js'
@@ -28,12 +28,12 @@ export function alertChannelResolver(deps: ServiceDeps, timeoutMs: number, fallb
           let outcome: DeliveryOutcome
           const digest = c.mode === 'digest'
           if (!digest) {
-            outcome = await sendBatch(c, { alerts: [e.data as unknown as AlertView], more: 0, digest: false }, e.id, timeoutMs, signal)
+            outcome = await sendToChannel(c, { alerts: [e.data as unknown as AlertView], more: 0, digest: false }, e.id, timeoutMs, signal)
           } else {
             // Everything raised since the last digest up to this slot's event, in the order raised.
             const rows = (await alertsBetween(deps.store.db, c.digestThroughSeq, e.seq, 100_000)).filter((a) => channelWants(c, a.kind, a.scope))
             const listed = rows.slice(0, DIGEST_LIST_LIMIT).map(alertView)
-            outcome = rows.length === 0 ? { kind: 'ok', status: 0 } : await sendBatch(c, { alerts: listed, more: rows.length - listed.length, digest: true }, e.id, timeoutMs, signal)
+            outcome = rows.length === 0 ? { kind: 'ok', status: 0 } : await sendToChannel(c, { alerts: listed, more: rows.length - listed.length, digest: true }, e.id, timeoutMs, signal)
             if (outcome.kind === 'ok') await markDigestSent(deps.store.db, c.id, e.seq)
           }
           alertsSentTotal.inc({ channel_kind: c.kind, delivery: digest ? 'digest' : 'immediate', result: outcome.kind === 'ok' ? 'ok' : 'failed' })

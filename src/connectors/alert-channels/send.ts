@@ -7,7 +7,8 @@ import nodemailer from 'nodemailer'
 import { SIGNATURE_HEADER, signWebhook } from '../../security/webhook-signature.js'
 import type { AlertView } from '../../service/alerts.js'
 import { classifyError, classifyResponse, type DeliveryOutcome } from '../../sync/classify.js'
-import type { EmailConfig, SlackConfig, WebhookConfig } from '../../service/alert-channels.js'
+import type { ChannelKind, EmailConfig, SlackConfig, WebhookConfig } from '../../service/alert-channels.js'
+import type { ChannelRow } from '../../store/alert-repo.js'
 import { messageOf, slackPayloadOf } from './message.js'
 
 export interface Batch {
@@ -84,4 +85,19 @@ export function sendWebhook(c: WebhookConfig, b: Batch, id: string, timeoutMs: n
   const body = webhookBodyOf(b, id)
   const t = Math.floor(Date.now() / 1000)
   return post(c.url, body, { [SIGNATURE_HEADER]: signWebhook(c.secret, t, body), 'X-Stockbridge-Event-Id': id, 'X-Stockbridge-Event-Type': b.digest ? 'alert.digest' : 'alert.raised' }, timeoutMs, signal)
+}
+
+/** One message to one stored channel, by its kind. */
+export async function sendToChannel(c: ChannelRow, batch: Batch, id: string, timeoutMs: number, signal?: AbortSignal): Promise<DeliveryOutcome> {
+  // A sealed secret this node cannot open (KEY_ENCRYPTION_KEY unset or changed): nothing is sent,
+  // and the delivery retries, so setting the right key lets it through.
+  if (c.sealError) return { kind: 'retry', status: null, error: c.sealError, retryAfterMs: 0 }
+  switch (c.kind as ChannelKind) {
+    case 'email':
+      return sendEmail(c.config as unknown as EmailConfig, batch, timeoutMs)
+    case 'slack':
+      return sendSlack(c.config as unknown as SlackConfig, batch, timeoutMs, signal)
+    case 'webhook':
+      return sendWebhook(c.config as unknown as WebhookConfig, batch, id, timeoutMs, signal)
+  }
 }

@@ -8,6 +8,7 @@ import type { App, AppDeps } from '../env.js'
 import { requireScope } from '../middleware/api-key.js'
 import { ok, PROBLEMS } from '../responses.js'
 import { envelope, PageQuery, pagedEnvelope, pagedJson, SkuSchema } from '../schemas.js'
+import { testChannel } from '../../connectors/alert-channels/test-message.js'
 
 const AlertSchema = z
   .object({
@@ -152,7 +153,7 @@ export function registerAlertRoutes(app: App, deps: AppDeps): void {
       },
     }),
     async (c) => {
-      const r = await channels.testChannel(deps, c.req.valid('param').channel)
+      const r = await testChannel(deps, c.req.valid('param').channel)
       if (!r.ok) throw new DomainError('alert_channel_failed', `The channel answered: ${r.detail}`, { status_code: r.status })
       return c.json({ success: true as const, data: r }, 200)
     },

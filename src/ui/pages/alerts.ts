@@ -5,7 +5,8 @@
  */
 import { ALERT_KINDS, ALERT_SCOPES } from '../../domain/alerts.js'
 import { acknowledgeAlert, listAlerts } from '../../service/alerts.js'
-import { listChannels, testChannel, type TestResult } from '../../service/alert-channels.js'
+import { listChannels } from '../../service/alert-channels.js'
+import { testChannel, type TestResult } from '../../connectors/alert-channels/test-message.js'
 import { listWarehouses } from '../../service/catalog.js'
 import { listDeliveryAttempts } from '../../service/subscriptions.js'
 import { can, type UiContext } from '../context.js'
