@@ -41,6 +41,7 @@ interface Figures {
   bulkCpuS?: number
   /** `bulk`: the raw reference of the same run, other figures for the same levels (bench/lib/raw-*.ts). */
   rawS?: number
+  rawCpuS?: number
   ledgerPeakMb?: number
   idleMb?: number
   levelsPeakMb?: number
@@ -91,7 +92,11 @@ async function once(tree: string, tag: string, db: string, round: number): Promi
       const b = await bulkUpdateSeconds(srv, api, ids, 500)
       f.bulkS = b.seconds
       f.bulkCpuS = b.cpuSeconds
+      const c0 = process.cpuUsage()
       f.rawS = await raw(countBatches(ids, 700))
+      const c = process.cpuUsage(c0)
+      // SQLite: the raw writer runs in this process, so this is its CPU (PostgreSQL's is the server's).
+      if (db === 'sqlite') f.rawCpuS = (c.user + c.system) / 1e6
     }
     if (ONLY.has('ref')) {
       const c0 = cpuMsOf(srv.pid)
@@ -125,7 +130,7 @@ try {
     }
   }
   for (const [db, per] of Object.entries(results)) {
-    for (const key of ['importS', 'importCpuS', 'bulkS', 'bulkCpuS', 'rawS', 'bulkRefS', 'bulkRefCpuS', 'idleMb', 'ledgerPeakMb', 'levelsIdleMb', 'levelsPeakMb'] as const) {
+    for (const key of ['importS', 'importCpuS', 'bulkS', 'bulkCpuS', 'rawS', 'rawCpuS', 'bulkRefS', 'bulkRefCpuS', 'idleMb', 'ledgerPeakMb', 'levelsIdleMb', 'levelsPeakMb'] as const) {
       const meds = per.map((xs) => median(xs.map((x) => x[key] ?? NaN)))
       if (meds.every((m) => Number.isNaN(m))) continue
       const ratio = meds.length > 1 ? ` | B/A ${(meds[1]! / meds[0]!).toFixed(2)}` : ''
