@@ -2,15 +2,18 @@
  * @module store/batch: many rows as one derived table, the building block of every set-based
  * statement (bulk sync's level writes, ledger and event inserts, ordered row locks).
  *
- * The whole batch travels as ONE JSON parameter, expanded by the database: PostgreSQL's
- * json_to_recordset, SQLite's jsonb_each over the parameter converted once to JSONB. 10,000 rows cost one round trip and one parse, with
- * no bound-parameter limit to chunk under. Measured against the alternatives on 10,000 rows:
+ * PostgreSQL: the whole batch travels as ONE JSON parameter, expanded by json_to_recordset.
+ * 10,000 rows cost one round trip and one parse, with no bound-parameter limit to chunk under.
+ * SQLite: the bulk writer's statements bind the rows as VALUES chunks (runValuesChunks below,
+ * where dialect caps say `batchValues`); rowsTable there still expands jsonb_each, for any other
+ * caller. Measured against the alternatives on 10,000 rows:
  * - PostgreSQL, binding JS arrays for unnest(): pg's array-literal encoder escapes strings
  *   character by character (~200 ms for 10,000 event payloads that JSON.stringify turns out in
  *   ~5 ms); inserts took 600–1000 ms against 300–400 ms for json_to_recordset.
- * - SQLite, a VALUES list chunked under its 32,766-parameter limit: the guarded level UPDATE took
- *   100–170 ms against 55–90 ms through json_each, and building 60,000 bound values in Kysely
- *   cost more JavaScript than one JSON.stringify.
+ * - SQLite, a VALUES list chunked under its 32,766-parameter limit, built with Kysely: the guarded
+ *   level UPDATE took 100–170 ms against 55–90 ms through json_each, and building 60,000 bound
+ *   values in Kysely cost more JavaScript than one JSON.stringify. Written as SQL text with the
+ *   values bound as they are (runValuesChunks), VALUES chunks beat jsonb_each: see below.
  * - SQLite, json_each against jsonb_each(jsonb(?)): json_each hands each row out as JSON text,
  *   which every `value ->> 'column'` parses again (18 times a row for the ledger); as JSONB the
  *   lookups walk the binary form. 10,000 ledger rows: 280–370 ms → 160–260 ms in isolation; in
