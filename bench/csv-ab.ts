@@ -1,16 +1,19 @@
 /**
- * `npx tsx bench/csv-ab.ts TREE_A TREE_B [--rounds=2] [--db=sqlite,pg] [--only=import,ref,export] [--profile=A|B]`
+ * `npx tsx bench/csv-ab.ts TREE_A TREE_B [--rounds=2] [--db=sqlite,pg] [--only=import,bulk,ref,export] [--profile=A|B]`
  *
  * An interleaved A/B of the CSV bench rows (bench/lib/csv.ts) for two service trees: each round
  * runs A then B on a fresh database each (same seed), so machine load hits both alike. Prints the
- * import's seconds and server CPU seconds (`ref`: the same counts through POST /stock/bulk-sync), the ledger export's peak RSS beside the idle RSS, and
+ * import's seconds and server CPU seconds (`ref`: the same counts through POST /stock/bulk-sync;
+ * `bulk`: 10 × 10,000 bulk syncs on levels that exist, issue #13's figure, beside the raw reference), the ledger export's peak RSS beside the idle RSS, and
  * the levels export's peak RSS. `--profile=B` runs B's servers under --cpu-prof and summarises the
  * last profile.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { bulkReferenceSeconds, exportRss, importSeconds, LEDGER_ROWS, seedPg, seedSqlite, setUp } from './lib/csv.js'
+import { bulkReferenceSeconds, bulkUpdateSeconds, countBatches, exportRss, importSeconds, LEDGER_ROWS, seedPg, seedSqlite, setUp } from './lib/csv.js'
+import { rawSqliteBulk } from './lib/raw-sqlite.js'
+import { rawPgBulk } from './lib/raw-pg.js'
 import { cpuMsOf, killAll, startServer, type ServerHandle } from './lib/procs.js'
 import { renderProfile, summarizeProfile } from './lib/profile.js'
 import { createDatabase } from './lib/raw-pg.js'
@@ -33,6 +36,12 @@ interface Figures {
   importCpuS?: number
   bulkRefS?: number
   bulkRefCpuS?: number
+  /** `bulk`: 10 × POST /stock/bulk-sync of 10,000 on the levels the import created (issue #13's figure). */
+  bulkS?: number
+  bulkCpuS?: number
+  /** `bulk`: the raw reference of the same run, other figures for the same levels (bench/lib/raw-*.ts). */
+  rawS?: number
+  rawCpuS?: number
   ledgerPeakMb?: number
   idleMb?: number
   levelsPeakMb?: number
@@ -47,20 +56,23 @@ async function once(tree: string, tag: string, db: string, round: number): Promi
   let srv: ServerHandle
   let cleanup: () => Promise<void>
   let seed: () => Promise<void>
+  let raw: (batches: ReturnType<typeof countBatches>) => Promise<number>
   if (db === 'sqlite') {
     const file = path.join(dir, `${tag}-${round}.db`)
     srv = await startServer({ root: tree, databaseUrl: `sqlite:${file}`, nodeFlags })
     seed = async () => seedSqlite(file, ledgerRows, log)
+    raw = async (batches) => rawSqliteBulk(file, batches, true)
     cleanup = async () => fs.rmSync(file, { force: true })
   } else {
     const pgdb = await createDatabase(PG, `csvab${tag.toLowerCase()}${round}`)
     srv = await startServer({ root: tree, databaseUrl: pgdb.url, nodeFlags })
     seed = () => seedPg(pgdb.url, ledgerRows, log)
+    raw = (batches) => rawPgBulk(pgdb.url, batches, true)
     cleanup = () => pgdb.drop()
   }
   const f: Figures = {}
   try {
-    const { api, codes, refIds } = await setUp(srv)
+    const { api, codes, ids, refIds } = await setUp(srv)
     await seed()
     if (ONLY.has('export')) {
       const e = await exportRss(srv, api)
@@ -73,6 +85,18 @@ async function once(tree: string, tag: string, db: string, round: number): Promi
       f.importS = i.seconds
       f.importCpuS = i.cpuSeconds
       if (i.rejected > 0) throw new Error(`${tag}: the import rejected ${i.rejected} rows`)
+    }
+    if (ONLY.has('bulk')) {
+      // Levels exist: the import's (its first counts), or made here by a first bulk sync.
+      if (!ONLY.has('import')) await bulkUpdateSeconds(srv, api, ids, 0)
+      const b = await bulkUpdateSeconds(srv, api, ids, 500)
+      f.bulkS = b.seconds
+      f.bulkCpuS = b.cpuSeconds
+      const c0 = process.cpuUsage()
+      f.rawS = await raw(countBatches(ids, 700))
+      const c = process.cpuUsage(c0)
+      // SQLite: the raw writer runs in this process, so this is its CPU (PostgreSQL's is the server's).
+      if (db === 'sqlite') f.rawCpuS = (c.user + c.system) / 1e6
     }
     if (ONLY.has('ref')) {
       const c0 = cpuMsOf(srv.pid)
@@ -106,7 +130,7 @@ try {
     }
   }
   for (const [db, per] of Object.entries(results)) {
-    for (const key of ['importS', 'importCpuS', 'bulkRefS', 'bulkRefCpuS', 'idleMb', 'ledgerPeakMb', 'levelsIdleMb', 'levelsPeakMb'] as const) {
+    for (const key of ['importS', 'importCpuS', 'bulkS', 'bulkCpuS', 'rawS', 'rawCpuS', 'bulkRefS', 'bulkRefCpuS', 'idleMb', 'ledgerPeakMb', 'levelsIdleMb', 'levelsPeakMb'] as const) {
       const meds = per.map((xs) => median(xs.map((x) => x[key] ?? NaN)))
       if (meds.every((m) => Number.isNaN(m))) continue
       const ratio = meds.length > 1 ? ` | B/A ${(meds[1]! / meds[0]!).toFixed(2)}` : ''

@@ -70,17 +70,34 @@ export async function exportRss(srv: ServerHandle, api: Api, file = 'ledger.csv'
   return { seconds: (performance.now() - t0) / 1000, peakMb, idleMb, lines: lines - 1, mb: bytes / 1048576, cpuSeconds: (cpuMsOf(srv.pid) - cpu0) / 1000 }
 }
 
-export async function setUp(srv: ServerHandle): Promise<{ api: Api; codes: string[]; refIds: number[] }> {
+export async function setUp(srv: ServerHandle): Promise<{ api: Api; codes: string[]; ids: number[]; refIds: number[] }> {
   if (!srv.adminKey) throw new Error('the first start printed no admin key')
   const api = new Api(srv.url, srv.adminKey)
   const codes: string[] = []
+  const ids: number[] = []
   const refIds: number[] = []
   for (let w = 1; w <= WAREHOUSES; w++) {
-    await api.createWarehouse(`CW${w}`)
+    ids.push(await api.createWarehouse(`CW${w}`))
     codes.push(`CW${w}`)
   }
   for (let w = 1; w <= WAREHOUSES; w++) refIds.push(await api.createWarehouse(`CR${w}`))
-  return { api, codes, refIds }
+  return { api, codes, ids, refIds }
+}
+
+/** 100,000 counts for the levels of these warehouses (10,000 SKUs each), other figures for each `salt`. */
+export function countBatches(whIds: ReadonlyArray<number>, salt: number): Array<Array<{ sku: string; warehouse_id: number; quantity: number }>> {
+  return whIds.map((id) => Array.from({ length: SKUS }, (_, i) => ({ sku: sku(i + 1), warehouse_id: id, quantity: ((i + 1) * 7 + salt) % 1000 })))
+}
+
+/**
+ * Issue #13's bulk figure on levels that exist (after the import created them): the same counts
+ * as 10 `POST /stock/bulk-sync` of 10,000 items, new figures, timed to the last job's end.
+ */
+export async function bulkUpdateSeconds(srv: ServerHandle, api: Api, whIds: ReadonlyArray<number>, salt: number): Promise<{ seconds: number; cpuSeconds: number }> {
+  const cpu0 = cpuMsOf(srv.pid)
+  const t0 = performance.now()
+  for (const items of countBatches(whIds, salt)) await api.bulkSync(items)
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpuMsOf(srv.pid) - cpu0) / 1000 }
 }
 
 /**

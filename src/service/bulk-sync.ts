@@ -85,10 +85,16 @@ function validateItem(raw: unknown, index: number): ValidItem | BulkItemOutcome 
   const rejected = (code: ErrorCode, detail: string, sku: string | null = null, warehouseId: number | null = null): BulkItemOutcome => ({ index, sku, warehouseId, status: 'rejected', code, detail })
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return rejected('validation_failed', `${at}: must be an object`)
   const o = raw as Record<string, unknown>
-  const unknown = Object.keys(o).filter((k) => k !== 'sku' && k !== 'warehouse_id' && k !== 'quantity')
+  let unknown: string | null = null
+  for (const k of Object.keys(o)) {
+    if (k !== 'sku' && k !== 'warehouse_id' && k !== 'quantity') {
+      unknown = k
+      break
+    }
+  }
   const sku = typeof o.sku === 'string' ? o.sku.slice(0, 100) : null
   const wh = typeof o.warehouse_id === 'number' && Number.isSafeInteger(o.warehouse_id) && o.warehouse_id > 0 ? o.warehouse_id : null
-  if (unknown.length > 0) return rejected('validation_failed', `${at}: unknown field ${JSON.stringify(unknown[0]!.slice(0, 40))}`, sku, wh)
+  if (unknown !== null) return rejected('validation_failed', `${at}: unknown field ${JSON.stringify(unknown.slice(0, 40))}`, sku, wh)
   try {
     const validSku = parseSku(o.sku, `${at}/sku`)
     if (wh === null) return rejected('validation_failed', `${at}/warehouse_id: must be a positive whole number`, validSku, null)
@@ -205,7 +211,8 @@ export async function writeBulkCounts(deps: ServiceDeps, trx: Transaction<Databa
 
   // What every SKU's levels add up to before this batch: the base of its events' totals.
   const baseTotals = await sumLevelsBySku(trx, caps, [...new Set(toLock.map((l) => l.sku))])
-  const entries: NewLedgerEntry[] = []
+  // Ledger rows with a slot for the id the insert gives them, so their events need no copy.
+  const entries: Array<NewLedgerEntry & { id: number }> = []
   const entryOutcome: number[] = []
   const changed: Array<{ readonly entry: number; readonly level: StockLevel }> = []
   const writes = new Map<string, LevelCountWrite>()
@@ -229,6 +236,7 @@ export async function writeBulkCounts(deps: ServiceDeps, trx: Transaction<Databa
       changed.push({ entry: entries.length, level: after })
     }
     entries.push({
+      id: 0,
       sku: item.sku,
       productId: product.productId,
       warehouseId: item.warehouseId,
@@ -249,7 +257,6 @@ export async function writeBulkCounts(deps: ServiceDeps, trx: Transaction<Databa
       createdAt: now,
     })
     entryOutcome.push(item.index)
-    outcomes[item.index] = { index: item.index, sku: item.sku, warehouseId: item.warehouseId, status: outcome.status, previous: level.onHand, current: after.onHand, movementId: null }
   }
   // Every level is locked (or the database has a single writer), so no guard can fail here;
   // if one ever does, refuse the whole batch rather than write a ledger the levels disagree with.
@@ -258,14 +265,16 @@ export async function writeBulkCounts(deps: ServiceDeps, trx: Transaction<Databa
     throw new DomainError('version_conflict', `${writes.size - written} of the levels in this batch changed while it was written; retry`, {})
   }
   const ids = await appendLedgerEntries(trx, caps, entries)
-  ids.forEach((id, i) => {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!
+    e.id = ids[i]!
     const at = entryOutcome[i]!
-    outcomes[at] = { ...(outcomes[at] as AppliedOutcome), movementId: id }
-  })
+    outcomes[at] = { index: at, sku: e.sku, warehouseId: e.warehouseId, status: e.status as AppliedOutcome['status'], previous: e.onHandBefore, current: e.onHandAfter, movementId: e.id }
+  }
   await recordStockChangedBatch(
     deps,
     trx,
-    changed.map((c) => ({ entry: { ...entries[c.entry]!, id: ids[c.entry]! }, level: c.level, product: products.get(c.level.sku)! })),
+    changed.map((c) => ({ entry: entries[c.entry]!, level: c.level, product: products.get(c.level.sku)! })),
     baseTotals,
     now,
   )

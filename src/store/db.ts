@@ -136,7 +136,8 @@ function openSqlite(file: string, options: SqliteOptions): Store {
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */
 const STATEMENT_CACHE_SIZE = 500
-const MAX_CACHED_STATEMENT_CHARS = 4096
+/** The bulk writer's VALUES chunks (store/batch.ts) run to ~40 KB of text, in a few fixed shapes. */
+const MAX_CACHED_STATEMENT_CHARS = 65_536
 
 /**
  * Kysely's SQLite driver prepares every statement anew, which profiling showed as about a quarter
@@ -154,8 +155,7 @@ function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
         cache.delete(text)
       } else {
         stmt = sqlite.prepare(text)
-        // Batch statements (bulk sync's VALUES lists) are long and differ with every batch size:
-        // caching them would only pin large compiled statements in memory.
+        // Longer texts are one-off statements: caching them would only pin them in memory.
         if (text.length > MAX_CACHED_STATEMENT_CHARS) return stmt
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string)
       }

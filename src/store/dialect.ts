@@ -20,6 +20,11 @@ export interface DialectCaps {
    */
   readonly jsonRowset: 'json_to_recordset' | 'json_each'
   /**
+   * The bulk writer's batches go as bound VALUES lists in chunks (store/batch.ts runValuesChunks)
+   * rather than one JSON parameter: on SQLite, where no round trip is saved, binding is cheaper.
+   */
+  readonly batchValues: boolean
+  /**
    * The collation that sorts text by bytes, which for our ASCII-only SKUs is also JavaScript's
    * string order. Lock ordering uses it, so the order the service sorts in and the order the
    * database locks in are the same whatever the database's default collation.
@@ -36,6 +41,7 @@ export const SQLITE_CAPS: DialectCaps = Object.freeze({
   maxParams: 32_000,
   notify: false,
   jsonRowset: 'json_each',
+  batchValues: true,
   byteOrderCollation: 'binary',
   statementTimeouts: false,
 })
@@ -47,6 +53,7 @@ export const POSTGRES_CAPS: DialectCaps = Object.freeze({
   maxParams: 65_000,
   notify: true,
   jsonRowset: 'json_to_recordset',
+  batchValues: false,
   byteOrderCollation: '"C"',
   statementTimeouts: true,
 })

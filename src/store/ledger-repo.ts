@@ -3,7 +3,7 @@ import type { LedgerEntry, LedgerStatus } from '../domain/ledger.js'
 import type { LedgerChangeType } from '../domain/movement.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { rowsTable } from './batch.js'
+import { rowsTable, runValuesChunks, valuesStatement } from './batch.js'
 import { compiledStatement, type Slot } from './compiled.js'
 
 export type NewLedgerEntry = Omit<LedgerEntry, 'id'>
@@ -67,6 +67,9 @@ export async function appendLedgerEntry(ex: Executor, e: NewLedgerEntry): Promis
   return Number(row.id)
 }
 
+/** SQLite: the ledger rows as VALUES chunks (store/batch.ts), columns in LEDGER_COLUMNS order. */
+const APPEND_VALUES = valuesStatement(LEDGER_COLUMNS.length, (values) => `insert into ledger_entry (${LEDGER_COLUMNS.map(([c]) => `"${c}"`).join(', ')}) values ${values} returning id`)
+
 /**
  * Insert many entries in one statement (store/batch.ts: the rows as one JSON parameter). Ids come back in the order of
  * `entries`: ids are drawn in insertion order, so sorting the returned ids restores it whatever
@@ -74,6 +77,14 @@ export async function appendLedgerEntry(ex: Executor, e: NewLedgerEntry): Promis
  */
 export async function appendLedgerEntries(ex: Executor, caps: DialectCaps, entries: ReadonlyArray<NewLedgerEntry>): Promise<number[]> {
   if (entries.length === 0) return []
+  if (caps.batchValues) {
+    const { rows } = await runValuesChunks<{ id: number }>(ex, APPEND_VALUES, entries.length, (i, out) => {
+      const e = entries[i]!
+      out.push(e.sku, e.productId, e.warehouseId, e.changeType, e.status, e.quantity, e.onHandBefore, e.onHandAfter, e.reservedBefore, e.reservedAfter, e.levelVersion, e.source, e.referenceId ?? null, e.reservationId ?? null, e.actor, e.notes ?? null, e.observedAt ?? null, e.createdAt)
+    })
+    // Chunks run in order and each draws its ids in insertion order: sorted, they follow `entries`.
+    return rows.map((r) => Number(r.id)).sort((a, b) => a - b)
+  }
   const rows = await ex
     .insertInto('ledger_entry')
     .columns(LEDGER_COLUMNS.map(([c]) => c))

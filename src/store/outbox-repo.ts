@@ -3,7 +3,7 @@ import { sql } from 'kysely'
 import type { EventFilter, EventType, OutboxEvent, StockChangedData } from '../domain/events.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { rowsTable } from './batch.js'
+import { rowsTable, runValuesChunks, valuesStatement } from './batch.js'
 import { compiledStatement, type Slot } from './compiled.js'
 
 export const OUTBOX_CHANNEL = 'stockbridge_outbox'
@@ -241,6 +241,12 @@ export async function pruneOutbox(ex: Executor, cutoff: number, batch = 1000): P
 export async function bumpSkuVersions(ex: Executor, caps: DialectCaps, counts: ReadonlyMap<string, number>): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   if (counts.size === 0) return out
+  if (caps.batchValues) {
+    const entries = [...counts]
+    const { rows } = await runValuesChunks<{ sku: string; stock_version: number }>(ex, BUMP_VALUES, entries.length, (i, o) => o.push(entries[i]![0], entries[i]![1]))
+    for (const r of rows) out.set(r.sku, Number(r.stock_version))
+    return out
+  }
   const updated = await ex
     .updateTable('product')
     .from(rowsTable(caps, [...counts].map(([sku, n]) => ({ sku, n })), BUMP_COLUMNS, 'v'))
@@ -252,15 +258,33 @@ export async function bumpSkuVersions(ex: Executor, caps: DialectCaps, counts: R
   return out
 }
 
+/** SQLite: the product rows of the SKUs, each looked up by its primary key from the VALUES list. */
+const BUMP_VALUES = valuesStatement(
+  2,
+  (values) => `update product set stock_version = product.stock_version + v.n from (select column1 as sku, column2 as n from (values ${values})) as v where product.sku = v.sku returning product.sku, product.stock_version`,
+)
+
 const BUMP_COLUMNS = [
   ['sku', 'varchar'],
   ['n', 'integer'],
 ] as const
 
+/** SQLite: the sums of each SKU in a VALUES list (`sku in (values …)` walks the level's primary key per SKU). */
+const SUMS_VALUES = valuesStatement(
+  1,
+  (values) =>
+    `select sku, sum(on_hand) as on_hand, sum(reserved) as reserved, sum(CASE WHEN on_hand - reserved - safety_stock > 0 THEN on_hand - reserved - safety_stock ELSE 0 END) as available from stock_level where sku in (values ${values}) group by sku`,
+)
+
 /** Every warehouse's figures summed per SKU, for many SKUs (inside the writer's transaction). */
 export async function sumLevelsBySku(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Map<string, { onHand: number; reserved: number; available: number }>> {
   const out = new Map<string, { onHand: number; reserved: number; available: number }>()
   if (skus.length === 0) return out
+  if (caps.batchValues) {
+    const { rows } = await runValuesChunks<{ sku: string; on_hand: number; reserved: number; available: number }>(ex, SUMS_VALUES, skus.length, (i, o) => o.push(skus[i]))
+    for (const r of rows) out.set(r.sku, { onHand: Number(r.on_hand), reserved: Number(r.reserved), available: Number(r.available) })
+    return out
+  }
   const rows = await ex
     .selectFrom('stock_level')
     .select((eb) => ['sku', eb.fn.sum<number | string>('on_hand').as('on_hand'), eb.fn.sum<number | string>('reserved').as('reserved'), eb.fn.sum<number | string>(SELLABLE).as('available')])
@@ -281,12 +305,23 @@ const EVENT_COLUMNS = [
   ['created_at', 'bigint'],
 ] as const
 
+/** SQLite: the events as VALUES chunks (store/batch.ts). */
+const INSERT_EVENTS_VALUES = valuesStatement(7, (values) => `insert into outbox_event ("id", "type", "sku", "warehouse_id", "sku_version", "payload", "created_at") values ${values} returning seq`)
+
 /**
  * Insert many events (a bulk write's) in one statement, in the given order; returns their
  * sequence numbers in that order (drawn in insertion order, so sorted).
  */
 export async function insertOutboxEvents(ex: Executor, caps: DialectCaps, events: ReadonlyArray<NewOutboxEvent>): Promise<number[]> {
   if (events.length === 0) return []
+  if (caps.batchValues) {
+    // No transaction id on SQLite (caps.notify is false there): one writer, sequence in commit order.
+    const { rows } = await runValuesChunks<{ seq: number }>(ex, INSERT_EVENTS_VALUES, events.length, (i, out) => {
+      const e = events[i]!
+      out.push(e.id, e.type, e.sku, e.warehouseId, e.skuVersion, JSON.stringify(e.data), e.createdAt)
+    })
+    return rows.map((r) => Number(r.seq)).sort((a, b) => a - b)
+  }
   const rows = events.map((e) => ({ id: e.id, type: e.type, sku: e.sku, warehouse_id: e.warehouseId, sku_version: e.skuVersion, payload: JSON.stringify(e.data), created_at: e.createdAt }))
   const inserted = await ex
     .insertInto('outbox_event')

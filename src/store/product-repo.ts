@@ -3,7 +3,7 @@ import type { Product } from '../domain/product.js'
 import { sql } from 'kysely'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { rowsTable } from './batch.js'
+import { rowsTable, runValuesChunks, valuesStatement } from './batch.js'
 import { compiledStatement, type Slot } from './compiled.js'
 
 export interface ProductRow {
@@ -55,6 +55,10 @@ export async function findProducts(ex: Executor, skus: ReadonlyArray<string>): P
 export async function lockProductsInOrder(ex: Executor, caps: DialectCaps, skus: ReadonlyArray<string>): Promise<Product[]> {
   const sorted = [...new Set(skus)].sort()
   if (sorted.length === 0) return []
+  if (caps.batchValues) {
+    // No row locks to order (caps.rowLocks is false where batches go as VALUES); chunks run in SKU order.
+    return (await runValuesChunks<ProductRow>(ex, PRODUCTS_VALUES, sorted.length, (i, o) => o.push(sorted[i]))).rows.map(toProduct)
+  }
   const rows = await ex
     .selectFrom('product')
     .selectAll()
@@ -66,6 +70,9 @@ export async function lockProductsInOrder(ex: Executor, caps: DialectCaps, skus:
 }
 
 const SKU_COLUMNS = [['sku', 'varchar']] as const
+
+/** SQLite: the SKUs of a VALUES list, by primary key; chunks of sorted SKUs, each sorted, so all in SKU order. */
+const PRODUCTS_VALUES = valuesStatement(1, (values) => `select * from product where sku in (values ${values}) order by sku`)
 
 export async function productIdExists(ex: Executor, productId: number): Promise<boolean> {
   const row = await ex

@@ -4,7 +4,7 @@ import type { StockLevel } from '../domain/stock-level.js'
 import { MAX_QUANTITY } from '../domain/quantity.js'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
-import { rowsTable } from './batch.js'
+import { rowsTable, runValuesChunks, valuesStatement } from './batch.js'
 import { compiledStatement, type Slot } from './compiled.js'
 import { toProduct, type ProductRow } from './product-repo.js'
 import type { Product } from '../domain/product.js'
@@ -327,6 +327,10 @@ export function levelKeyOf(k: LevelKey): string {
  */
 async function selectPairs(ex: Executor, caps: DialectCaps, pairs: ReadonlyArray<LevelKey>, lock: boolean): Promise<StockLevel[]> {
   if (pairs.length === 0) return []
+  if (caps.batchValues) {
+    // No row locks where batches go as VALUES (SQLite: one writer), so no order to keep.
+    return (await runValuesChunks<LevelRow>(ex, PAIRS_VALUES, pairs.length, (i, o) => o.push(pairs[i]!.sku, pairs[i]!.warehouseId))).rows.map(toLevel)
+  }
   const rows = await ex
     .selectFrom('stock_level')
     .select(LEVEL_COLUMNS)
@@ -343,6 +347,9 @@ async function selectPairs(ex: Executor, caps: DialectCaps, pairs: ReadonlyArray
     .execute()
   return rows.map(toLevel)
 }
+
+/** SQLite: each (sku, warehouse) of the VALUES list looked up by the level's primary key. */
+const PAIRS_VALUES = valuesStatement(2, (values) => `select ${LEVEL_COLUMNS.map((c) => `l."${c}"`).join(', ')} from (values ${values}) as p join stock_level l on l.sku = p.column1 and l.warehouse_id = p.column2`)
 
 const PAIR_COLUMNS = [
   ['sku', 'varchar'],
@@ -361,8 +368,23 @@ const NEW_LEVEL_COLUMNS = [
   ['low_stock_threshold', 'integer'],
 ] as const
 
+/** SQLite: zero levels as VALUES chunks; a level that exists already is left as it is. */
+const ZERO_LEVELS_VALUES = valuesStatement(
+  5,
+  (values) =>
+    `insert into stock_level (sku, warehouse_id, safety_stock, low_stock_threshold, updated_at, on_hand, reserved, version, last_counted_at) values ${values} on conflict (sku, warehouse_id) do nothing`,
+  '(?, ?, ?, ?, ?, 0, 0, 0, null)',
+)
+
 async function insertZeroLevels(ex: Executor, caps: DialectCaps, levels: ReadonlyArray<LevelToLock>, now: number): Promise<void> {
   if (levels.length === 0) return
+  if (caps.batchValues) {
+    await runValuesChunks(ex, ZERO_LEVELS_VALUES, levels.length, (i, o) => {
+      const l = levels[i]!
+      o.push(l.sku, l.warehouseId, l.defaults.safetyStock, l.defaults.lowStockThreshold, now)
+    })
+    return
+  }
   const rows = levels.map((l) => ({ sku: l.sku, warehouse_id: l.warehouseId, safety_stock: l.defaults.safetyStock, low_stock_threshold: l.defaults.lowStockThreshold }))
   await ex
     .insertInto('stock_level')
@@ -428,8 +450,30 @@ const COUNT_WRITE_COLUMNS = [
  * 2-core machine; the JSON join beat the VALUES join again by a third. Returns how many levels
  * were written; fewer than asked means a guard failed.
  */
+/** SQLite: the same guarded write as below, the batch as VALUES chunks, each level found by its primary key. */
+const COUNT_WRITES_VALUES = valuesStatement(
+  6,
+  (values) =>
+    `update stock_level set on_hand = w.on_hand, version = w.to_version, last_counted_at = w.last_counted_at, updated_at = ? ` +
+    `from (select column1 as sku, column2 as warehouse_id, column3 as on_hand, column4 as from_version, column5 as to_version, column6 as last_counted_at from (values ${values})) as w ` +
+    `where stock_level.sku = w.sku and stock_level.warehouse_id = w.warehouse_id and stock_level.version = w.from_version`,
+)
+
 export async function writeLevelCounts(ex: Executor, caps: DialectCaps, writes: ReadonlyArray<LevelCountWrite>, now: number): Promise<number> {
   if (writes.length === 0) return 0
+  if (caps.batchValues) {
+    const { changed } = await runValuesChunks(
+      ex,
+      COUNT_WRITES_VALUES,
+      writes.length,
+      (i, o) => {
+        const w = writes[i]!
+        o.push(w.sku, w.warehouseId, w.onHand, w.fromVersion, w.toVersion, w.lastCountedAt)
+      },
+      [now],
+    )
+    return changed
+  }
   const rows = writes.map((w) => ({ sku: w.sku, warehouse_id: w.warehouseId, on_hand: w.onHand, from_version: w.fromVersion, to_version: w.toVersion, last_counted_at: w.lastCountedAt }))
   const res = await ex
     .updateTable('stock_level')
