@@ -11,7 +11,8 @@ import { listWarehouses } from '../store/warehouse-repo.js'
 import type { ServiceDeps } from './deps.js'
 
 const WAREHOUSE_CACHE_MS = 5000
-const warehouseCache = new WeakMap<object, { at: number; byId: Map<number, Warehouse> }>()
+const warehouseCache = new WeakMap<object, { at: number; generation: number; byId: Map<number, Warehouse> }>()
+let loads = 0
 
 /** Every warehouse by id; reloaded when old or when one of `ids` is unknown. */
 export async function cachedWarehouses(deps: ServiceDeps, ex: Executor, ids: Iterable<number>): Promise<ReadonlyMap<number, Warehouse>> {
@@ -20,7 +21,7 @@ export async function cachedWarehouses(deps: ServiceDeps, ex: Executor, ids: Ite
   let fresh = c !== undefined && now - c.at <= WAREHOUSE_CACHE_MS
   if (fresh) for (const id of ids) if (!c!.byId.has(id)) fresh = false
   if (!fresh) {
-    c = { at: now, byId: new Map((await listWarehouses(ex)).map((w) => [w.id, w])) }
+    c = { at: now, generation: ++loads, byId: new Map((await listWarehouses(ex)).map((w) => [w.id, w])) }
     warehouseCache.set(deps.store, c)
   }
   return c!.byId
@@ -28,6 +29,16 @@ export async function cachedWarehouses(deps: ServiceDeps, ex: Executor, ids: Ite
 
 export async function cachedWarehouse(deps: ServiceDeps, ex: Executor, id: number): Promise<Warehouse | undefined> {
   return (await cachedWarehouses(deps, ex, [id])).get(id)
+}
+
+/**
+ * Which load of the list answers now: a number that changes with every reload, or null when
+ * there is no list or it is old enough that the next read reloads it. Answers built from the list
+ * (service/read-generation.ts) are reused only while it stays the same.
+ */
+export function warehouseGeneration(deps: ServiceDeps): number | null {
+  const c = warehouseCache.get(deps.store)
+  return c !== undefined && Date.now() - c.at <= WAREHOUSE_CACHE_MS ? c.generation : null
 }
 
 /** After a warehouse changed through this node. */

@@ -51,6 +51,15 @@ export interface Store {
   readonly transactPrepared?: (opening: string, statements: ReadonlyArray<PreparedStatement>) => Promise<unknown[][]>
   /** PostgreSQL: a value quoted as an SQL literal for `transactPrepared`'s opening statement. */
   readonly quoteLiteral?: (value: string) => string
+  /**
+   * SQLite: a stamp that differs whenever the data may have changed since an earlier call:
+   * `total_changes()` counts every row this connection has written (the service's only writing
+   * connection), `data_version` moves when any other connection (the CLI, a second server on the
+   * same file) has committed. Null when it cannot be read right now. Absent on PostgreSQL, where
+   * another node's commit reaches this one only later, by NOTIFY: nothing can be cached there
+   * without serving a figure older than a write that was already answered.
+   */
+  readonly changeStamp?: () => string | null
   close(): Promise<void>
 }
 
@@ -131,7 +140,17 @@ function openSqlite(file: string, options: SqliteOptions): Store {
       stmt.run()
     },
   })
-  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), close }
+  // A read transaction of its own (about 6 µs on a file): data_version is read from the WAL index as it is now.
+  const stamp = sqlite.prepare('select total_changes(), data_version from pragma_data_version').raw()
+  const changeStamp = () => {
+    try {
+      const [changes, version] = stamp.get() as [number, number]
+      return `${changes}:${version}`
+    } catch {
+      return null
+    }
+  }
+  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), changeStamp, close }
 }
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */
