@@ -29,7 +29,7 @@ import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
 import { resolveSecurity } from './security.js'
-import { RenderedAnswers } from './rendered-answers.js'
+import { KeptAnswers } from '../service/kept-answers.js'
 import { registerAlertRoutes } from './routes/alerts.js'
 import { measureRequests, registerObservabilityRoutes } from './routes/observability.js'
 import { createAdminUi } from '../ui/index.js'
@@ -156,8 +156,8 @@ export function createApp(deps: AppDeps): App {
     api.use('*', async (c, next) => (isPublic(c.req.path) ? next() : byPrincipal(c, next)))
   }
   api.use('*', limitJsonDepth([`${API_BASE}${WEBHOOK_PATH_PREFIX}`]))
-  // Stock read answers kept between writes (http/rendered-answers.ts), shared by single and batch reads.
-  const answers = new RenderedAnswers(deps)
+  // Stock read answers kept between writes (service/kept-answers.ts), shared by single and batch reads.
+  const answers = new KeptAnswers(deps)
   const providers = { sealKey: security.keyEncryptionKey, envProviders: security.webhooks }
   registerWebhookRoutes(api, deps, providers)
   registerStockRoutes(api, deps, answers)

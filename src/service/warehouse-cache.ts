@@ -16,7 +16,7 @@ interface Loaded {
   at: number
   /** Which load this is (see warehouseGeneration). */
   readonly generation: number
-  /** The store's change stamp taken just before the load (store/db.ts), or null when there is none. */
+  /** listStamp taken just before the load, or null when there is none. */
   readonly stamp: string | null
   readonly byId: Map<number, Warehouse>
 }
@@ -24,14 +24,35 @@ interface Loaded {
 const warehouseCache = new WeakMap<object, Loaded>()
 let loads = 0
 
+/** Warehouse rows written through each store's connection (SQLite), counted by its write watch. */
+const warehouseWrites = new WeakMap<object, { n: number }>()
+
 /**
- * Young enough, or old but nothing written since the load: on SQLite the change stamp says so
- * exactly (any write through this connection or a commit by any other), so an unchanged database
- * keeps its list without reloading and the answers built from it stay valid.
+ * What says the list may have changed: commits by other connections and warehouse writes
+ * through this one. Null where there is no such knowledge (PostgreSQL), or while a transaction
+ * is open on the connection (what it reads may yet be rolled back).
+ */
+function listStamp(deps: ServiceDeps, ex: Executor): string | null {
+  const watch = deps.store.writeWatch
+  if (!watch || ex.isTransaction || watch.inTransaction()) return null
+  let writes = warehouseWrites.get(deps.store)
+  if (!writes) {
+    const counter = { n: 0 }
+    if (!watch.watch((table) => void (table === 'warehouse' && counter.n++))) return null
+    warehouseWrites.set(deps.store, (writes = counter))
+  }
+  const foreign = watch.foreignVersion()
+  return foreign === null ? null : `${foreign}:${writes.n}`
+}
+
+/**
+ * Young enough, or old but nothing written since the load: on SQLite the list stamp says so
+ * exactly (a warehouse write through this connection or a commit by any other), so an unchanged
+ * list is kept without reloading and the answers built from it stay valid.
  */
 function isCurrent(deps: ServiceDeps, c: Loaded, now: number): boolean {
   if (now - c.at <= WAREHOUSE_CACHE_MS) return true
-  if (c.stamp === null || deps.store.changeStamp?.() !== c.stamp) return false
+  if (c.stamp === null || listStamp(deps, deps.store.db) !== c.stamp) return false
   c.at = now
   return true
 }
@@ -43,9 +64,8 @@ export async function cachedWarehouses(deps: ServiceDeps, ex: Executor, ids: Ite
   let fresh = c !== undefined && isCurrent(deps, c, now)
   if (fresh) for (const id of ids) if (!c!.byId.has(id)) fresh = false
   if (!fresh) {
-    // Taken before reading, so a write that lands meanwhile moves the stamp. Not inside a
-    // transaction: what it reads there may yet be rolled back, which no stamp would show.
-    const stamp = ex.isTransaction ? null : (deps.store.changeStamp?.() ?? null)
+    // Taken before reading, so a write that lands meanwhile moves the stamp.
+    const stamp = listStamp(deps, ex)
     c = { at: now, generation: ++loads, stamp, byId: new Map((await listWarehouses(ex)).map((w) => [w.id, w])) }
     warehouseCache.set(deps.store, c)
   }

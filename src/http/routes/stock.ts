@@ -17,7 +17,7 @@ import { IdempotencyHeaders, ok, PROBLEMS } from '../responses.js'
 import { BatchStockQuery, BulkItemSchema, BulkSyncBody, envelope, ListedLevelSchema, MovementSchema, pagedEnvelope, SkuParam, StockQuery, StockSchema, StockUpdateBody, TransferBody } from '../schemas.js'
 import { assertBatchQuery, levelListJson } from './stock-list.js'
 import { bulkItemJson, movementJson, stockJson } from '../views.js'
-import { answerKey, type RenderedAnswers } from '../rendered-answers.js'
+import type { KeptAnswers } from '../../service/kept-answers.js'
 
 export const MAX_BATCH_SKUS = 500
 const DEFAULT_JOB_THRESHOLD = 2000
@@ -35,12 +35,12 @@ const jsonText = (c: Context, text: string) => c.body(text, 200, { 'Content-Type
  * The `data` texts of these SKUs (in order; unknown ones left out), from kept answers where the
  * generation allows, the rest read in one query and kept.
  */
-async function stockTexts(deps: AppDeps, answers: RenderedAnswers, skus: ReadonlyArray<string>, wh: number | undefined): Promise<{ texts: string[]; notFound: string[] }> {
-  const generation = answers.begin()
+async function stockTexts(deps: AppDeps, answers: KeptAnswers, skus: ReadonlyArray<string>, wh: number | undefined): Promise<{ texts: string[]; notFound: string[] }> {
+  const mark = answers.begin()
   const texts: Array<string | undefined> = new Array(skus.length)
   let missing: string[] | undefined
   for (let i = 0; i < skus.length; i++) {
-    const kept = generation === null ? undefined : answers.get(generation, answerKey(skus[i]!, wh))
+    const kept = mark === null ? undefined : answers.get(skus[i]!, wh)
     if (kept === undefined) (missing ??= []).push(skus[i]!)
     texts[i] = kept
   }
@@ -49,7 +49,7 @@ async function stockTexts(deps: AppDeps, answers: RenderedAnswers, skus: Readonl
     for (const v of await getStocks(deps, missing, wh)) {
       const text = JSON.stringify(stockJson(v, wh))
       read.set(v.product.sku, text)
-      if (generation !== null) answers.keep(generation, answerKey(v.product.sku, wh), text)
+      if (mark !== null) answers.keep(mark, v.product.sku, wh, text)
     }
     for (let i = 0; i < skus.length; i++) texts[i] ??= read.get(skus[i]!)
   }
@@ -63,7 +63,7 @@ async function stockTexts(deps: AppDeps, answers: RenderedAnswers, skus: Readonl
   return { texts: found, notFound }
 }
 
-export function registerStockRoutes(app: App, deps: AppDeps, answers: RenderedAnswers): void {
+export function registerStockRoutes(app: App, deps: AppDeps, answers: KeptAnswers): void {
   const read = requireScope('read')
   const write = requireScope('write')
 
@@ -208,7 +208,7 @@ export function registerStockRoutes(app: App, deps: AppDeps, answers: RenderedAn
 }
 
 /** Registered after the history routes, so `/stock/history` is not taken for a SKU. */
-export function registerStockReadRoute(app: App, deps: AppDeps, answers: RenderedAnswers): void {
+export function registerStockReadRoute(app: App, deps: AppDeps, answers: KeptAnswers): void {
   app.openapi(
     createRoute({
       method: 'get',
@@ -223,12 +223,11 @@ export function registerStockReadRoute(app: App, deps: AppDeps, answers: Rendere
       const { sku } = c.req.valid('param')
       const q = c.req.valid('query')
       const wh = q.warehouse_id ? q.warehouse_id : undefined
-      const generation = answers.begin()
-      const key = answerKey(sku, wh)
-      let text = generation === null ? undefined : answers.get(generation, key)
+      const mark = answers.begin()
+      let text = mark === null ? undefined : answers.get(sku, wh)
       if (text === undefined) {
         text = JSON.stringify(stockJson(await getStock(deps, sku, wh), wh))
-        if (generation !== null) answers.keep(generation, key, text)
+        if (mark !== null) answers.keep(mark, sku, wh, text)
       }
       return jsonText(c, `{"success":true,"data":${text},"timestamp":"${timestamp()}"}`)
     },
