@@ -29,6 +29,7 @@ import { allowConfiguredOrigins } from './middleware/cors.js'
 import { limitByClientIp, limitByPrincipal, limitRefusedAttempts } from './middleware/rate-limit.js'
 import { registerWebhookRoutes, WEBHOOK_PATH_PREFIX } from './routes/webhooks.js'
 import { resolveSecurity } from './security.js'
+import { KeptAnswers } from '../service/kept-answers.js'
 import { registerAlertRoutes } from './routes/alerts.js'
 import { measureRequests, registerObservabilityRoutes } from './routes/observability.js'
 import { createAdminUi } from '../ui/index.js'
@@ -155,15 +156,17 @@ export function createApp(deps: AppDeps): App {
     api.use('*', async (c, next) => (isPublic(c.req.path) ? next() : byPrincipal(c, next)))
   }
   api.use('*', limitJsonDepth([`${API_BASE}${WEBHOOK_PATH_PREFIX}`]))
+  // Stock read answers kept between writes (service/kept-answers.ts), shared by single and batch reads.
+  const answers = new KeptAnswers(deps)
   const providers = { sealKey: security.keyEncryptionKey, envProviders: security.webhooks }
   registerWebhookRoutes(api, deps, providers)
-  registerStockRoutes(api, deps)
+  registerStockRoutes(api, deps, answers)
   // POST-only paths under /stock/ that GET /stock/{sku} would otherwise read as SKUs.
   api.on(['GET', 'PUT', 'PATCH', 'DELETE'], ['/stock/update', '/stock/bulk-sync', '/stock/transfer'], (c) =>
     problem(c, 'method_not_allowed', `${c.req.method} is not accepted on ${c.req.path}; use POST`, { allow: ['POST'] }, { allow: 'POST' }),
   )
   registerHistoryRoutes(api, deps)
-  registerStockReadRoute(api, deps)
+  registerStockReadRoute(api, deps, answers)
   registerReservationRoutes(api, deps)
   registerCatalogRoutes(api, deps)
   registerSubscriptionRoutes(api, deps)

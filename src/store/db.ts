@@ -51,7 +51,87 @@ export interface Store {
   readonly transactPrepared?: (opening: string, statements: ReadonlyArray<PreparedStatement>) => Promise<unknown[][]>
   /** PostgreSQL: a value quoted as an SQL literal for `transactPrepared`'s opening statement. */
   readonly quoteLiteral?: (value: string) => string
+  /** SQLite: what has been written, for caches of what was read (see WriteWatch). Absent on PostgreSQL. */
+  readonly writeWatch?: WriteWatch
   close(): Promise<void>
+}
+
+/** The tables a stock read depends on; a write to `warehouse` may change any answer. */
+export type WatchedTable = 'product' | 'stock_level' | 'warehouse'
+
+/**
+ * SQLite: enough to know, without reading the data, whether it may have changed since it was read.
+ *
+ * Writes through this connection (the service's only writing connection: HTTP, jobs, the admin UI
+ * all share it) are reported row by row by temporary triggers, which live on this connection only
+ * (other processes never see them). A commit by any other connection (the CLI, a second server on
+ * the same file) moves `data_version` instead, which says only that something changed.
+ *
+ * Absent on PostgreSQL: another node's commit reaches this one only later, by NOTIFY, so nothing
+ * read there can be given again without risking a figure older than a write already answered.
+ */
+export interface WriteWatch {
+  /** `PRAGMA data_version`: moves when another connection has committed. Null when it cannot be read now. */
+  foreignVersion(): number | null
+  /** True while this connection has a transaction open (what it reads then may be rolled back). */
+  inTransaction(): boolean
+  /**
+   * Call `onWrite` for every row written through this connection to a watched table, with the
+   * row's SKU (before and after, for an update), or null for a warehouse. Called inside the
+   * writing statement, before its transaction commits, and also for writes later rolled back.
+   * False when the triggers cannot be made (tables not yet migrated): nothing is watched then.
+   */
+  watch(onWrite: (table: WatchedTable, sku: string | null) => void): boolean
+}
+
+const WATCH_TRIGGERS = ['product', 'stock_level']
+  .flatMap((t) => [
+    `create temp trigger if not exists sb_watch_${t}_i after insert on main.${t} begin select sb_written('${t}', new.sku); end`,
+    `create temp trigger if not exists sb_watch_${t}_u after update on main.${t} begin select sb_written('${t}', old.sku); select sb_written('${t}', new.sku); end`,
+    `create temp trigger if not exists sb_watch_${t}_d after delete on main.${t} begin select sb_written('${t}', old.sku); end`,
+  ])
+  .concat(['insert', 'update', 'delete'].map((op) => `create temp trigger if not exists sb_watch_warehouse_${op[0]} after ${op} on main.warehouse begin select sb_written('warehouse', null); end`))
+
+function watchWrites(sqlite: SQLite.Database): WriteWatch {
+  const dataVersion = sqlite.prepare('select data_version from pragma_data_version').pluck()
+  const watchers = new Set<(table: WatchedTable, sku: string | null) => void>()
+  let installed = false
+  return {
+    foreignVersion() {
+      try {
+        return dataVersion.get() as number
+      } catch {
+        return null
+      }
+    },
+    inTransaction: () => sqlite.inTransaction,
+    watch(onWrite) {
+      if (!installed) {
+        try {
+          sqlite.function('sb_written', { deterministic: false }, (table: unknown, sku: unknown) => {
+            // Watchers guard themselves (a cache that fails to take note drops all it holds); a
+            // failing one must still not fail the write it hears of.
+            for (const w of watchers) {
+              try {
+                w(table as WatchedTable, sku === null ? null : String(sku))
+              } catch {
+                // see above
+              }
+            }
+            return null
+          })
+          sqlite.transaction(() => {
+            for (const t of WATCH_TRIGGERS) sqlite.exec(t)
+          })()
+          installed = true
+        } catch {
+          return false
+        }
+      }
+      watchers.add(onWrite)
+      return true
+    },
+  }
 }
 
 export interface PreparedStatement {
@@ -131,7 +211,7 @@ function openSqlite(file: string, options: SqliteOptions): Store {
       stmt.run()
     },
   })
-  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), close }
+  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), writeWatch: watchWrites(sqlite), close }
 }
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */

@@ -161,6 +161,21 @@ for (const db of DATABASES) {
       expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
     })
 
+    it('stock reads given again from kept answers carry the same body and headers as in-process, read after read (#13)', async () => {
+      for (const path of [`${API}/stock/${encodeURIComponent(s.tee.sku)}`, `${API}/stock/${encodeURIComponent(s.tee.sku)}?warehouse_id=${s.w1.id}`, `${API}/stock?skus=${s.tee.sku},${s.mug.sku},NOPE`]) {
+        for (let i = 0; i < 3; i++) {
+          const inProcess = await t.app.request(path, { headers: { 'x-api-key': key.secret } })
+          const overSocket = await rawRequest(port, 'GET', path, { 'x-api-key': key.secret }, [])
+          expect([inProcess.status, overSocket.status], overSocket.body).toEqual([200, 200])
+          const strip = (text: string) => ({ ...(JSON.parse(text) as object), timestamp: null })
+          expect(strip(overSocket.body)).toEqual(strip(await inProcess.text()))
+          expect(overSocket.headers['content-type']).toBe(inProcess.headers.get('content-type'))
+          expect(overSocket.headers['content-type']).toBe('application/json')
+          expect(overSocket.headers['x-content-type-options']).toBe('nosniff')
+        }
+      }
+    })
+
     /** Same header lines (repeats kept) in-process and over the socket: same status, problem code and detail. */
     async function sameHeadersBothWays(method: string, path: string, lines: ReadonlyArray<readonly [string, string]>, body?: string) {
       const inHeaders = new Headers()

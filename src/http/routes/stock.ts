@@ -1,5 +1,6 @@
 /** @module http/routes/stock: reading stock and moving it (the seed's routes plus batch read and transfer). */
 import { createRoute, z } from '@hono/zod-openapi'
+import type { Context, TypedResponse } from 'hono'
 import { invalid } from '../../domain/errors.js'
 import { parseUpdateChangeType } from '../../domain/movement.js'
 import { parseCount, parseQuantity } from '../../domain/quantity.js'
@@ -16,13 +17,53 @@ import { IdempotencyHeaders, ok, PROBLEMS } from '../responses.js'
 import { BatchStockQuery, BulkItemSchema, BulkSyncBody, envelope, ListedLevelSchema, MovementSchema, pagedEnvelope, SkuParam, StockQuery, StockSchema, StockUpdateBody, TransferBody } from '../schemas.js'
 import { assertBatchQuery, levelListJson } from './stock-list.js'
 import { bulkItemJson, movementJson, stockJson } from '../views.js'
+import type { KeptAnswers } from '../../service/kept-answers.js'
 
 export const MAX_BATCH_SKUS = 500
 const DEFAULT_JOB_THRESHOLD = 2000
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ content: { 'application/json': { schema } }, required: true })
 const timestamp = () => new Date().toISOString()
+/**
+ * JSON text sent as c.json sends it (same status and Content-Type), for answers put together from
+ * kept texts. The text is the route's 200 schema serialised from stockJson's output, so it is typed
+ * as any JSON answer (`never` data fits every route's declared shape).
+ */
+// A fresh headers object each time, as c.json makes: @hono/node-server may adopt the one it is given.
+const jsonText = (c: Context, text: string) => c.body(text, 200, { 'Content-Type': 'application/json' }) as Response as Response & TypedResponse<never, 200, 'json'>
 
-export function registerStockRoutes(app: App, deps: AppDeps): void {
+/**
+ * The `data` texts of these SKUs (in order; unknown ones left out), from kept answers where the
+ * generation allows, the rest read in one query and kept.
+ */
+async function stockTexts(deps: AppDeps, answers: KeptAnswers, skus: ReadonlyArray<string>, wh: number | undefined): Promise<{ texts: string[]; notFound: string[] }> {
+  const mark = answers.begin()
+  const texts: Array<string | undefined> = new Array(skus.length)
+  let missing: string[] | undefined
+  for (let i = 0; i < skus.length; i++) {
+    const kept = mark === null ? undefined : answers.get(skus[i]!, wh)
+    if (kept === undefined) (missing ??= []).push(skus[i]!)
+    texts[i] = kept
+  }
+  if (missing) {
+    const read = new Map<string, string>()
+    for (const v of await getStocks(deps, missing, wh)) {
+      const text = JSON.stringify(stockJson(v, wh))
+      read.set(v.product.sku, text)
+      if (mark !== null) answers.keep(mark, v.product.sku, wh, text)
+    }
+    for (let i = 0; i < skus.length; i++) texts[i] ??= read.get(skus[i]!)
+  }
+  const found: string[] = []
+  const notFound: string[] = []
+  for (let i = 0; i < skus.length; i++) {
+    const t = texts[i]
+    if (t === undefined) notFound.push(skus[i]!)
+    else found.push(t)
+  }
+  return { texts: found, notFound }
+}
+
+export function registerStockRoutes(app: App, deps: AppDeps, answers: KeptAnswers): void {
   const read = requireScope('read')
   const write = requireScope('write')
 
@@ -46,9 +87,8 @@ export function registerStockRoutes(app: App, deps: AppDeps): void {
       const bad = skus.find((s) => !isSku(s))
       if (bad !== undefined) throw invalid('/skus', `holds an invalid SKU "${bad.slice(0, 40)}"`)
       const wh = q.warehouse_id ? q.warehouse_id : undefined
-      const views = await getStocks(deps, skus, wh)
-      const found = new Set(views.map((v) => v.product.sku))
-      return c.json({ success: true as const, data: views.map((v) => stockJson(v, wh)), not_found: skus.filter((s) => !found.has(s)), timestamp: timestamp() }, 200)
+      const { texts, notFound } = await stockTexts(deps, answers, skus, wh)
+      return jsonText(c, `{"success":true,"data":[${texts.join(',')}],"not_found":${JSON.stringify(notFound)},"timestamp":"${timestamp()}"}`)
     },
   )
 
@@ -168,7 +208,7 @@ export function registerStockRoutes(app: App, deps: AppDeps): void {
 }
 
 /** Registered after the history routes, so `/stock/history` is not taken for a SKU. */
-export function registerStockReadRoute(app: App, deps: AppDeps): void {
+export function registerStockReadRoute(app: App, deps: AppDeps, answers: KeptAnswers): void {
   app.openapi(
     createRoute({
       method: 'get',
@@ -183,8 +223,13 @@ export function registerStockReadRoute(app: App, deps: AppDeps): void {
       const { sku } = c.req.valid('param')
       const q = c.req.valid('query')
       const wh = q.warehouse_id ? q.warehouse_id : undefined
-      const view = await getStock(deps, sku, wh)
-      return c.json({ success: true as const, data: stockJson(view, wh), timestamp: timestamp() }, 200)
+      const mark = answers.begin()
+      let text = mark === null ? undefined : answers.get(sku, wh)
+      if (text === undefined) {
+        text = JSON.stringify(stockJson(await getStock(deps, sku, wh), wh))
+        if (mark !== null) answers.keep(mark, sku, wh, text)
+      }
+      return jsonText(c, `{"success":true,"data":${text},"timestamp":"${timestamp()}"}`)
     },
   )
 }
