@@ -245,17 +245,19 @@ export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings 
     memo = { cursor: persisted, persisted, persistedAt: performance.now() }
     cursorMemos.set(deps.store, memo)
   }
-  const page = await repo.readWatchedEvents(db, caps, memo.cursor, settings.pageSize)
+  // The database hands over only the page's events that could change a watch state (nearly
+  // always none): the cost per event is a scan in SQLite, not a row, a JSON parse and a judgement here.
+  const page = await repo.readCandidatePage(db, memo.cursor, settings.pageSize)
   const checkpointMs = settings.checkpointMs ?? DEFAULT_ALERT_SETTINGS.checkpointMs!
-  if (page.events.length === 0) {
+  if (page.events === 0) {
     await checkpointAlertCursor(deps, checkpointMs)
     return { events: 0, raised: [], more: false }
   }
-  if (!isIdle(judgePage(page.events, settings.hysteresis))) return evaluateLocked(deps, settings, memo)
+  if (!isIdle(judgePage(page.candidates, settings.hysteresis))) return evaluateLocked(deps, settings, memo)
   memo.cursor = page.cursor
-  observeLag(deps, page.events)
+  observeLag(deps, page.newestAt)
   await checkpointAlertCursor(deps, checkpointMs)
-  return { events: page.events.length, raised: [], more: page.events.length >= settings.pageSize }
+  return { events: page.events, raised: [], more: page.events >= settings.pageSize }
 }
 
 /**
@@ -276,9 +278,8 @@ export async function checkpointAlertCursor(deps: ServiceDeps, minAgeMs = 0): Pr
   } else cursorMemos.delete(deps.store)
 }
 
-function observeLag(deps: ServiceDeps, events: ReadonlyArray<repo.WatchedEvent>): void {
-  const newest = events[events.length - 1]!.createdAt
-  alertEvaluationLag.set(Math.max(0, deps.clock.now() - newest) / 1000)
+function observeLag(deps: ServiceDeps, newestAt: number): void {
+  alertEvaluationLag.set(Math.max(0, deps.clock.now() - newestAt) / 1000)
 }
 
 /**
@@ -305,7 +306,7 @@ async function evaluateLocked(deps: ServiceDeps, settings: AlertSettings, memo: 
     if (!sameCursor(memo.persisted, persisted)) memo.persistedAt = performance.now()
     memo.persisted = persisted
   }
-  if (page.events.length > 0) observeLag(deps, page.events)
+  if (page.events.length > 0) observeLag(deps, page.events[page.events.length - 1]!.createdAt)
   for (const a of raised) alertsRaisedTotal.inc({ kind: a.kind, scope: a.scope })
   if (raised.length > 0) {
     deps.log.info({ alerts: raised.map((a) => ({ id: a.id, kind: a.kind, scope: a.scope, sku: a.sku, warehouse_id: a.warehouseId })) }, 'stock alerts raised')
