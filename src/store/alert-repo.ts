@@ -35,21 +35,28 @@ export interface WatchRecord {
   readonly version: number
 }
 
-export async function loadWatchStates(ex: Executor, keys: ReadonlyArray<string>, caps: DialectCaps): Promise<Map<string, WatchRecord>> {
-  const out = new Map<string, WatchRecord>()
-  const chunk = Math.max(1, caps.maxParams - 10)
-  for (let i = 0; i < keys.length; i += chunk) {
-    for (const r of await ex.selectFrom('alert_state').select(['key', 'state', 'version']).where('key', 'in', keys.slice(i, i + chunk)).execute()) out.set(r.key, { state: r.state, version: Number(r.version) })
-  }
-  return out
-}
+/** Rows per upsert: a page's states in a few statements, each shape compiled once. */
+const STATE_CHUNK = 50
 
-export async function saveWatchState(ex: Executor, key: string, w: WatchRecord, now: number): Promise<void> {
-  await ex
-    .insertInto('alert_state')
-    .values({ key, state: w.state, version: w.version, updated_at: now })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ state: w.state, version: w.version, updated_at: now }))
-    .execute()
+const SAVE_STATES = compiledStatement(
+  (ex, v: Slot<string>, n: number) =>
+    ex
+      .insertInto('alert_state')
+      .values(Array.from({ length: n }, (_, i) => ({ key: v(String(4 * i)), state: v(String(4 * i + 1)), version: v(String(4 * i + 2)), updated_at: v(String(4 * i + 3)) })))
+      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), version: eb.ref('excluded.version'), updated_at: eb.ref('excluded.updated_at') }))),
+  String,
+)
+
+/**
+ * Store watch states (a page's transitions): multi-row upserts of fixed shapes, since a page that
+ * first sees a few hundred figures (an import's new levels) stores as many states.
+ */
+export async function saveWatchStates(ex: Executor, states: ReadonlyMap<string, WatchRecord>, now: number): Promise<void> {
+  const rows = [...states]
+  for (let i = 0; i < rows.length; i += STATE_CHUNK) {
+    const chunk = rows.slice(i, i + STATE_CHUNK)
+    await SAVE_STATES.run(ex, chunk.flatMap(([key, w]) => [key, w.state, w.version, now]), chunk.length)
+  }
 }
 
 /**
@@ -66,25 +73,6 @@ export async function claimWatchTransition(ex: Executor, key: string, from: Read
   if (ins !== undefined) return from.includes('ok')
   const up = await ex.updateTable('alert_state').set({ state: to, updated_at: now }).where('key', '=', key).where('state', 'in', [...from]).executeTakeFirst()
   return Number(up.numUpdatedRows) === 1
-}
-
-export interface Thresholds {
-  /** `${warehouseId}:${sku}` → the level's threshold. */
-  readonly levels: Map<string, number>
-  readonly products: Map<string, number>
-}
-
-/** Current thresholds of the SKUs in a page of events (a threshold changed since the event counts as now). */
-export async function loadThresholds(ex: Executor, skus: ReadonlyArray<string>, caps: DialectCaps): Promise<Thresholds> {
-  const levels = new Map<string, number>()
-  const products = new Map<string, number>()
-  const chunk = Math.max(1, caps.maxParams - 10)
-  for (let i = 0; i < skus.length; i += chunk) {
-    const part = skus.slice(i, i + chunk)
-    for (const r of await ex.selectFrom('stock_level').select(['sku', 'warehouse_id', 'low_stock_threshold']).where('sku', 'in', part).execute()) levels.set(`${r.warehouse_id}:${r.sku}`, Number(r.low_stock_threshold))
-    for (const r of await ex.selectFrom('product').select(['sku', 'low_stock_threshold']).where('sku', 'in', part).execute()) products.set(r.sku, Number(r.low_stock_threshold))
-  }
-  return { levels, products }
 }
 
 /** A committed stock event with what judging it needs: the current thresholds and the stored watch states. */
@@ -210,6 +198,30 @@ const CANDIDATES = compiledStatement((ex, v: Slot<'from' | 'to'>) => {
     .where(sql<boolean>`coalesce(${quiet}, 0) = 0`)
     .orderBy('e.seq')
 })
+
+/** SQLite: every stock event with `seq` in (from, to] of the given SKUs (at most 100), in sequence order. */
+const EVENTS_OF_SKUS = compiledStatement(
+  (ex, v: Slot<string>, n: number) =>
+    watchedEvents(ex)
+      .where('e.seq', '>', v('from'))
+      .where('e.seq', '<=', v('to'))
+      .where('e.sku', 'in', Array.from({ length: n }, (_, i) => v(String(i))))
+      .orderBy('e.seq'),
+  String,
+)
+
+const SKU_CHUNK = 100
+
+export async function readPageEventsOf(ex: Executor, from: number, to: number, skus: ReadonlyArray<string>): Promise<WatchedEvent[]> {
+  const out: WatchedEvent[] = []
+  for (let i = 0; i < skus.length; i += SKU_CHUNK) {
+    const part = skus.slice(i, i + SKU_CHUNK)
+    const values: Record<string, unknown> = { from, to }
+    part.forEach((sku, j) => (values[String(j)] = sku))
+    for (const r of await EVENTS_OF_SKUS.run(ex, values, part.length)) out.push(watchedEvent(r))
+  }
+  return out
+}
 
 export interface CandidatePage {
   /** Stock events in the page. */

@@ -132,6 +132,20 @@ for (const db of DATABASES) {
       expect(await evaluateAll(deps)).toEqual(['level:out_of_stock', 'total:out_of_stock'])
     })
 
+    it('a figure taken low in a page: its later events in the page are judged from low, whatever their figures', async () => {
+      const { deps, p, move } = await setUp('QE-7', 10)
+      await updateProduct(deps, p.sku, { safetyStock: 20 })
+      await move('restock', 100) // available 80
+      expect(await evaluateAll(deps)).toEqual([])
+      await move('sale', 72) // available 8: low
+      // Safety stock changes a figure without a movement: available 28, and the next movement
+      // starts from there. Judged on its own, 28 → 27 crosses nothing; after the sale before it
+      // in the same page (stored states still ok), it is the recovery.
+      await updateProduct(deps, p.sku, { safetyStock: 0 })
+      await move('sale', 1)
+      expect(await evaluateAll(deps)).toEqual(['level:back_in_stock', 'level:low_stock', 'total:back_in_stock', 'total:low_stock'])
+    })
+
     it('a page of events far from every threshold raises nothing and is evaluated once', async () => {
       const { deps, move, noise } = await setUp('QE-6', 10)
       await move('restock', 100)
