@@ -11,8 +11,9 @@
  * after it leaves the alert (with its id) and its deliveries committed for the worker.
  *
  * On SQLite a page is first judged without the write lock, from the events the database finds
- * could change a watch state (judgeCandidates); only a page that changes something is judged
- * again and written under the lock. Nothing of this runs in a write's transaction.
+ * could change a watch state (judgeCandidates); only a page that changes something takes the
+ * lock, and is judged again there if another process moved the cursor meanwhile. Nothing of this
+ * runs in a write's transaction.
  */
 import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { DomainError, invalid } from '../domain/errors.js'
@@ -286,13 +287,14 @@ export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings 
     memo = { cursor: persisted, persisted, persistedAt: performance.now() }
     cursorMemos.set(deps.store, memo)
   }
-  const page = await judgeCandidates(db, memo.cursor, settings)
+  const from = memo.cursor
+  const page = await judgeCandidates(db, from, settings)
   const checkpointMs = settings.checkpointMs ?? DEFAULT_ALERT_SETTINGS.checkpointMs!
   if (page.events === 0) {
     await checkpointAlertCursor(deps, checkpointMs)
     return { events: 0, raised: [], more: false }
   }
-  if (!isIdle(page.judgement)) return evaluateLocked(deps, settings, memo)
+  if (!isIdle(page.judgement)) return evaluateLocked(deps, settings, memo, { from, page })
   memo.cursor = page.cursor
   observeLag(deps, page.newestAt)
   await checkpointAlertCursor(deps, checkpointMs)
@@ -325,14 +327,18 @@ function observeLag(deps: ServiceDeps, newestAt: number): void {
  * Judge and write one page under the cursor's lock (PostgreSQL: its row lock; SQLite: the write
  * lock), so an event is evaluated exactly once whatever the number of evaluators.
  */
-async function evaluateLocked(deps: ServiceDeps, settings: AlertSettings, memo: CursorMemo | null): Promise<EvaluationResult> {
+async function evaluateLocked(deps: ServiceDeps, settings: AlertSettings, memo: CursorMemo | null, judged?: { from: StreamCursor; page: JudgedPage }): Promise<EvaluationResult> {
   const { caps } = deps.store
   const result = await inTransaction(deps, async (trx) => {
     if (!caps.rowLocks) await repo.touchAlertCursor(trx)
     const persisted = await repo.lockAlertCursor(trx, caps)
     // Resume from memory only when nobody moved the cursor since this process last saw it.
-    const from = memo && sameCursor(persisted, memo.persisted) ? memo.cursor : persisted
-    const page = caps.rowLocks ? await judgeWholePage(trx, deps, from, settings) : await judgeCandidates(trx, from, settings)
+    const unmoved = memo !== null && sameCursor(persisted, memo.persisted)
+    const from = unmoved ? memo.cursor : persisted
+    // SQLite: a page judged without the lock stands when nobody moved the cursor since: only an
+    // evaluator writes stock watch states, and it moves the cursor in the same transaction. Its
+    // thresholds are those of a moment ago, as if it had been judged then.
+    const page = unmoved && judged && sameCursor(judged.from, from) ? judged.page : caps.rowLocks ? await judgeWholePage(trx, deps, from, settings) : await judgeCandidates(trx, from, settings)
     if (page.events === 0) return { page, raised: [] as AlertRow[], persisted }
     const now = deps.clock.now()
     const raised = await applyJudgement(deps, trx, page.judgement, now)
