@@ -10,7 +10,10 @@
  * crash before the commit leaves the cursor where it was and the page is evaluated again, a crash
  * after it leaves the alert (with its id) and its deliveries committed for the worker.
  *
- * Nothing of this runs in a write's transaction: the cost to the write path is the wake-up call.
+ * On SQLite a page is first judged without the write lock, from the events the database finds
+ * could change a watch state (judgeCandidates); only a page that changes something takes the
+ * lock, and is judged again there if another process moved the cursor meanwhile. Nothing of this
+ * runs in a write's transaction.
  */
 import { decodeCursor, DEFAULT_PAGE_LIMIT, pageOf, type Page, type PageParams } from './paging.js'
 import { DomainError, invalid } from '../domain/errors.js'
@@ -203,6 +206,45 @@ function judgePage(events: ReadonlyArray<repo.WatchedEvent>, hysteresis: number)
 
 const isIdle = (j: Judgement) => j.states.size === 0 && j.crossings.length === 0
 
+/** A page of events judged, and where it ends. */
+interface JudgedPage {
+  /** Stock events in the page. */
+  readonly events: number
+  readonly cursor: StreamCursor
+  /** created_at of the page's newest event. */
+  readonly newestAt: number
+  /** PostgreSQL: more events wait behind a transaction still running. */
+  readonly heldBack: boolean
+  readonly judgement: Judgement
+}
+
+/** PostgreSQL: every event of the page, judged here. */
+async function judgeWholePage(ex: Executor, deps: ServiceDeps, from: StreamCursor, settings: AlertSettings): Promise<JudgedPage> {
+  const page = await repo.readWatchedEvents(ex, deps.store.caps, from, settings.pageSize)
+  const newestAt = page.events.length > 0 ? page.events[page.events.length - 1]!.createdAt : 0
+  return { events: page.events.length, cursor: page.cursor, newestAt, heldBack: page.heldBack, judgement: judgePage(page.events, settings.hysteresis) }
+}
+
+/**
+ * SQLite: the page judged from the events the database finds could change a watch state (nearly
+ * always none, or a few), so the cost of an event that changes nothing is a scan in SQLite, not a
+ * row, a JSON parse and a judgement here. The events left out find their figures' states as
+ * stored (ok) and leave them so, unless a candidate before them took a figure low or out: then
+ * every event of that SKU in the page is judged too (store/alert-repo readCandidatePage).
+ */
+async function judgeCandidates(ex: Executor, from: StreamCursor, settings: AlertSettings): Promise<JudgedPage> {
+  const page = await repo.readCandidatePage(ex, from, settings.pageSize)
+  let judgement = judgePage(page.candidates, settings.hysteresis)
+  // A figure goes low or out only with a low_stock or out_of_stock crossing (crossingOf).
+  const fell = [...new Set(judgement.crossings.filter((c) => c.kind !== 'back_in_stock').map((c) => c.event.sku))]
+  if (fell.length > 0) {
+    const seen = new Set(page.candidates.map((e) => e.seq))
+    const rest = (await repo.readPageEventsOf(ex, from.seq, page.cursor.seq, fell)).filter((e) => !seen.has(e.seq))
+    if (rest.length > 0) judgement = judgePage([...page.candidates, ...rest], settings.hysteresis)
+  }
+  return { events: page.events, cursor: page.cursor, newestAt: page.newestAt, heldBack: false, judgement }
+}
+
 /** Write a page's judgement: alerts (and their deliveries) and watch states, in the caller's transaction. */
 async function applyJudgement(deps: ServiceDeps, trx: Executor, j: Judgement, now: number): Promise<AlertRow[]> {
   const raised: AlertRow[] = []
@@ -210,7 +252,7 @@ async function applyJudgement(deps: ServiceDeps, trx: Executor, j: Judgement, no
     if (c.kind === 'back_in_stock') await repo.closeAlertsOf(trx, c.key, now)
     raised.push(await raiseInTransaction(deps, trx, stockAlert(deps, c.kind, c.scope, c.key, c.event.data, c.event.id, c.available, c.threshold, now), now))
   }
-  for (const [key, w] of j.states) await repo.saveWatchState(trx, key, w, now)
+  await repo.saveWatchStates(trx, j.states, now)
   return raised
 }
 
@@ -245,17 +287,18 @@ export async function evaluateAlerts(deps: ServiceDeps, settings: AlertSettings 
     memo = { cursor: persisted, persisted, persistedAt: performance.now() }
     cursorMemos.set(deps.store, memo)
   }
-  const page = await repo.readWatchedEvents(db, caps, memo.cursor, settings.pageSize)
+  const from = memo.cursor
+  const page = await judgeCandidates(db, from, settings)
   const checkpointMs = settings.checkpointMs ?? DEFAULT_ALERT_SETTINGS.checkpointMs!
-  if (page.events.length === 0) {
+  if (page.events === 0) {
     await checkpointAlertCursor(deps, checkpointMs)
     return { events: 0, raised: [], more: false }
   }
-  if (!isIdle(judgePage(page.events, settings.hysteresis))) return evaluateLocked(deps, settings, memo)
+  if (!isIdle(page.judgement)) return evaluateLocked(deps, settings, memo, { from, page })
   memo.cursor = page.cursor
-  observeLag(deps, page.events)
+  observeLag(deps, page.newestAt)
   await checkpointAlertCursor(deps, checkpointMs)
-  return { events: page.events.length, raised: [], more: page.events.length >= settings.pageSize }
+  return { events: page.events, raised: [], more: page.events >= settings.pageSize }
 }
 
 /**
@@ -276,26 +319,29 @@ export async function checkpointAlertCursor(deps: ServiceDeps, minAgeMs = 0): Pr
   } else cursorMemos.delete(deps.store)
 }
 
-function observeLag(deps: ServiceDeps, events: ReadonlyArray<repo.WatchedEvent>): void {
-  const newest = events[events.length - 1]!.createdAt
-  alertEvaluationLag.set(Math.max(0, deps.clock.now() - newest) / 1000)
+function observeLag(deps: ServiceDeps, newestAt: number): void {
+  alertEvaluationLag.set(Math.max(0, deps.clock.now() - newestAt) / 1000)
 }
 
 /**
  * Judge and write one page under the cursor's lock (PostgreSQL: its row lock; SQLite: the write
  * lock), so an event is evaluated exactly once whatever the number of evaluators.
  */
-async function evaluateLocked(deps: ServiceDeps, settings: AlertSettings, memo: CursorMemo | null): Promise<EvaluationResult> {
+async function evaluateLocked(deps: ServiceDeps, settings: AlertSettings, memo: CursorMemo | null, judged?: { from: StreamCursor; page: JudgedPage }): Promise<EvaluationResult> {
   const { caps } = deps.store
   const result = await inTransaction(deps, async (trx) => {
     if (!caps.rowLocks) await repo.touchAlertCursor(trx)
     const persisted = await repo.lockAlertCursor(trx, caps)
     // Resume from memory only when nobody moved the cursor since this process last saw it.
-    const from = memo && sameCursor(persisted, memo.persisted) ? memo.cursor : persisted
-    const page = await repo.readWatchedEvents(trx, caps, from, settings.pageSize)
-    if (page.events.length === 0) return { page, raised: [] as AlertRow[], persisted }
+    const unmoved = memo !== null && sameCursor(persisted, memo.persisted)
+    const from = unmoved ? memo.cursor : persisted
+    // SQLite: a page judged without the lock stands when nobody moved the cursor since: only an
+    // evaluator writes stock watch states, and it moves the cursor in the same transaction. Its
+    // thresholds are those of a moment ago, as if it had been judged then.
+    const page = unmoved && judged && sameCursor(judged.from, from) ? judged.page : caps.rowLocks ? await judgeWholePage(trx, deps, from, settings) : await judgeCandidates(trx, from, settings)
+    if (page.events === 0) return { page, raised: [] as AlertRow[], persisted }
     const now = deps.clock.now()
-    const raised = await applyJudgement(deps, trx, judgePage(page.events, settings.hysteresis), now)
+    const raised = await applyJudgement(deps, trx, page.judgement, now)
     await repo.saveAlertCursor(trx, page.cursor, now)
     return { page, raised, persisted: page.cursor }
   })
@@ -305,13 +351,13 @@ async function evaluateLocked(deps: ServiceDeps, settings: AlertSettings, memo: 
     if (!sameCursor(memo.persisted, persisted)) memo.persistedAt = performance.now()
     memo.persisted = persisted
   }
-  if (page.events.length > 0) observeLag(deps, page.events)
+  if (page.events > 0) observeLag(deps, page.newestAt)
   for (const a of raised) alertsRaisedTotal.inc({ kind: a.kind, scope: a.scope })
   if (raised.length > 0) {
     deps.log.info({ alerts: raised.map((a) => ({ id: a.id, kind: a.kind, scope: a.scope, sku: a.sku, warehouse_id: a.warehouseId })) }, 'stock alerts raised')
     deps.events.notify()
   }
-  return { events: page.events.length, raised, more: page.heldBack || page.events.length >= settings.pageSize }
+  return { events: page.events, raised, more: page.heldBack || page.events >= settings.pageSize }
 }
 
 /**

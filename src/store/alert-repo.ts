@@ -36,21 +36,28 @@ export interface WatchRecord {
   readonly version: number
 }
 
-export async function loadWatchStates(ex: Executor, keys: ReadonlyArray<string>, caps: DialectCaps): Promise<Map<string, WatchRecord>> {
-  const out = new Map<string, WatchRecord>()
-  const chunk = Math.max(1, caps.maxParams - 10)
-  for (let i = 0; i < keys.length; i += chunk) {
-    for (const r of await ex.selectFrom('alert_state').select(['key', 'state', 'version']).where('key', 'in', keys.slice(i, i + chunk)).execute()) out.set(r.key, { state: r.state, version: Number(r.version) })
-  }
-  return out
-}
+/** Rows per upsert: a page's states in a few statements, each shape compiled once. */
+const STATE_CHUNK = 50
 
-export async function saveWatchState(ex: Executor, key: string, w: WatchRecord, now: number): Promise<void> {
-  await ex
-    .insertInto('alert_state')
-    .values({ key, state: w.state, version: w.version, updated_at: now })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ state: w.state, version: w.version, updated_at: now }))
-    .execute()
+const SAVE_STATES = compiledStatement(
+  (ex, v: Slot<string>, n: number) =>
+    ex
+      .insertInto('alert_state')
+      .values(Array.from({ length: n }, (_, i) => ({ key: v(String(4 * i)), state: v(String(4 * i + 1)), version: v(String(4 * i + 2)), updated_at: v(String(4 * i + 3)) })))
+      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), version: eb.ref('excluded.version'), updated_at: eb.ref('excluded.updated_at') }))),
+  String,
+)
+
+/**
+ * Store watch states (a page's transitions): multi-row upserts of fixed shapes, since a page that
+ * first sees a few hundred figures (an import's new levels) stores as many states.
+ */
+export async function saveWatchStates(ex: Executor, states: ReadonlyMap<string, WatchRecord>, now: number): Promise<void> {
+  const rows = [...states]
+  for (let i = 0; i < rows.length; i += STATE_CHUNK) {
+    const chunk = rows.slice(i, i + STATE_CHUNK)
+    await SAVE_STATES.run(ex, chunk.flatMap(([key, w]) => [key, w.state, w.version, now]), chunk.length)
+  }
 }
 
 /**
@@ -67,25 +74,6 @@ export async function claimWatchTransition(ex: Executor, key: string, from: Read
   if (ins !== undefined) return from.includes('ok')
   const up = await ex.updateTable('alert_state').set({ state: to, updated_at: now }).where('key', '=', key).where('state', 'in', [...from]).executeTakeFirst()
   return Number(up.numUpdatedRows) === 1
-}
-
-export interface Thresholds {
-  /** `${warehouseId}:${sku}` → the level's threshold. */
-  readonly levels: Map<string, number>
-  readonly products: Map<string, number>
-}
-
-/** Current thresholds of the SKUs in a page of events (a threshold changed since the event counts as now). */
-export async function loadThresholds(ex: Executor, skus: ReadonlyArray<string>, caps: DialectCaps): Promise<Thresholds> {
-  const levels = new Map<string, number>()
-  const products = new Map<string, number>()
-  const chunk = Math.max(1, caps.maxParams - 10)
-  for (let i = 0; i < skus.length; i += chunk) {
-    const part = skus.slice(i, i + chunk)
-    for (const r of await ex.selectFrom('stock_level').select(['sku', 'warehouse_id', 'low_stock_threshold']).where('sku', 'in', part).execute()) levels.set(`${r.warehouse_id}:${r.sku}`, Number(r.low_stock_threshold))
-    for (const r of await ex.selectFrom('product').select(['sku', 'low_stock_threshold']).where('sku', 'in', part).execute()) products.set(r.sku, Number(r.low_stock_threshold))
-  }
-  return { levels, products }
 }
 
 /** A committed stock event with what judging it needs: the current thresholds and the stored watch states. */
@@ -113,37 +101,40 @@ export interface WatchedEventPage {
   readonly heldBack: boolean
 }
 
+/** Stock events joined with their thresholds and watch states (the keys built as domain/alerts levelKey/totalKey build them). */
+const watchedEvents = (ex: Executor) =>
+  ex
+    .selectFrom('outbox_event as e')
+    .leftJoin('stock_level as l', (j) => j.onRef('l.sku', '=', 'e.sku').onRef('l.warehouse_id', '=', 'e.warehouse_id'))
+    .leftJoin('product as p', 'p.sku', 'e.sku')
+    .leftJoin('alert_state as ls', (j) => j.on('ls.key', '=', sql<string>`'level:' || e.warehouse_id || ':' || e.sku`))
+    .leftJoin('alert_state as ts', (j) => j.on('ts.key', '=', sql<string>`'total:' || e.sku`))
+    .select([
+      'e.seq',
+      'e.tx_id',
+      'e.id',
+      'e.sku',
+      'e.warehouse_id',
+      'e.sku_version',
+      'e.payload',
+      'e.created_at',
+      'l.low_stock_threshold as level_threshold',
+      'p.low_stock_threshold as product_threshold',
+      'ls.state as level_state',
+      'ls.version as level_version',
+      'ts.state as total_state',
+      'ts.version as total_version',
+    ])
+    .where('e.type', '=', 'stock.changed')
+
 /**
  * The stock events after `after`, each joined with its thresholds and watch states: one statement
  * per page, compiled once, instead of a page read plus three IN-list lookups (whose SQL text
- * changed with every page's SKU count, so each was built, compiled and prepared anew). The keys
- * are built as domain/alerts levelKey/totalKey build them.
+ * changed with every page's SKU count, so each was built, compiled and prepared anew).
  */
 const WATCHED_PAGE = compiledStatement(
   (ex, v: Slot<'txId' | 'seq' | 'limit'>, caps: DialectCaps) =>
-    ex
-      .selectFrom('outbox_event as e')
-      .leftJoin('stock_level as l', (j) => j.onRef('l.sku', '=', 'e.sku').onRef('l.warehouse_id', '=', 'e.warehouse_id'))
-      .leftJoin('product as p', 'p.sku', 'e.sku')
-      .leftJoin('alert_state as ls', (j) => j.on('ls.key', '=', sql<string>`'level:' || e.warehouse_id || ':' || e.sku`))
-      .leftJoin('alert_state as ts', (j) => j.on('ts.key', '=', sql<string>`'total:' || e.sku`))
-      .select([
-        'e.seq',
-        'e.tx_id',
-        'e.id',
-        'e.sku',
-        'e.warehouse_id',
-        'e.sku_version',
-        'e.payload',
-        'e.created_at',
-        'l.low_stock_threshold as level_threshold',
-        'p.low_stock_threshold as product_threshold',
-        'ls.state as level_state',
-        'ls.version as level_version',
-        'ts.state as total_state',
-        'ts.version as total_version',
-      ])
-      .where('e.type', '=', 'stock.changed')
+    watchedEvents(ex)
       .$if(caps.notify, (qb) => qb.where(sql<boolean>`(e.tx_id, e.seq) > (${v('txId')}, ${v('seq')})`).where('e.tx_id', '<', OLDEST_RUNNING_TX).orderBy('e.tx_id').orderBy('e.seq'))
       .$if(!caps.notify, (qb) => qb.where('e.seq', '>', v('seq')).orderBy('e.seq'))
       .limit(v('limit')),
@@ -152,27 +143,111 @@ const WATCHED_PAGE = compiledStatement(
 
 const nullableNum = (v: number | string | null) => (v === null ? null : Number(v))
 
+type WatchedRow = Awaited<ReturnType<typeof WATCHED_PAGE.run>>[number]
+
+function watchedEvent(r: WatchedRow): WatchedEvent {
+  return {
+    seq: Number(r.seq),
+    id: r.id,
+    sku: r.sku,
+    warehouseId: Number(r.warehouse_id),
+    skuVersion: Number(r.sku_version),
+    createdAt: Number(r.created_at),
+    data: JSON.parse(r.payload) as StockChangedData,
+    levelThreshold: nullableNum(r.level_threshold),
+    productThreshold: nullableNum(r.product_threshold),
+    levelState: r.level_state === null ? null : { state: r.level_state, version: Number(r.level_version) },
+    totalState: r.total_state === null ? null : { state: r.total_state, version: Number(r.total_version) },
+  }
+}
+
 export async function readWatchedEvents(ex: Executor, caps: DialectCaps, after: StreamCursor, limit: number): Promise<WatchedEventPage> {
   const rows = await WATCHED_PAGE.run(ex, { txId: after.txId, seq: after.seq, limit }, caps)
-  const events = rows.map(
-    (r): WatchedEvent => ({
-      seq: Number(r.seq),
-      id: r.id,
-      sku: r.sku,
-      warehouseId: Number(r.warehouse_id),
-      skuVersion: Number(r.sku_version),
-      createdAt: Number(r.created_at),
-      data: JSON.parse(r.payload) as StockChangedData,
-      levelThreshold: nullableNum(r.level_threshold),
-      productThreshold: nullableNum(r.product_threshold),
-      levelState: r.level_state === null ? null : { state: r.level_state, version: Number(r.level_version) },
-      totalState: r.total_state === null ? null : { state: r.total_state, version: Number(r.total_version) },
-    }),
-  )
+  const events = rows.map(watchedEvent)
   const last = rows[rows.length - 1]
   const cursor = last ? { txId: last.tx_id == null ? 0 : Number(last.tx_id), seq: Number(last.seq) } : after
   const heldBack = caps.notify && rows.length < limit && (await hasStockEventsPast(ex, cursor))
   return { events, cursor, heldBack }
+}
+
+/** SQLite: where the next page of at most `limit` stock events after `seq` ends. */
+const PAGE_END = compiledStatement((ex, v: Slot<'seq' | 'limit'>) =>
+  ex
+    .selectFrom((eb) => eb.selectFrom('outbox_event').select(['seq', 'created_at']).where('type', '=', 'stock.changed').where('seq', '>', v('seq')).orderBy('seq').limit(v('limit')).as('page'))
+    .select((eb) => [eb.fn.countAll<number>().as('events'), eb.fn.max('page.seq').as('last_seq'), eb.fn.max('page.created_at').as('newest_at')]),
+)
+
+/**
+ * SQLite: of the stock events with `seq` in (from, to], those that could change a watch state,
+ * judged by the database without handing every event to JavaScript. An event is left out only when
+ * both its figures (the level, and the SKU's total) are stored as `ok` or never stored, and stand
+ * above their current threshold (and above zero) before and after the movement: judged against
+ * its stored states, such an event moves nothing and raises nothing (domain/alerts stateOf and
+ * crossingOf). A NULL anywhere (a payload without a figure) keeps the event in.
+ */
+const CANDIDATES = compiledStatement((ex, v: Slot<'from' | 'to'>) => {
+  const before = sql<number>`(e.payload ->> '$.before.available')`
+  const after = sql<number>`(e.payload ->> '$.after.available')`
+  const total = sql<number>`(e.payload ->> '$.totals.available')`
+  // The figure is ok above max(threshold, 0): stateOf() calls 0 or less out whatever the threshold.
+  const levelBar = sql<number>`max(coalesce(l.low_stock_threshold, p.low_stock_threshold, 0), 0)`
+  const totalBar = sql<number>`max(coalesce(p.low_stock_threshold, 0), 0)`
+  const quiet = sql<boolean>`coalesce(ls.state, 'ok') = 'ok' and coalesce(ts.state, 'ok') = 'ok' and ${before} > ${levelBar} and ${after} > ${levelBar} and ${total} > ${totalBar} and ${total} - ${after} + ${before} > ${totalBar}`
+  return watchedEvents(ex)
+    .where('e.seq', '>', v('from'))
+    .where('e.seq', '<=', v('to'))
+    .where(sql<boolean>`coalesce(${quiet}, 0) = 0`)
+    .orderBy('e.seq')
+})
+
+/** SQLite: every stock event with `seq` in (from, to] of the given SKUs (at most 100), in sequence order. */
+const EVENTS_OF_SKUS = compiledStatement(
+  (ex, v: Slot<string>, n: number) =>
+    watchedEvents(ex)
+      .where('e.seq', '>', v('from'))
+      .where('e.seq', '<=', v('to'))
+      .where('e.sku', 'in', Array.from({ length: n }, (_, i) => v(String(i))))
+      .orderBy('e.seq'),
+  String,
+)
+
+const SKU_CHUNK = 100
+
+export async function readPageEventsOf(ex: Executor, from: number, to: number, skus: ReadonlyArray<string>): Promise<WatchedEvent[]> {
+  const out: WatchedEvent[] = []
+  for (let i = 0; i < skus.length; i += SKU_CHUNK) {
+    const part = skus.slice(i, i + SKU_CHUNK)
+    const values: Record<string, unknown> = { from, to }
+    part.forEach((sku, j) => (values[String(j)] = sku))
+    for (const r of await EVENTS_OF_SKUS.run(ex, values, part.length)) out.push(watchedEvent(r))
+  }
+  return out
+}
+
+export interface CandidatePage {
+  /** Stock events in the page. */
+  readonly events: number
+  /** Where the page ends (the input cursor when it is empty). */
+  readonly cursor: StreamCursor
+  /** created_at of the page's newest event (0 when empty). */
+  readonly newestAt: number
+  /** The page's events that could change a watch state, in sequence order. */
+  readonly candidates: ReadonlyArray<WatchedEvent>
+}
+
+/**
+ * SQLite: the next page of at most `limit` stock events after `after`, with only the events that
+ * could change a watch state read out of it. When judging the candidates changes nothing, judging
+ * the whole page changes nothing either: the events left out find their figures' states as stored
+ * (ok), since no candidate moved any state, and leave them so.
+ */
+export async function readCandidatePage(ex: Executor, after: StreamCursor, limit: number): Promise<CandidatePage> {
+  const [end] = await PAGE_END.run(ex, { seq: after.seq, limit }, undefined)
+  const events = Number(end?.events ?? 0)
+  if (events === 0 || end?.last_seq == null) return { events: 0, cursor: after, newestAt: 0, candidates: [] }
+  const to = Number(end.last_seq)
+  const rows = await CANDIDATES.run(ex, { from: after.seq, to }, undefined)
+  return { events, cursor: { txId: 0, seq: to }, newestAt: Number(end.newest_at), candidates: rows.map(watchedEvent) }
 }
 
 /**

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { checkpointAlertCursor, evaluateAlerts, type AlertSettings } from '../../src/service/alerts.js'
 import type { ServiceDeps } from '../../src/service/deps.js'
 import { updateStock } from '../../src/service/stock.js'
-import { openStore } from '../../src/store/db.js'
+import { openStore, type Store } from '../../src/store/db.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
 import { makeProduct, makeWarehouse, testDeps } from '../support/fixtures.js'
 
@@ -99,6 +99,44 @@ for (const db of DATABASES) {
         expect(await persistedCursor(deps)).toBe(await lastStockEvent(deps))
         // and the first process, resuming from the database, raises nothing twice
         expect((await evaluateAll(deps)).raised).toBe(0)
+      } finally {
+        await other.close()
+      }
+    })
+
+    it('a page judged before the lock is judged again when another process moved the cursor meanwhile (SQLite)', async () => {
+      ts = await createTestStore(db.name)
+      if (db.name !== 'sqlite') return
+      // The first process's store runs the second process's evaluation just before its next
+      // transaction: between its page judged without the lock and the lock.
+      let beforeNextTransaction: (() => Promise<void>) | null = null
+      const store = ts.store
+      const hooked: Store = {
+        ...store,
+        transact: async (work) => {
+          const run = beforeNextTransaction
+          beforeNextTransaction = null
+          await run?.()
+          return store.transact(work)
+        },
+      }
+      const deps = testDeps(hooked)
+      const wh = await makeWarehouse(deps, { code: 'CUR-W3' })
+      const p = await makeProduct(deps, { sku: 'CUR-3', lowStockThreshold: 10 })
+      await updateStock(deps, { sku: p.sku, warehouseId: wh.id, changeType: 'restock', quantity: 100, source: 'test', referenceId: null, notes: null }, { actor: 'test' })
+      expect((await evaluateAll(deps)).raised).toBe(0)
+      await updateStock(deps, { sku: p.sku, warehouseId: wh.id, changeType: 'sale', quantity: 95, source: 'test', referenceId: null, notes: null }, { actor: 'test' })
+      const other = openStore(ts.url)
+      try {
+        let second = -1
+        beforeNextTransaction = async () => {
+          second = (await evaluateAll(testDeps(other))).raised
+        }
+        // The first process judges the crossing, the second raises it, the first raises nothing.
+        expect((await evaluateAll(deps)).raised).toBe(0)
+        expect(second).toBe(2)
+        const alerts = await store.db.selectFrom('alert').select('id').where('sku', '=', p.sku).execute()
+        expect(alerts).toHaveLength(2)
       } finally {
         await other.close()
       }
