@@ -19,7 +19,7 @@
  *   pacer spiral towards ever bigger batches). Capacity k learned, the parallel requests drop to
  *   k (never below 2: one request is answered while the next gathers) and grow past it only as a
  *   probe, once every PROBE_EVERY_MS while changes wait; answers beside k that no longer queue
- *   forget it.
+ *   (twice as many votes: forgetting costs more than learning late) forget it.
  * - **Loaded**: the store is known to queue and our requests occupy at least half of its capacity
  *   (mean requests in flight / capacity, smoothed over about a second), or changes wait for a free
  *   request. Not loaded again once the occupancy falls to ≤ 20 % with nothing waiting (hysteresis),
@@ -81,7 +81,7 @@ const NO_QUEUE_AT = 0.2
 /** With the capacity known, one request past it at most this often (the store may have more workers now) … */
 const PROBE_EVERY_MS = 30_000
 /** … and back to the capacity if the probe brought no verdict by then. */
-const PROBE_FOR_MS = 5_000
+const PROBE_FOR_MS = 3_000
 /** Occupancy sampled over at least this long. */
 const SAMPLE_MS = 250
 const LEVELS = 16
@@ -243,7 +243,7 @@ export class Pacer {
       if (next !== this.#concurrency) this.#changedAt = now
       this.#concurrency = next
       this.#votes[level] = { share: 0.5, n: 0 }
-    } else if (v.share <= NO_QUEUE_AT && this.#capacity !== null && level >= this.#capacity) {
+    } else if (v.n >= 2 * VERDICT_VOTES && v.share <= NO_QUEUE_AT && this.#capacity !== null && level >= this.#capacity) {
       // Beside as many as its capacity it no longer queues: it has more workers now.
       this.#capacity = null
       this.#votes[level] = { share: 0.5, n: 0 }
