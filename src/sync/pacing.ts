@@ -25,7 +25,7 @@
  *   request. Not loaded again once the occupancy falls to ≤ 20 % with nothing waiting (hysteresis),
  *   or when the capacity is forgotten.
  * - **Window**: while loaded, a batch waits until its oldest change has waited `window`; the window
- *   grows (×1.25) while the occupancy is above 55 % and shrinks (×0.8) below 35 %, so the store
+ *   grows (×1.25) while the occupancy is above 45 % and shrinks (×0.8) below 30 %, so the store
  *   stays about half busy with fuller requests, capped at `maxWindowMs − the store's response time`
  *   (waiting plus answering stays within the bound). While not loaded it is `minWindowMs` (the
  *   configured linger), which applies only while other requests are in flight: an idle store gets a
