@@ -12,8 +12,10 @@
  * - **The store's capacity** (requests of ours it serves at once) is learned from the order of the
  *   answers, not from their size: a request sent beside k of ours that finishes before any of them,
  *   or sooner after the first of them than its own cost, ran beside them (the store serves more
- *   than k at once); one that took ≥ 1.3× what its size usually takes, the store holding it until
- *   one of the k finished, waited for a worker. A verdict needs a majority of several such answers
+ *   than k at once); one that would have waited a while for the first of them had the store held
+ *   it (≥ 25 % of its size's usual time) and took about that much longer than usual (≥ 75 % of
+ *   it) waited for a worker: on a store serving side by side its time does not depend on when the
+ *   others end, so a noisy machine does not read as queueing. A verdict needs a majority of several such answers
  *   at that level (one slow answer on a loaded machine decides nothing); answers of a size never
  *   seen uncontended are not judged at all (an extrapolated cost read as queueing once made a
  *   pacer spiral towards ever bigger batches). Capacity k learned, the parallel requests drop to
@@ -30,6 +32,9 @@
  *   (waiting plus answering stays within the bound). While not loaded it is `minWindowMs` (the
  *   configured linger), which applies only while other requests are in flight: an idle store gets a
  *   change at once. Always within [minWindowMs, maxWindowMs].
+ * - **Rounds**: a loaded store's next batch waits for the requests out to come back (`holdsFor`, at
+ *   most 3 bounds) and then goes split over its workers, so a SKU changed while in flight waits
+ *   one round, not two staggered requests.
  *
  * Oldest first: items leave in the order they were claimed, so no SKU waits behind newer ones.
  * Pure bookkeeping, no timers: the worker asks and reports (sync/worker.ts).
