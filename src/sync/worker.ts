@@ -288,12 +288,7 @@ export class DeliveryWorker {
         const loaded = lane.pacer?.loaded === true
         const spread = loaded ? Math.max(1, Math.min(free, Math.floor(lane.queue.length / (2 * lane.limits.minBatch)))) : free
         const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
-        // Its oldest change waited past its window while every request was busy (the claim left the
-        // target out), or well past it with one request free: it waited for a request, not for more changes.
-        if (lane.pacer) {
-          const over = performance.now() - lane.queue[0]!.at - lane.pacer.waitFor(lane.running)
-          if ((lane.full && over >= 0) || (lane.running >= cap - 1 && over > STARVED_SLACK_MS)) lane.starved = true
-        }
+        if (lane.pacer && (lane.full || lane.running >= cap - 1) && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
         lane.full = false
         for (let part = 0; part < (loaded ? spread : 1) && lane.queue.length > 0; part++) this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
       }
