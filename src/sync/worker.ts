@@ -287,7 +287,8 @@ export class DeliveryWorker {
         // all sent now (the next round waits for this one: Pacer.holdsFor).
         const loaded = lane.pacer?.loaded === true
         const spread = loaded ? Math.max(1, Math.min(free, Math.floor(lane.queue.length / (2 * lane.limits.minBatch)))) : free
-        const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
+        // A backlog of a full batch or more goes in full batches: splitting it over free lanes only adds requests.
+        const size = lane.queue.length >= lane.limits.maxBatch ? lane.limits.maxBatch : Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
         if (lane.pacer && (lane.full || lane.running >= cap - 1) && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
         lane.full = false
         for (let part = 0; part < (loaded ? spread : 1) && lane.queue.length > 0; part++) this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
