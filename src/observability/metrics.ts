@@ -58,15 +58,6 @@ export const storePushLatency = new client.Histogram({
   registers: r,
 })
 
-/** What steers pushes to a store (sync/pacing.ts), set by the node pushing each time a request comes back. */
-export const storePushWindow = new client.Gauge({ name: 'stockbridge_store_push_window_seconds', help: 'How long a batch of changes for the store waits for more now (the pacing window)', labelNames: ['store'] as const, registers: r })
-export const storePushInFlight = new client.Gauge({ name: 'stockbridge_store_push_in_flight', help: 'Batch requests to the store in flight now', labelNames: ['store'] as const, registers: r })
-export const storePushConcurrency = new client.Gauge({ name: 'stockbridge_store_push_concurrency', help: 'Batch requests to the store allowed at once now (adapted, at most its concurrency)', labelNames: ['store'] as const, registers: r })
-export const storePushCapacity = new client.Gauge({ name: 'stockbridge_store_push_capacity', help: "Requests the store serves at once before it queues ours, as learned from its answers (absent while it never queued one)", labelNames: ['store'] as const, registers: r })
-export const storeResponseTime = new client.Gauge({ name: 'stockbridge_store_response_seconds', help: "The store's smoothed response time to our batch requests", labelNames: ['store'] as const, registers: r })
-export const storePushBacklog = new client.Gauge({ name: 'stockbridge_store_push_backlog', help: 'Changes for the store claimed and waiting to be sent', labelNames: ['store'] as const, registers: r })
-export const storePushBusy = new client.Gauge({ name: 'stockbridge_store_push_busy_ratio', help: "Mean requests of ours in flight over the store's capacity, smoothed (0…1)", labelNames: ['store'] as const, registers: r })
-
 export const inboundWebhooksTotal = new client.Counter({
   name: 'stockbridge_inbound_webhooks_total',
   help: 'Inbound provider webhooks by provider and result',

@@ -179,8 +179,7 @@ export async function setWebhookSecret(deps: ServiceDeps, store: WooStore, callb
 
 /**
  * What steers pushes to the store (#17), as the node pushing last recorded it: the batch window,
- * requests in flight and allowed, the store's smoothed response time and learned capacity, items
- * waiting, how busy our requests keep it, and when.
+ * requests in flight and allowed, the store's smoothed response time, items waiting, and when.
  */
 function pushingView(p: Readonly<Record<string, unknown>> | null) {
   if (!p) return null
@@ -193,7 +192,6 @@ function pushingView(p: Readonly<Record<string, unknown>> | null) {
     concurrency: num(p.concurrency),
     max_concurrency: num(p.max_concurrency),
     latency_ms: num(p.latency_ms),
-    store_capacity: num(p.store_capacity),
     backlog: num(p.backlog),
     busy: num(p.busy),
     at: at === null ? null : new Date(at).toISOString(),

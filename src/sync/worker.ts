@@ -282,16 +282,12 @@ export class DeliveryWorker {
       while (lane.queue.length > 0 && lane.running < cap && this.#running < this.#o.concurrency && !this.#abort.signal.aborted) {
         if (this.#lingers(lane)) break
         const free = Math.min(cap - lane.running, this.#o.concurrency - this.#running)
-        // A loaded paced target gets what waited in one round: as few requests as keep each full
-        // (twice minBatch at least: the store pays its per-request cost for each), over free lanes,
-        // all sent now (the next round waits for this one: Pacer.holdsFor).
-        const loaded = lane.pacer?.loaded === true
-        const spread = loaded ? Math.max(1, Math.min(free, Math.floor(lane.queue.length / (2 * lane.limits.minBatch)))) : free
-        // A backlog of a full batch or more goes in full batches: splitting it over free lanes only adds requests.
-        const size = lane.queue.length >= lane.limits.maxBatch ? lane.limits.maxBatch : Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
+        // A loaded paced target gets everything that waited its window in one request.
+        const spread = lane.pacer?.loaded ? 1 : free
+        const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
         if (lane.pacer && (lane.full || lane.running >= cap - 1) && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
         lane.full = false
-        for (let part = 0; part < (loaded ? spread : 1) && lane.queue.length > 0; part++) this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
+        this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
       }
       // Items ready to go but every request of the target busy: the target is the bottleneck.
       if (lane.queue.length > 0 && lane.running >= cap && lane.pacer && performance.now() - lane.queue[0]!.at >= lane.pacer.waitFor(lane.running)) lane.starved = true
@@ -337,23 +333,18 @@ export class DeliveryWorker {
   #windows(lane: Lane, pacer: Pacer): boolean {
     const wait = pacer.waitFor(lane.running)
     const age = performance.now() - lane.queue[0]!.at
-    // A loaded store's next round waits for the requests of this one (a completion pumps again).
-    const hold = pacer.holdsFor(lane.running, age)
     // Not loaded: the plain linger rule (a batch of minBatch goes at once); loaded: only a full one.
     const enough = lane.queue.length >= (pacer.loaded ? lane.limits.maxBatch : lane.limits.minBatch)
-    if (hold <= 0 && (wait <= 0 || age >= wait || enough)) {
+    if (wait <= 0 || age >= wait || enough) {
       if (lane.linger) clearTimeout(lane.linger.timer)
       lane.linger = null
       return false
     }
     if (lane.linger === null) {
-      const timer = setTimeout(
-        () => {
-          if (lane.linger?.timer === timer) lane.linger = null
-          this.#pump()
-        },
-        Math.ceil(hold > 0 ? hold : wait - age),
-      )
+      const timer = setTimeout(() => {
+        if (lane.linger?.timer === timer) lane.linger = null
+        this.#pump()
+      }, Math.ceil(wait - age))
       lane.linger = { since: performance.now(), timer }
     }
     return true
@@ -366,10 +357,11 @@ export class DeliveryWorker {
 
   /** One delivery on one lane; never rejects. A finished delivery frees its lane at once. */
   async #deliver(lane: Lane, items: Item[]): Promise<void> {
+    const alongside = lane.running
     lane.running++
     this.#running++
     const started = performance.now()
-    const ticket = lane.pacer?.sent(started)
+    lane.pacer?.sent(started)
     const abort = new AbortController()
     this.#aborts.add(abort)
     let outcomes: DeliveryOutcome[]
@@ -385,8 +377,8 @@ export class DeliveryWorker {
     }
     const took = performance.now() - started
     const ms = took / items.length
-    if (lane.pacer && ticket !== undefined) {
-      lane.pacer.done(ticket, performance.now(), { items: items.length, waiting: lane.starved })
+    if (lane.pacer) {
+      lane.pacer.done(performance.now(), { items: items.length, ms: took, alongside, waiting: lane.starved })
       lane.starved = false
       lane.dest.observe?.(lane.pacer.snapshot(performance.now()))
     }

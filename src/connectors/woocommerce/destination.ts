@@ -18,7 +18,6 @@ import { WooClient } from './client.js'
 import { storeFigures } from './figures.js'
 import { applyLookup, lookupSkus } from './mapping.js'
 import type { OutageWatch } from './outage.js'
-import { storePushBacklog, storePushBusy, storePushCapacity, storePushConcurrency, storePushInFlight, storePushWindow, storeResponseTime } from '../../observability/metrics.js'
 import { BATCH_LIMIT, MIN_SPLIT, pushItems, type PushItem, type PushResult, type PushStats } from './push.js'
 
 /** How a store's deliveries are paced (sync/pacing.ts): the window's floor (the linger) and its bound. */
@@ -29,7 +28,7 @@ export interface PushPacing {
   readonly maxWindowMs: number
 }
 
-export const DEFAULT_PUSH_PACING: PushPacing = Object.freeze({ lingerMs: 40, maxWindowMs: 600 })
+export const DEFAULT_PUSH_PACING: PushPacing = Object.freeze({ lingerMs: 40, maxWindowMs: 40 })
 
 /** The pacer's figures are written to the store's row at most this often (and when its pushes go idle). */
 const STATUS_EVERY_MS = 1000
@@ -194,16 +193,6 @@ export function storeDestination(deps: ServiceDeps, pool: ClientPool, storeId: s
       return { concurrency: Math.max(1, store?.concurrency ?? 1), maxBatch: BATCH_LIMIT, minBatch: MIN_SPLIT, lingerMs: pacing.lingerMs, pacing: { maxWindowMs: pacing.maxWindowMs } }
     },
     observe(p) {
-      // The gauges every time (cheap, in memory); the store's row at most once a second.
-      const store = { store: storeId }
-      storePushWindow.set(store, p.window_ms / 1000)
-      storePushInFlight.set(store, p.in_flight)
-      storePushConcurrency.set(store, p.concurrency)
-      if (p.store_capacity === null) storePushCapacity.remove(store)
-      else storePushCapacity.set(store, p.store_capacity)
-      if (p.latency_ms !== null) storeResponseTime.set(store, p.latency_ms / 1000)
-      storePushBacklog.set(store, p.backlog)
-      storePushBusy.set(store, p.busy)
       // Throttled: at most once a second, and once more when the store's pushes go idle.
       const now = deps.clock.now()
       const idle = p.in_flight === 0 && p.backlog === 0

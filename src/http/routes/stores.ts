@@ -43,14 +43,13 @@ const StoreSchema = z
     pushing: z
       .object({
         window_ms: z.number().nullable().openapi({ description: 'How long a batch waits for more changes now' }),
-        loaded: z.boolean().openapi({ description: 'Whether the store is loaded by our pushes: it queues our requests and they keep it at least half busy (the window grows only then)' }),
+        loaded: z.boolean().openapi({ description: 'Whether the store is loaded by our pushes (the window grows only then)' }),
         in_flight: z.number().nullable(),
         concurrency: z.number().nullable().openapi({ description: 'Requests allowed at once now (adapted, at most max_concurrency)' }),
         max_concurrency: z.number().nullable(),
         latency_ms: z.number().nullable().openapi({ description: "The store's smoothed response time" }),
-        store_capacity: z.number().nullable().openapi({ description: 'Requests of ours the store serves at once before it queues them, as learned from its answers (null while it never queued one: the window then stays at the linger)' }),
         backlog: z.number().nullable().openapi({ description: 'Changes claimed and waiting to be sent' }),
-        busy: z.number().nullable().openapi({ description: "Mean requests of ours in flight over the store's capacity (over the allowed requests while the capacity is unknown), smoothed (0…1)" }),
+        busy: z.number().nullable().openapi({ description: 'Share of time a request of ours was in flight (0…1)' }),
         at: z.string().nullable(),
       })
       .nullable()
