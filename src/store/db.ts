@@ -87,7 +87,7 @@ export interface WriteWatch {
 const WATCH_TRIGGERS = ['product', 'stock_level']
   .flatMap((t) => [
     `create temp trigger if not exists sb_watch_${t}_i after insert on main.${t} begin select sb_written('${t}', new.sku); end`,
-    `create temp trigger if not exists sb_watch_${t}_u after update on main.${t} begin select sb_written('${t}', old.sku); select sb_written('${t}', new.sku); end`,
+    `create temp trigger if not exists sb_watch_${t}_u after update on main.${t} begin select sb_written('${t}', old.sku); select sb_written('${t}', new.sku) where new.sku is not old.sku; end`,
     `create temp trigger if not exists sb_watch_${t}_d after delete on main.${t} begin select sb_written('${t}', old.sku); end`,
   ])
   .concat(['insert', 'update', 'delete'].map((op) => `create temp trigger if not exists sb_watch_warehouse_${op[0]} after ${op} on main.warehouse begin select sb_written('warehouse', null); end`))
