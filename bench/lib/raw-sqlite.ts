@@ -26,6 +26,7 @@ export function openRaw(file: string): SQLite.Database {
   db.pragma('synchronous = NORMAL')
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 5000')
+  db.pragma('cache_size = -32768')
   return db
 }
 
