@@ -76,15 +76,16 @@ export class KeptAnswers {
     if (this.#chars + text.length > MAX_KEPT_CHARS) this.#dropAll()
     let texts = this.#bySku.get(sku)
     if (!texts) this.#bySku.set(sku, (texts = new Map()))
-    texts.set(warehouseId === undefined ? '' : String(warehouseId), text)
-    this.#chars += text.length
+    const filter = warehouseId === undefined ? '' : String(warehouseId)
+    this.#chars += text.length - (texts.get(filter)?.length ?? 0)
+    texts.set(filter, text)
   }
 
   #heard(table: string, sku: string | null): void {
     try {
       const seq = ++this.#seq
       if (table === 'warehouse' || sku === null) return this.#dropAll()
-      this.#bySku.delete(sku)
+      this.#forget(sku)
       if (this.#writtenAt.size >= MAX_WRITTEN_SKUS) this.#dropAll()
       else this.#writtenAt.set(sku, seq)
     } catch (e) {
@@ -93,6 +94,14 @@ export class KeptAnswers {
       this.#bySku = new Map()
       throw e
     }
+  }
+
+  /** Drop one SKU's texts, and their characters from the count the bound is kept by. */
+  #forget(sku: string): void {
+    const texts = this.#bySku.get(sku)
+    if (!texts) return
+    for (const t of texts.values()) this.#chars -= t.length
+    this.#bySku.delete(sku)
   }
 
   #dropAll(): void {
