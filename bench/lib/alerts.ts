@@ -23,7 +23,8 @@
  *   server's evaluator would have read at that run's rate (one run per 100 ms); its CPU
  *   (`process.cpuUsage`, median of 3 passes after a warm-up pass) is what evaluation adds to
  *   that run's server CPU. Share = evaluation / (server + evaluation): the write throughput lost
- *   when CPU bounds it. Median over the rounds, range beside it.
+ *   if the server's CPU bounds it (less when something else does). Median over the rounds, each
+ *   round's share beside it.
  * - The on/off CPU per movement and the rates of the same rounds are printed beside it, as the
  *   direct but noisy comparison, without a verdict.
  */
