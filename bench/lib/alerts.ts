@@ -138,7 +138,7 @@ async function oneRun(file: string, snapshot: string, mode: 'on' | 'off', key: s
 
 interface AlertsModule {
   evaluateAlerts(deps: unknown, settings: { hysteresis: number; pageSize: number; checkpointMs: number }): Promise<{ events: number; more: boolean }>
-  checkpointAlertCursor(deps: unknown): Promise<void>
+  checkpointAlertCursor?(deps: unknown): Promise<void>
 }
 
 /** The service's own modules (the tree under test), loaded into this process for the replay. */
@@ -173,7 +173,7 @@ async function replayEvaluation(file: string, pageSize: number, passes = 3): Pro
       events += r.events
       if (!r.more && r.events === 0) break
     }
-    await m.alerts.checkpointAlertCursor(deps)
+    await m.alerts.checkpointAlertCursor?.(deps)
     const t = process.cpuUsage(t0)
     await store.close()
     if (pass > 0) results.push({ cpuMs: (t.user + t.system) / 1000, events })
