@@ -599,8 +599,9 @@ async function metricsRows(srv: ServerHandle, token: string): Promise<Row[]> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Alerts (#15): what alert evaluation costs SQLite writes, by server CPU per movement in
-// interleaved rounds of fresh servers on copies of one prepared database (bench/lib/alerts.ts).
+// Alerts (#15): what alert evaluation costs SQLite writes: its CPU against the server CPU of the
+// same movements, in interleaved rounds of fresh servers on copies of one prepared database, with
+// the on/off CPU per movement and rates beside it (bench/lib/alerts.ts).
 
 async function benchAlerts(): Promise<void> {
   rows.push(...(await alertsRows({ seconds: S.seconds, warmupSeconds: S.warmup, skus: S.skus, rounds: QUICK ? 4 : 5, log, tempDir })))
