@@ -533,9 +533,9 @@ async function benchMemory(): Promise<void> {
  * request each), so a stall of the machine shows in both. For each scrape the server's main thread
  * reports its time on a CPU and its time runnable but waiting for one (`schedOf`): a slow scrape
  * with a long wait was the machine's other processes, not the scrape's work. One unmeasured scrape
- * first, then a second's pause: the process's first request builds Hono's router and meets the
- * start's own work (the first metrics sample, the first alert evaluation); a scraper meets a
- * running server. The bench's fetch client is warmed on the bare route before.
+ * first, then a second's pause: the process's first request runs its code for the first time
+ * (Hono builds its router then too, 3–5 ms) and may meet the start's own work (the first metrics
+ * sample, the first alert evaluation); a scraper meets a running server. The bench's fetch client is warmed on the bare route before.
  */
 async function metricsRows(srv: ServerHandle, token: string): Promise<Row[]> {
   bare ??= await startBare()
@@ -588,7 +588,7 @@ async function metricsRows(srv: ServerHandle, token: string): Promise<Row[]> {
       note: joinNotes(
         `p50 ${f(p(wall, 0.5))} ms, max ${f(worst.ms)} ms (bare p50 ${f(p(reference, 0.5))}, max ${f(Math.max(...reference))}); bare ≥ 50 ms: ${reference.filter((x) => x >= 50).length}`,
         `${slow.length} scrapes ≥ 50 ms, ${ownWork} of them mostly the server's own CPU time; the slowest: server ${f(worst.runMs)} ms on a CPU and ${f(worst.waitMs)} ms waiting for one, the bench ${f(worst.clientWaitMs)} ms waiting for one`,
-        `first scrape after start ${f(first)} ms (server ${f(firstRun)} ms on a CPU: the first request builds the router, and the start's first metrics sample and alert evaluation may still run), not counted`,
+        `first scrape after start ${f(first)} ms (server ${f(firstRun)} ms on a CPU: the code's first run, and the start's first metrics sample and alert evaluation may still run), not counted`,
       ),
     }),
     row(`/metrics with ${S.memRows.toLocaleString('en-US')} stock rows: server main-thread CPU per scrape, p99 of ${n}`, p(run, 0.99), 'ms', null, {
