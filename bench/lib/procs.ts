@@ -78,6 +78,16 @@ export function cpuMsOf(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND
 }
 
+/**
+ * A process's main thread: time on a CPU and time runnable but waiting for one (ms), from
+ * /proc/<pid>/task/<pid>/schedstat (nanoseconds). The wait is what other processes on the machine
+ * cost it: a slow answer with a long wait was not slow for the process's own work.
+ */
+export function schedOf(pid: number): { runMs: number; waitMs: number } {
+  const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number)
+  return { runMs: run! / 1e6, waitMs: wait! / 1e6 }
+}
+
 export interface ServerHandle {
   readonly child: ChildProcess
   readonly pid: number

@@ -25,6 +25,7 @@ export interface Target {
 
 export const atLeast = (bound: number): Target => ({ op: '>=', bound })
 export const below = (bound: number): Target => ({ op: '<', bound })
+export const atMost = (bound: number): Target => ({ op: '<=', bound })
 export const exactly = (bound: number): Target => ({ op: '=', bound })
 
 function describe(t: Target, unit: string): string {
