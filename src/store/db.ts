@@ -53,6 +53,13 @@ export interface Store {
   readonly quoteLiteral?: (value: string) => string
   /** SQLite: what has been written, for caches of what was read (see WriteWatch). Absent on PostgreSQL. */
   readonly writeWatch?: WriteWatch
+  /**
+   * SQLite: the count of API key changes that can refuse a key (migration 0014's triggers count
+   * them for every connection to the file), read now; null when it cannot be read (not migrated
+   * yet). Caches of verified keys compare it before trusting what they hold. Absent on PostgreSQL,
+   * where the same changes are notified instead (store/listen.ts).
+   */
+  readonly apiKeyRevision?: () => number | null
   close(): Promise<void>
 }
 
@@ -215,7 +222,21 @@ function openSqlite(file: string, options: SqliteOptions): Store {
       stmt.run()
     },
   })
-  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), writeWatch: watchWrites(sqlite), close }
+  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), writeWatch: watchWrites(sqlite), apiKeyRevision: readApiKeyRevision(sqlite), close }
+}
+
+/** A reader of `api_key_revision`, prepared on first use (the table exists once migrated). */
+function readApiKeyRevision(sqlite: SQLite.Database): () => number | null {
+  let stmt: SQLite.Statement | null = null
+  return () => {
+    try {
+      stmt ??= sqlite.prepare('select revision from api_key_revision where id = 1').pluck()
+      const v = stmt.get()
+      return typeof v === 'number' ? v : null
+    } catch {
+      return null
+    }
+  }
 }
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */
