@@ -28,6 +28,9 @@ const Schema = z.object({
   BULK_BODY_LIMIT_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
   IMPORT_BODY_LIMIT_BYTES: int(1024, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   RESERVATION_SWEEP_SECONDS: int(1, 3600).default(5),
+  // How long a node may reuse a verified API key without reading it again; changes reach every
+  // node at once anyway (service/api-keys.ts), so this only bounds a notification lost in a reconnect.
+  API_KEY_CACHE_SECONDS: int(0, 3600).default(2),
   DATABASE_POOL_SIZE: int(1, 200).default(8),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   // How long a query waits for a database connection before answering 503 (PostgreSQL).
@@ -73,6 +76,8 @@ export interface Config {
   /** Largest CSV body on POST /imports (#14), read as a stream. */
   readonly importBodyLimitBytes: number
   readonly reservationSweepSeconds: number
+  /** Longest reuse of a verified API key on a node (the safety net behind change notifications). */
+  readonly apiKeyCacheMs: number
   readonly databasePoolSize: number
   readonly databaseStatementTimeoutMs: number
   readonly databaseConnectTimeoutMs: number
@@ -126,6 +131,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bulkBodyLimitBytes: v.BULK_BODY_LIMIT_BYTES,
     importBodyLimitBytes: v.IMPORT_BODY_LIMIT_BYTES,
     reservationSweepSeconds: v.RESERVATION_SWEEP_SECONDS,
+    apiKeyCacheMs: v.API_KEY_CACHE_SECONDS * 1000,
     databasePoolSize: v.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS,
     databaseConnectTimeoutMs: v.DATABASE_CONNECT_TIMEOUT_MS,

@@ -9,7 +9,7 @@ import { createSecurityDeps } from './http/security.js'
 import { expireReservations } from './service/reservations.js'
 import type { Runtime } from './runtime.js'
 import { pruneOldRecords } from './service/retention.js'
-import { listenForOutbox } from './store/listen.js'
+import { listenForNotifications } from './store/listen.js'
 import { subscriptionResolver } from './sync/subscription-destinations.js'
 import { DeliveryWorker } from './sync/worker.js'
 import { JobRunner } from './service/jobs.js'
@@ -42,7 +42,7 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   if (resealed > 0) deps.log.info({ channels: resealed }, 'sealed alert channel secrets stored in the clear')
   // JWT, nonce store, rate limits (Redis when REDIS_URL is set), webhook providers, CORS (#5).
   const security = await createSecurityDeps(config, deps)
-  const verifier = new ApiKeyVerifier(deps, 2000, config.security.keyEncryptionKey)
+  const verifier = new ApiKeyVerifier(deps, config.apiKeyCacheMs, config.security.keyEncryptionKey)
   // Provider webhooks map payloads in a worker thread (#14): start it now rather than on the first delivery.
   useMappingLimits(config.providerMapping)
   mappingRunner().warm()
@@ -57,12 +57,14 @@ export async function startServer(config: Config, rt: Runtime): Promise<RunningS
   sweep.unref()
 
   // Commits on other nodes wake this node's worker and live streams (PostgreSQL NOTIFY); this
-  // node's own commits woke it already.
-  const listener = listenForOutbox(config.databaseUrl, (origin) => origin !== deps.store.nodeId && deps.events.notify(true), (e) => deps.log.warn({ err: e }, 'outbox listener lost its connection; reconnecting'), {
-    sslMode: config.databaseSsl,
-    sslRootCertFile: config.databaseSslRootCert,
-    connectTimeoutMs: config.databaseConnectTimeoutMs,
-  })
+  // node's own commits woke it already. A changed API key, on any node or from the CLI, drops the
+  // verified keys this node holds (SQLite: the verifier reads the file's key change count instead).
+  const listener = listenForNotifications(
+    config.databaseUrl,
+    { outbox: (origin) => origin !== deps.store.nodeId && deps.events.notify(true), apiKeys: () => verifier.invalidate() },
+    (e) => deps.log.warn({ err: e }, 'database listener lost its connection; reconnecting'),
+    { sslMode: config.databaseSsl, sslRootCertFile: config.databaseSslRootCert, connectTimeoutMs: config.databaseConnectTimeoutMs },
+  )
   // WooCommerce stores (#7): `sto_` targets go to their store, the rest to subscriptions; received
   // webhooks are worked off from a queue; drift is reconciled on a schedule.
   const woo = connectorFor(deps, { ...config.woocommerce, sealKey: config.security.keyEncryptionKey })

@@ -138,9 +138,15 @@ export interface VerifiedApiKey {
 }
 
 /**
- * Verifies presented secrets, caching answers briefly so a busy client costs no query per
- * request. A revocation reaches every node within `ttlMs`; on the revoking node it is immediate.
- * Expiry is checked on every call against the clock, so a cached key still stops at its expiry.
+ * Verifies presented secrets, caching answers so a busy client costs no query per request.
+ *
+ * Every change that can refuse a key (revocation, a rotation's early expiry, deletion) drops the
+ * cached answers on every node at once (migration 0014): on SQLite the key change count in the
+ * file is read (a few microseconds) before a cached answer is trusted, so the next request after
+ * the change's commit, on any process, sees it; on PostgreSQL the change's NOTIFY calls
+ * `invalidate()` through the node's listener (server.ts), within a round trip of the commit. The
+ * TTL stays as a safety net for notifications lost while the listener reconnects. Expiry is
+ * checked on every call against the clock, so a cached key still stops at its expiry.
  */
 export class ApiKeyVerifier {
   readonly #deps: ServiceDeps
@@ -148,6 +154,10 @@ export class ApiKeyVerifier {
   readonly #sealKey: Buffer | null
   readonly #cache = new Map<string, { found: VerifiedApiKey | null; until: number }>()
   readonly #touched = new Map<string, number>()
+  /** Moves on every invalidation: an answer read from before one is not kept. */
+  #generation = 0
+  /** SQLite: the key change count the cached answers were read under. */
+  #revision: number | null = null
 
   constructor(deps: ServiceDeps, ttlMs = 2000, sealKey: Buffer | null = null) {
     this.#deps = deps
@@ -164,22 +174,40 @@ export class ApiKeyVerifier {
     if (!looksLikeKeySecret(secret)) return null
     const hash = hashKeySecret(secret)
     const now = this.#deps.clock.now()
-    const cached = this.#cache.get(hash)
+    const trusted = this.#cacheIsCurrent()
+    const cached = trusted ? this.#cache.get(hash) : undefined
     let found = cached && cached.until > now ? cached.found : undefined
     if (found === undefined) {
+      const generation = this.#generation
       const stored = await repo.findApiKeyByHash(this.#deps.store.db, hash)
       found = stored ? { key: stored.key, signingSecret: this.#open(stored) } : null
-      if (this.#cache.size > 10_000) this.#cache.clear()
-      this.#cache.set(hash, { found, until: now + this.#ttlMs })
+      if (trusted && generation === this.#generation) {
+        if (this.#cache.size > 10_000) this.#cache.clear()
+        this.#cache.set(hash, { found, until: now + this.#ttlMs })
+      }
     }
     if (found === null || !isKeyActive(found.key, now)) return null
     this.#noteUse(found.key.id, now)
     return found
   }
 
-  /** Forget cached answers (after a revocation on this node). */
+  /** Forget cached answers: a key changed (this node's admin UI, or another node's NOTIFY). */
   invalidate(): void {
+    this.#generation++
     this.#cache.clear()
+  }
+
+  /** SQLite: whether the cache may be used now, after dropping it if a key changed since it was filled. */
+  #cacheIsCurrent(): boolean {
+    const read = this.#deps.store.apiKeyRevision
+    if (!read) return true
+    const revision = read()
+    if (revision === null) return false
+    if (revision !== this.#revision) {
+      this.invalidate()
+      this.#revision = revision
+    }
+    return true
   }
 
   #open(stored: repo.StoredApiKey): string | null {

@@ -2,6 +2,9 @@
 import type { ApiKey, Scope } from '../domain/api-key.js'
 import type { Executor } from './db.js'
 
+/** PostgreSQL: notified by a trigger whenever a key changes in a way that can refuse it (migration 0014). */
+export const API_KEY_CHANNEL = 'stockbridge_api_keys'
+
 interface ApiKeyRow {
   id: string
   name: string

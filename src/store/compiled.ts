@@ -29,6 +29,24 @@ function templateOf(compiled: CompiledQuery): Template {
   return { compiled, params }
 }
 
+/** Runs a statement's SQL with its parameters on a connection, synchronously; returns its rows. */
+export type DirectRunner = (sql: string, parameters: ReadonlyArray<unknown>) => unknown[]
+
+/**
+ * Executors whose statements may skip Kysely's executor: a SQLite connection while a group commit
+ * holds it (store/group-commit.ts). Kysely would take the connection again for each statement,
+ * through its provider, plugins and several promise steps; the unit already holds it, and the
+ * statement is the same prepared one (store/db.ts caches them by text), so running it directly is
+ * the same work minus that (#13).
+ */
+const directRunners = new WeakMap<object, DirectRunner>()
+
+/** Let compiled statements on `ex` run through `runner` until the returned function is called. */
+export function runDirectlyOn(ex: object, runner: DirectRunner): () => void {
+  directRunners.set(ex, runner)
+  return () => void directRunners.delete(ex)
+}
+
 /** Bound on shapes kept per statement and dialect (IN-lists of many lengths would otherwise grow it). */
 const MAX_SHAPES = 256
 
@@ -68,6 +86,8 @@ export function compiledStatement<K extends string, R, S = undefined>(
         if (value === undefined) throw new Error(`No value for slot "${p.slot}"`)
         return value
       })
+      const direct = directRunners.get(ex)
+      if (direct) return direct(t.compiled.sql, parameters) as R[]
       const result = await ex.executeQuery<R>({ ...t.compiled, parameters } as CompiledQuery<R>)
       return result.rows
     },

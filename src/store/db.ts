@@ -10,6 +10,7 @@ import type { Database } from './schema.js'
 import { POSTGRES_CAPS, SQLITE_CAPS, type DialectCaps } from './dialect.js'
 import { startCheckpointer } from './sqlite-checkpointer.js'
 import { GroupCommitter } from './group-commit.js'
+import { runDirectlyOn } from './compiled.js'
 import { OUTBOX_CHANNEL, takeWakeAfterCommit } from './outbox-repo.js'
 
 export type Executor = Kysely<Database> | Transaction<Database>
@@ -53,6 +54,13 @@ export interface Store {
   readonly quoteLiteral?: (value: string) => string
   /** SQLite: what has been written, for caches of what was read (see WriteWatch). Absent on PostgreSQL. */
   readonly writeWatch?: WriteWatch
+  /**
+   * SQLite: the count of API key changes that can refuse a key (migration 0014's triggers count
+   * them for every connection to the file), read now; null when it cannot be read (not migrated
+   * yet). Caches of verified keys compare it before trusting what they hold. Absent on PostgreSQL,
+   * where the same changes are notified instead (store/listen.ts).
+   */
+  readonly apiKeyRevision?: () => number | null
   close(): Promise<void>
 }
 
@@ -200,7 +208,8 @@ function openSqlite(file: string, options: SqliteOptions): Store {
   // and outbox indexes of 100,000 rows, and with the default most of those pages were read again
   // from the OS on every chunk (A/B, CSV import of 100,000 counts: 7.4–7.7 s → 5.7–7.8 s).
   sqlite.pragma('cache_size = -32768')
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) })
+  const statements = cachingStatements(sqlite)
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) })
   const checkpointer = options.backgroundCheckpoints && file !== ':memory:' ? startCheckpointer(sqlite, file) : null
   const close = async () => {
     // The serving connection closes last: SQLite then checkpoints the whole WAL and removes it.
@@ -214,8 +223,31 @@ function openSqlite(file: string, options: SqliteOptions): Store {
       if (!stmt) bookkeeping.set(text, (stmt = sqlite.prepare(text)))
       stmt.run()
     },
+    // A unit's compiled statements run on the held connection as Kysely's driver would run them
+    // (same cached statement, `all` for statements that return rows), without its executor.
+    onHold: (conn) =>
+      runDirectlyOn(conn, (text, parameters) => {
+        const stmt = statements.prepare(text) as unknown as SQLite.Statement
+        if (stmt.reader) return stmt.all(parameters) as unknown[]
+        stmt.run(parameters)
+        return []
+      }),
   })
-  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), writeWatch: watchWrites(sqlite), close }
+  return { db, caps: SQLITE_CAPS, location: `sqlite:${file}`, nodeId: randomUUID(), transact: (work) => group.run(work), writeWatch: watchWrites(sqlite), apiKeyRevision: readApiKeyRevision(sqlite), close }
+}
+
+/** A reader of `api_key_revision`, prepared on first use (the table exists once migrated). */
+function readApiKeyRevision(sqlite: SQLite.Database): () => number | null {
+  let stmt: SQLite.Statement | null = null
+  return () => {
+    try {
+      stmt ??= sqlite.prepare('select revision from api_key_revision where id = 1').pluck()
+      const v = stmt.get()
+      return typeof v === 'number' ? v : null
+    } catch {
+      return null
+    }
+  }
 }
 
 /** Distinct SQL texts to keep prepared; IN-lists of many lengths would otherwise grow it without end. */

@@ -30,6 +30,11 @@ export type DirectStatement = (text: 'begin immediate' | 'commit' | 'rollback' |
 export interface GroupCommitOptions {
   /** Run the bookkeeping statements on the raw connection (see DirectStatement); default: through Kysely. */
   readonly direct?: DirectStatement
+  /**
+   * Called with the connection when a batch takes it; the returned function when the batch lets
+   * it go. While held, the units' statements may run on it directly (store/compiled.ts).
+   */
+  readonly onHold?: (conn: object) => () => void
   /** Most units per transaction. */
   readonly maxUnits?: number
   /** Once a batch has run this long, it commits with what it has. */
@@ -51,6 +56,7 @@ export class GroupCommitter {
   readonly #maxUnits: number
   readonly #maxBatchMs: number
   readonly #direct: DirectStatement | undefined
+  readonly #onHold: ((conn: object) => () => void) | undefined
   #queue: Unit[] = []
   #running = false
 
@@ -59,6 +65,7 @@ export class GroupCommitter {
     this.#maxUnits = options.maxUnits ?? 128
     this.#maxBatchMs = options.maxBatchMs ?? 10
     this.#direct = options.direct
+    this.#onHold = options.onHold
   }
 
   /** Run `work` in the next shared transaction; resolves with its result once that transaction has committed. */
@@ -92,6 +99,7 @@ export class GroupCommitter {
         // a deferred BEGIN would fail the whole batch with SQLITE_BUSY if another connection
         // wrote between the batch's first read and its first write.
         await run('begin immediate')
+        const letGo = this.#onHold?.(conn)
         try {
           const started = performance.now()
           for (;;) {
@@ -126,6 +134,8 @@ export class GroupCommitter {
         } catch (e) {
           await run('rollback').catch(() => {})
           throw e
+        } finally {
+          letGo?.()
         }
       })
     } catch (e) {

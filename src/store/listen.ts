@@ -1,5 +1,6 @@
-/** @module store/listen: LISTEN for outbox notifications from other nodes (PostgreSQL only). */
+/** @module store/listen: LISTEN for notifications from other nodes (PostgreSQL only). */
 import pg from 'pg'
+import { API_KEY_CHANNEL } from './api-key-repo.js'
 import { OUTBOX_CHANNEL } from './outbox-repo.js'
 import { parseDatabaseUrl, resolvePostgresConnection, type PostgresOptions } from './db.js'
 
@@ -7,23 +8,31 @@ export interface Listener {
   close(): Promise<void>
 }
 
+export type ListenOptions = Pick<PostgresOptions, 'sslMode' | 'sslRootCertFile' | 'connectTimeoutMs'>
+
 /**
- * Hold one dedicated connection that LISTENs and calls `onNotify` with each notification's origin
- * (the writing node's id); it reconnects after a lost connection, calling `onNotify(null)` once
- * since events may have been missed.
- * On SQLite there is no other node to hear from, so this does nothing. The connection uses the
- * same TLS settings as the pool (`options`), and TCP keepalive, so a cut network is noticed.
+ * What a node hears from the database. Each is also called with null once every (re)connection
+ * is listening, since notifications sent while it was not may have been missed.
  */
-export function listenForOutbox(
-  url: string,
-  onNotify: (origin: string | null) => void,
-  onError: (e: unknown) => void = () => {},
-  options: Pick<PostgresOptions, 'sslMode' | 'sslRootCertFile' | 'connectTimeoutMs'> = {},
-): Listener {
+export interface Notified {
+  /** Events committed (payload: the writing node's id). */
+  readonly outbox: (origin: string | null) => void
+  /** An API key was revoked, expired early, deleted or changed (migration 0014's trigger). */
+  readonly apiKeys?: () => void
+}
+
+/**
+ * Hold one dedicated connection that LISTENs on the outbox channel (and the API key channel when
+ * asked), reconnecting after a lost connection. On SQLite there is no other node to hear from, so
+ * this does nothing. The connection uses the same TLS settings as the pool (`options`), and TCP
+ * keepalive, so a cut network is noticed.
+ */
+export function listenForNotifications(url: string, notified: Notified, onError: (e: unknown) => void = () => {}, options: ListenOptions = {}): Listener {
   if (parseDatabaseUrl(url).kind !== 'postgres') return { close: async () => {} }
   let client: pg.Client | null = null
   let closed = false
   let retry: NodeJS.Timeout | null = null
+  const apiKeys = notified.apiKeys
 
   const connect = async () => {
     if (closed) return
@@ -35,12 +44,16 @@ export function listenForOutbox(
       if (client === c) client = null
       if (!closed) retry = setTimeout(() => void connect(), 1000)
     })
-    c.on('notification', (msg) => onNotify(msg.payload ?? null))
+    c.on('notification', (msg) => {
+      if (msg.channel === API_KEY_CHANNEL) apiKeys?.()
+      else notified.outbox(msg.payload ?? null)
+    })
     try {
       await c.connect()
-      await c.query(`LISTEN ${OUTBOX_CHANNEL}`)
+      await c.query(apiKeys ? `LISTEN ${OUTBOX_CHANNEL}; LISTEN ${API_KEY_CHANNEL}` : `LISTEN ${OUTBOX_CHANNEL}`)
       client = c
-      onNotify(null)
+      apiKeys?.()
+      notified.outbox(null)
     } catch (e) {
       onError(e)
       c.end().catch(() => {})
@@ -55,4 +68,9 @@ export function listenForOutbox(
       await client?.end().catch(() => {})
     },
   }
+}
+
+/** Only the outbox channel: `onNotify` gets each notification's origin (see Notified.outbox). */
+export function listenForOutbox(url: string, onNotify: (origin: string | null) => void, onError: (e: unknown) => void = () => {}, options: ListenOptions = {}): Listener {
+  return listenForNotifications(url, { outbox: onNotify }, onError, options)
 }

@@ -14,6 +14,7 @@ import * as m0009 from './migrations/0009-add-store-push-status.js'
 import * as m0011 from './migrations/0011-create-admin-sessions.js'
 import * as m0012 from './migrations/0012-create-supply-pull-tables.js'
 import * as m0013 from './migrations/0013-set-write-fillfactor.js'
+import * as m0014 from './migrations/0014-signal-api-key-changes.js'
 
 // A static map, not a directory glob, so a bundled or compiled build still carries every migration.
 const MIGRATIONS = {
@@ -29,6 +30,7 @@ const MIGRATIONS = {
   '0011-create-admin-sessions': m0011,
   '0012-create-supply-pull-tables': m0012,
   '0013-set-write-fillfactor': m0013,
+  '0014-signal-api-key-changes': m0014,
 } as const
 
 function providerFor(caps: DialectCaps): MigrationProvider {
