@@ -449,7 +449,7 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
             .call<{ data: { pushing: Record<string, unknown> | null } }>('GET', `/stores/${STORE}`)
             .then((x) => {
               const p = x.json.data.pushing
-              if (p) steering.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} lat${p.latency_ms} q${p.backlog}`)
+              if (p) steering.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} k${p.capacity ?? '-'} lat${p.latency_ms} q${p.backlog}`)
             })
             .catch(() => {})
         }, 1000)

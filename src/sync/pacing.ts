@@ -83,11 +83,17 @@ const LATE_NO = 0.3
 const MIN_WAIT_MS = 25
 const SLOW_MS = 50
 const VOTES = 2
+/** A queued answer is also later than alone by this share of its own time (the estimate's error grows with it). */
+const LATE_OWN = 0.2
+/** Weight of earlier answers in the fit, per answer sent alone. */
+const FIT_DECAY = 0.97
 const VOTE_TTL_MS = 10_000
 const CAPACITY_TTL_MS = 20_000
 /** Probes of a slow store: while its capacity is unknown, and to confirm a known one. */
 const PROBE_UNKNOWN_MS = 3_000
 const PROBE_KNOWN_MS = 5_000
+/** Probes only while our requests fill this share of the room (capacity, or allowed requests). */
+const PROBE_USE = 0.25
 /** A probe gathers items for at most this long, then goes with what it has. */
 const PROBE_GATHER_MS = 300
 /** Use sampled over at least this long, smoothed over about a second. */
@@ -107,6 +113,8 @@ export class Pacer {
   #latency: number | null = null
   /** Uncontended response time per size class (requests sent with nothing else of ours in flight). */
   readonly #base: Array<{ ms: number; at: number } | undefined> = []
+  /** The same answers as a fit ms ≈ a + b × items, exponentially weighted (sums of w, x, x², y, xy). */
+  readonly #fit = { w: 0, x: 0, xx: 0, y: 0, xy: 0 }
   #capacity: { n: number; confirmed: number } | null = null
   /** Recent verdicts: `n` others beside, queued or served beside. */
   #votes: Array<{ n: number; queued: boolean; at: number }> = []
@@ -179,10 +187,12 @@ export class Pacer {
    */
   probe(now: number, inFlight: number): { width: number; gatherUntil: number; size: (queued: number) => number } | null {
     if (this.#probe === null) {
+      this.#advance(now)
       const slow = this.#latency !== null && this.#latency >= SLOW_MS
       const every = this.#capacity === null ? PROBE_UNKNOWN_MS : PROBE_KNOWN_MS
       const width = Math.min(this.#s.maxConcurrency, this.#capacity === null ? this.#s.maxConcurrency : this.#capacity.n + 1)
-      if (!slow || width <= Math.max(1, inFlight) || now - this.#probedAt < every) return null
+      // Only a store our requests keep busy: an idle one has nothing to learn from, and a change waits for nothing.
+      if (!slow || this.#use < PROBE_USE || width <= Math.max(1, inFlight) || now - this.#probedAt < every) return null
       this.#probe = { width, since: now }
     }
     const p = this.#probe
@@ -238,7 +248,7 @@ export class Pacer {
     if (t.others === 0) this.#learnBase(now, o.items, o.ms)
     else if (t.expected !== null && t.expected >= SLOW_MS && t.wait !== null && t.wait >= MIN_WAIT_MS) {
       const late = o.ms - t.expected
-      if (late >= LATE_YES * t.wait) this.#vote(now, t.others, true)
+      if (late >= LATE_YES * t.wait && late >= LATE_OWN * t.expected) this.#vote(now, t.others, true)
       else if (late <= LATE_NO * t.wait) this.#vote(now, t.others, false)
     }
     if (this.#capacity !== null && now - this.#capacity.confirmed > CAPACITY_TTL_MS) this.#forget()
@@ -252,6 +262,13 @@ export class Pacer {
   }
 
   #learnBase(now: number, items: number, ms: number): void {
+    const f = this.#fit
+    for (const k of ['w', 'x', 'xx', 'y', 'xy'] as const) f[k] *= FIT_DECAY
+    f.w += 1
+    f.x += items
+    f.xx += items * items
+    f.y += ms
+    f.xy += items * ms
     const b = bucketOf(Math.max(1, items))
     const base = this.#base[b]
     // The floor creeps up, fast when no answer came near it for a while: a store that got slower
@@ -278,8 +295,13 @@ export class Pacer {
         this.#votes = this.#votes.filter((v) => v.queued || v.n < learned)
       }
     } else if (cap !== null && n >= cap.n && this.#votes.filter((v) => !v.queued && v.n >= cap.n).length >= VOTES) {
-      // Served beside at least as many as we thought it could: learn it again from scratch.
-      this.#forget()
+      // Served beside at least as many as we thought it could: it has room for one more.
+      if (n + 1 >= this.#s.maxConcurrency) this.#forget()
+      else {
+        this.#capacity = { n: n + 1, confirmed: now }
+        this.#concurrency = n + 1
+        this.#votes = this.#votes.filter((v) => !(v.queued && v.n <= n))
+      }
     }
   }
 
@@ -302,7 +324,10 @@ export class Pacer {
     }
     if (!this.#loaded && (this.#use >= ENTER_USE || waiting)) this.#loaded = true
     else if (this.#loaded && this.#use <= LEAVE_USE && !waiting) this.#loaded = false
-    const target = this.#loaded ? (2 * (this.#latency ?? 0)) / cap.n : minWindowMs
+    // Loaded: wait long enough to keep half the store free, and at least as long as waiting plus
+    // answering stays within the bound (the latency a loaded store gives up for fuller batches).
+    const latency = this.#latency ?? 0
+    const target = this.#loaded ? Math.max((2 * latency) / cap.n, maxWindowMs - latency) : minWindowMs
     // Halve the distance to the target, and land on it once within a millisecond.
     const next = this.#window + (target - this.#window) * 0.5
     this.#window = Math.min(maxWindowMs, Math.max(minWindowMs, Math.abs(target - next) < 1 ? target : next))
@@ -314,6 +339,15 @@ export class Pacer {
    * fixed: it errs towards "did not queue").
    */
   #expected(items: number): number | null {
+    // A request's cost is a fixed part plus a part per item: fitted once sizes vary enough, it judges
+    // a large request better than its size class's floor (a class spans ±15 % of its items).
+    const f = this.#fit
+    const spread = f.w * f.xx - f.x * f.x
+    if (f.w >= 3 && spread > 0 && spread / (f.w * f.w) >= 1) {
+      const slope = (f.w * f.xy - f.x * f.y) / spread
+      const fixed = (f.y - slope * f.x) / f.w
+      if (slope >= 0 && fixed >= 0) return fixed + slope * items
+    }
     const b = bucketOf(Math.max(1, items))
     const own = this.#base[b]
     if (own !== undefined) return own.ms

@@ -141,27 +141,32 @@ export function simulate(settings: PacingSettings, phases: ReadonlyArray<Phase>,
   }
 
   function pump(): void {
-    const cap = Math.min(settings.maxConcurrency, pacer.concurrency)
     for (;;) {
-      if (lane.queue.size === 0 || lane.running >= cap) break
+      if (lane.queue.size === 0) break
+      const probe = pacer.probe(now, lane.running)
+      const cap = probe ? probe.width : Math.min(settings.maxConcurrency, pacer.concurrency)
+      if (lane.running >= cap) break
       const oldest = lane.queue.values().next().value!.at
       const wait = waitFor()
-      const enough = lane.queue.size >= (pacer.loaded ? maxBatch : minBatch)
-      if (!(wait <= 0 || now - oldest >= wait || enough)) {
-        // As the worker's timer: whole milliseconds, at least one (never now again).
-        const t = now + Math.max(1, Math.ceil(wait - (now - oldest)))
-        if (lane.timerAt === null || lane.timerAt > t) {
-          lane.timerAt = t
-          at(t, () => {
-            if (lane.timerAt === t) lane.timerAt = null
-            pump()
-          })
+      let size: number
+      if (probe) {
+        // A probe gathers an item for each free request, for a while.
+        if (lane.queue.size < probe.width - lane.running && now < probe.gatherUntil) {
+          later(probe.gatherUntil)
+          break
         }
-        break
+        size = Math.min(maxBatch, probe.size(lane.queue.size))
+      } else {
+        const enough = lane.queue.size >= (pacer.loaded ? maxBatch : minBatch)
+        if (!(wait <= 0 || now - oldest >= wait || enough)) {
+          // As the worker's timer: whole milliseconds, at least one (never now again).
+          later(now + Math.max(1, Math.ceil(wait - (now - oldest))))
+          break
+        }
+        const free = cap - lane.running
+        const spread = pacer.loaded ? 1 : free
+        size = Math.min(maxBatch, Math.max(minBatch, Math.ceil(lane.queue.size / spread)))
       }
-      const free = cap - lane.running
-      const spread = pacer.loaded ? 1 : free
-      const size = Math.min(maxBatch, Math.max(minBatch, Math.ceil(lane.queue.size / spread)))
       const batch: Array<{ sku: string; seq: number }> = []
       for (const [sku, v] of lane.queue) {
         if (batch.length >= size) break
@@ -170,6 +175,7 @@ export function simulate(settings: PacingSettings, phases: ReadonlyArray<Phase>,
       if (lane.running >= cap - 1 && now - oldest > wait + 100) lane.starved = true
       send(batch)
     }
+    const cap = Math.min(settings.maxConcurrency, pacer.concurrency)
     if (lane.queue.size > 0 && lane.running >= cap && now - lane.queue.values().next().value!.at >= waitFor()) lane.starved = true
     pacer.backlog(lane.queue.size)
     const r = results[phaseIndex]!
@@ -177,6 +183,15 @@ export function simulate(settings: PacingSettings, phases: ReadonlyArray<Phase>,
     r.maxWindow = Math.max(r.maxWindow, snap.window_ms)
     r.maxConcurrency = Math.max(r.maxConcurrency, snap.concurrency)
     r.capacity = snap.capacity
+  }
+
+  function later(t: number): void {
+    if (lane.timerAt !== null && lane.timerAt <= t) return
+    lane.timerAt = t
+    at(t, () => {
+      if (lane.timerAt === t) lane.timerAt = null
+      pump()
+    })
   }
 
   function send(batch: Array<{ sku: string; seq: number }>): void {
