@@ -14,7 +14,8 @@
  *   we know when each of those should end (its send time plus what a request of its size takes
  *   alone). A store serving only n of ours at once makes the new one wait for the first of them to
  *   end; a store serving n + 1 does not. An answer later than alone by most of that predicted wait
- *   votes "capacity n"; one without it votes "more than n". Answers of a store that takes under
+ *   votes "capacity n"; one without it votes "more than n". A capacity is learned where the "queued"
+ *   answers outnumber the others at one n (a busy host makes stray late answers, not majorities). Answers of a store that takes under
  *   50 ms, or whose predicted wait is under 25 ms, say nothing (a fast store needs no pacing, and
  *   a busy host's noise is of that size).
  * - **Probes.** Changes that come evenly may never put more of ours in flight than the store
@@ -90,7 +91,7 @@ const FIT_DECAY = 0.97
 const VOTE_TTL_MS = 10_000
 const CAPACITY_TTL_MS = 20_000
 /** Probes of a slow store: while its capacity is unknown, and to confirm a known one. */
-const PROBE_UNKNOWN_MS = 3_000
+const PROBE_UNKNOWN_MS = 2_000
 const PROBE_KNOWN_MS = 5_000
 /** Probes only while our requests fill this share of the room (capacity, or allowed requests). */
 const PROBE_USE = 0.25
@@ -140,7 +141,8 @@ export class Pacer {
     this.#concurrency = Math.min(2, this.#s.maxConcurrency)
     this.#sampleAt = now
     this.#lastChange = now
-    this.#probedAt = now
+    // The first probe a second after the first requests, not a whole interval.
+    this.#probedAt = now - PROBE_UNKNOWN_MS + 1000
   }
 
   static #bounded(s: PacingSettings): PacingSettings {
@@ -206,7 +208,8 @@ export class Pacer {
 
   #endProbe(now: number): void {
     this.#probe = null
-    this.#probedAt = now
+    // The first probe a second after the first requests, not a whole interval.
+    this.#probedAt = now - PROBE_UNKNOWN_MS + 1000
   }
 
   /** Items claimed and not yet sent (for the snapshot). */
@@ -280,6 +283,7 @@ export class Pacer {
   #vote(now: number, n: number, queued: boolean): void {
     this.#votes = this.#votes.filter((v) => now - v.at <= VOTE_TTL_MS)
     this.#votes.push({ n, queued, at: now })
+    const at = (k: number, q: boolean) => this.#votes.filter((v) => v.n === k && v.queued === q).length
     const cap = this.#capacity
     if (queued) {
       // It serves at most n of ours (we had n beside this one).
@@ -287,14 +291,18 @@ export class Pacer {
         if (n === cap.n) cap.confirmed = now
         return
       }
-      const below = this.#votes.filter((v) => v.queued && v.n <= n)
-      if (below.length >= VOTES) {
-        const learned = Math.max(1, Math.min(...below.map((v) => v.n)))
-        this.#capacity = { n: learned, confirmed: now }
-        this.#concurrency = Math.min(this.#s.maxConcurrency, learned)
-        this.#votes = this.#votes.filter((v) => v.queued || v.n < learned)
+      // The smallest n with more "queued" than "served beside" answers, and two "queued" at or above it:
+      // a busy host's noise makes a stray late answer, not a majority at one n.
+      const candidates = [...new Set(this.#votes.filter((v) => v.queued && v.n <= n).map((v) => v.n))].sort((a, b) => a - b)
+      for (const c of candidates) {
+        if (at(c, true) <= at(c, false)) continue
+        if (this.#votes.filter((v) => v.queued && v.n >= c).length < VOTES) continue
+        this.#capacity = { n: c, confirmed: now }
+        this.#concurrency = Math.min(this.#s.maxConcurrency, c)
+        this.#votes = this.#votes.filter((v) => v.queued || v.n < c)
+        return
       }
-    } else if (cap !== null && n >= cap.n && this.#votes.filter((v) => !v.queued && v.n >= cap.n).length >= VOTES) {
+    } else if (cap !== null && n >= cap.n && at(n, false) >= VOTES && at(n, false) > at(n, true)) {
       // Served beside at least as many as we thought it could: it has room for one more.
       if (n + 1 >= this.#s.maxConcurrency) this.#forget()
       else {

@@ -127,9 +127,10 @@ export function simulate(settings: PacingSettings, phases: ReadonlyArray<Phase>,
       storeBusy++
       at(now + cost, () => {
         storeBusy--
-        done()
+        // The freed worker takes the next waiting request before the hub hears back (and sends more).
         const next = storeQueue.shift()
         if (next) next()
+        done()
       })
     }
     if (store.workers <= 0 || storeBusy < store.workers) start()
