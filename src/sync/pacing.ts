@@ -19,9 +19,10 @@
  *   50 ms, or whose predicted wait is under 25 ms, say nothing (a fast store needs no pacing, and
  *   a busy host's noise is of that size).
  * - **Probes.** Changes that come evenly may never put more of ours in flight than the store
- *   serves, so its limit would never show. Every few seconds a slow store gets a probe: the next
- *   requests are filled up to one more than the capacity (to the configured limit while it is
- *   unknown), one item each if need be. Their answers teach or confirm the capacity. A capacity
+ *   serves, so its limit would never show. Every few seconds a slow store kept busy by small
+ *   requests gets a probe: the next requests are filled up to one more than the capacity (to the
+ *   configured limit while it is unknown), one item each if need be. A bulk push (full batches)
+ *   is not probed: it already sends as few requests as there can be. Their answers teach or confirm the capacity. A capacity
  *   nothing confirmed for 20 s, or that two answers showed too small, is forgotten, so a store that
  *   was slow once (a bulk push, a host under load) does not stay paced.
  * - **Use** is the smoothed number of our requests in flight over the capacity. A store of known
@@ -133,6 +134,8 @@ export class Pacer {
   #lastChange: number
   #sampleAt: number
   #backlog = 0
+  /** Smoothed items per request sent. */
+  #items = 0
 
   constructor(settings: PacingSettings, now: number) {
     this.#s = Pacer.#bounded(settings)
@@ -187,8 +190,10 @@ export class Pacer {
    * A probe, when one is due: fill the requests in flight up to `width`, each with `size(queued)`
    * items, gathering items for at most `gatherMs` from when it began. Null: no probe now.
    */
-  probe(now: number, inFlight: number): { width: number; gatherUntil: number; size: (queued: number) => number } | null {
+  probe(now: number, inFlight: number, fullBatch = Infinity): { width: number; gatherUntil: number; size: (queued: number) => number } | null {
     if (this.#probe === null) {
+      // A bulk push sends full batches: as few requests as there can be, which a probe would only add to.
+      if (this.#items >= fullBatch / 2) return null
       this.#advance(now)
       const slow = this.#latency !== null && this.#latency >= SLOW_MS
       const every = this.#capacity === null ? PROBE_UNKNOWN_MS : PROBE_KNOWN_MS
@@ -220,6 +225,7 @@ export class Pacer {
   /** A request of `items` goes out; its ticket comes back with its answer. */
   sent(now: number, items = 1): PacingTicket {
     this.#advance(now)
+    this.#items = this.#items * 0.8 + items * 0.2
     const expected = this.#expected(items)
     // The predicted wait: until the first of the others should end.
     let wait: number | null = null

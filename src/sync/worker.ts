@@ -280,8 +280,9 @@ export class DeliveryWorker {
       }
       let cap = this.#laneCap(lane)
       while (lane.queue.length > 0 && !this.#abort.signal.aborted) {
-        // A probe of the target's capacity (sync/pacing.ts) fills its requests up to one more than it is thought to serve.
-        const probe = lane.pacer?.probe(performance.now(), lane.running) ?? null
+        // A probe of the target's capacity (sync/pacing.ts) fills its requests up to one more than it is thought to serve;
+        // not while more than a full batch waits (the requests are split over the free ones anyway: a probe would only add some).
+        const probe = (lane.queue.length <= lane.limits.maxBatch && lane.pacer?.probe(performance.now(), lane.running, lane.limits.maxBatch)) || null
         cap = probe ? Math.min(lane.limits.concurrency, probe.width) : this.#laneCap(lane)
         if (lane.running >= cap || this.#running >= this.#o.concurrency) break
         const free = Math.min(cap - lane.running, this.#o.concurrency - this.#running)

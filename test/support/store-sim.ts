@@ -144,7 +144,7 @@ export function simulate(settings: PacingSettings, phases: ReadonlyArray<Phase>,
   function pump(): void {
     for (;;) {
       if (lane.queue.size === 0) break
-      const probe = pacer.probe(now, lane.running)
+      const probe = (lane.queue.size <= maxBatch && pacer.probe(now, lane.running, maxBatch)) || null
       const cap = probe ? probe.width : Math.min(settings.maxConcurrency, pacer.concurrency)
       if (lane.running >= cap) break
       const oldest = lane.queue.values().next().value!.at
