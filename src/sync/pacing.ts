@@ -14,8 +14,10 @@
  *   we know when each of those should end (its send time plus what a request of its size takes
  *   alone). A store serving only n of ours at once makes the new one wait for the first of them to
  *   end; a store serving n + 1 does not. An answer later than alone by most of that predicted wait
- *   votes "capacity n"; one without it votes "more than n". A capacity is learned where the "queued"
- *   answers outnumber the others at one n (a busy host makes stray late answers, not majorities). Answers of a store that takes under
+ *   votes "capacity n"; one without it votes "more than n". Only a probe's answers (below) vote
+ *   "capacity n": a busy host makes stray late answers, never early ones, so every answer may say
+ *   "more than n" but only requests sent together say "n". A capacity is learned where the
+ *   "capacity n" votes outnumber the others at one n. Answers of a store that takes under
  *   50 ms, or whose predicted wait is under 25 ms, say nothing (a fast store needs no pacing, and
  *   a busy host's noise is of that size).
  * - **Probes.** Changes that come evenly may never put more of ours in flight than the store
@@ -74,6 +76,8 @@ interface Sent {
   readonly others: number
   /** How long it would wait if the store served only `others` of ours at once (ms), if known. */
   readonly wait: number | null
+  /** Sent by a probe: only then may a late answer vote "queued" (a busy host makes stray late answers). */
+  readonly probe: boolean
 }
 
 const ENTER_USE = 0.6
@@ -239,7 +243,7 @@ export class Pacer {
     }
     const others = this.#tickets.size
     const ticket = this.#nextTicket++
-    this.#tickets.set(ticket, { at: now, expected, others, wait })
+    this.#tickets.set(ticket, { at: now, expected, others, wait, probe: this.#probe !== null })
     if (this.#probe && others + 1 >= this.#probe.width) this.#endProbe(now)
     return ticket
   }
@@ -257,7 +261,9 @@ export class Pacer {
     if (t.others === 0) this.#learnBase(now, o.items, o.ms)
     else if (t.expected !== null && t.expected >= SLOW_MS && t.wait !== null && t.wait >= MIN_WAIT_MS) {
       const late = o.ms - t.expected
-      if (late >= LATE_YES * t.wait && late >= LATE_OWN * t.expected) this.#vote(now, t.others, true)
+      if (late >= LATE_YES * t.wait && late >= LATE_OWN * t.expected) {
+        if (t.probe) this.#vote(now, t.others, true)
+      }
       else if (late <= LATE_NO * t.wait) this.#vote(now, t.others, false)
     }
     if (this.#capacity !== null && now - this.#capacity.confirmed > CAPACITY_TTL_MS) this.#forget()
