@@ -14,9 +14,9 @@
  *   we know when each of those should end (its send time plus what a request of its size takes
  *   alone). A store serving only n of ours at once makes the new one wait for the first of them to
  *   end; a store serving n + 1 does not. An answer later than alone by most of that predicted wait
- *   votes "capacity n"; one without it votes "more than n". Only a probe's answers (below) vote
- *   "capacity n": a busy host makes stray late answers, never early ones, so every answer may say
- *   "more than n" but only requests sent together say "n". A capacity is learned where the
+ *   votes "capacity n"; one without it votes "more than n". Only a probe's answers (below) vote:
+ *   requests sent together are where the predicted waits are surest (ordinary traffic, judged the
+ *   same way, taught wrong capacities on a busy host). A capacity is learned where the
  *   "capacity n" votes outnumber the others at one n. Answers of a store that takes under
  *   50 ms, or whose predicted wait is under 25 ms, say nothing (a fast store needs no pacing, and
  *   a busy host's noise is of that size).
@@ -24,9 +24,10 @@
  *   serves, so its limit would never show. Every few seconds a slow store kept busy by small
  *   requests gets a probe: the next requests are filled up to one more than the capacity (to the
  *   configured limit while it is unknown), one item each if need be. A bulk push (full batches)
- *   is not probed: it already sends as few requests as there can be. Their answers teach or confirm the capacity. A capacity
- *   nothing confirmed for 20 s, or that two answers showed too small, is forgotten, so a store that
- *   was slow once (a bulk push, a host under load) does not stay paced.
+ *   is not probed: it already sends as few requests as there can be. A probe's answers teach or
+ *   confirm the capacity; one nothing confirmed for 20 s is forgotten, and one that two answers
+ *   showed too small grows, so a store that was slow once (a bulk push, a host under load) does
+ *   not stay paced.
  * - **Use** is the smoothed number of our requests in flight over the capacity. A store of known
  *   capacity is *loaded* from 60 % use and stays so until 25 %. While loaded, a batch waits until its
  *   oldest item waited the **window**, which steers the use towards one half: 2 × response time /
@@ -91,6 +92,8 @@ const SLOW_MS = 50
 const VOTES = 2
 /** A queued answer is also later than alone by this share of its own time (the estimate's error grows with it). */
 const LATE_OWN = 0.2
+/** The fit is used once the sizes answered alone vary this much (items², weighted): one and two items suffice. */
+const FIT_SPREAD = 0.05
 /** Weight of earlier answers in the fit, per answer sent alone. */
 const FIT_DECAY = 0.97
 const VOTE_TTL_MS = 10_000
@@ -217,8 +220,7 @@ export class Pacer {
 
   #endProbe(now: number): void {
     this.#probe = null
-    // The first probe a second after the first requests, not a whole interval.
-    this.#probedAt = now - PROBE_UNKNOWN_MS + 1000
+    this.#probedAt = now
   }
 
   /** Items claimed and not yet sent (for the snapshot). */
@@ -259,11 +261,9 @@ export class Pacer {
     this.#tickets.delete(o.ticket)
     this.#latency = this.#latency === null ? o.ms : this.#latency * 0.7 + o.ms * 0.3
     if (t.others === 0) this.#learnBase(now, o.items, o.ms)
-    else if (t.expected !== null && t.expected >= SLOW_MS && t.wait !== null && t.wait >= MIN_WAIT_MS) {
+    else if (t.probe && t.expected !== null && t.expected >= SLOW_MS && t.wait !== null && t.wait >= MIN_WAIT_MS) {
       const late = o.ms - t.expected
-      if (late >= LATE_YES * t.wait && late >= LATE_OWN * t.expected) {
-        if (t.probe) this.#vote(now, t.others, true)
-      }
+      if (late >= LATE_YES * t.wait && late >= LATE_OWN * t.expected) this.#vote(now, t.others, true)
       else if (late <= LATE_NO * t.wait) this.#vote(now, t.others, false)
     }
     if (this.#capacity !== null && now - this.#capacity.confirmed > CAPACITY_TTL_MS) this.#forget()
@@ -363,7 +363,7 @@ export class Pacer {
     // a large request better than its size class's floor (a class spans ±15 % of its items).
     const f = this.#fit
     const spread = f.w * f.xx - f.x * f.x
-    if (f.w >= 3 && spread > 0 && spread / (f.w * f.w) >= 1) {
+    if (f.w >= 3 && spread > 0 && spread / (f.w * f.w) >= FIT_SPREAD) {
       const slope = (f.w * f.xy - f.x * f.y) / spread
       const fixed = (f.y - slope * f.x) / f.w
       if (slope >= 0 && fixed >= 0) return fixed + slope * items

@@ -105,16 +105,21 @@ describe('store pacer', () => {
     expect(p.snapshot(now + 190)).toMatchObject({ capacity: 2, concurrency: 2, max_concurrency: 4 })
   })
 
-  it('a store that serves everything side by side teaches nothing: its window stays the linger', () => {
+  it('a store that serves everything side by side teaches nothing: probes find no limit, the window stays the linger', () => {
     const p = new Pacer(PACED, 0)
     let now = 0
-    const first = p.sent(now, 1)
-    p.done((now += 100), { ticket: first, items: 1, ms: 100, waiting: false })
-    for (let round = 0; round < 20; round++) {
-      now += 3500
-      const tickets = [p.sent(now, 1), p.sent(now, 1), p.sent(now, 1), p.sent(now, 1)]
-      for (const ticket of tickets) p.done(now + 100, { ticket, items: 1, ms: 100, waiting: false })
+    let probes = 0
+    const out: Array<{ ticket: PacingTicket; at: number }> = []
+    // Every 50 ms a request goes; every answer takes 100 ms, however many are in flight.
+    for (let step = 0; step < 400; step++) {
+      now += 50
+      while (out.length > 0 && out[0]!.at + 100 <= now) p.done(now, { ticket: out.shift()!.ticket, items: 1, ms: 100, waiting: false })
+      const probe = p.probe(now, out.length)
+      const n = probe ? probe.width - out.length : 1
+      if (probe) probes++
+      for (let i = 0; i < n; i++) out.push({ ticket: p.sent(now, 1), at: now })
     }
+    expect(probes).toBeGreaterThan(3)
     expect(p.capacity).toBeNull()
     expect(p.loaded).toBe(false)
     expect(p.windowMs).toBe(PACED.minWindowMs)
