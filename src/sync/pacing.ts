@@ -100,6 +100,9 @@ const VOTE_TTL_MS = 10_000
 const CAPACITY_TTL_MS = 20_000
 /** Probes of a slow store: while its capacity is unknown, and to confirm a known one. */
 const PROBE_UNKNOWN_MS = 2_000
+const PROBE_UNKNOWN_MAX_MS = 30_000
+/** A learning probe waits this long at most for our requests to drain. */
+const PROBE_DRAIN_MS = 100
 const PROBE_KNOWN_MS = 5_000
 /** Probes only while our requests fill this share of the room (capacity, or allowed requests). */
 const PROBE_USE = 0.25
@@ -129,7 +132,9 @@ export class Pacer {
   #votes: Array<{ n: number; queued: boolean; at: number }> = []
   /** When the last probe ended (or the pacer began); the probe under way, if any. */
   #probedAt: number
-  #probe: { width: number; since: number } | null = null
+  #probe: { width: number; since: number; drain: boolean; sending: boolean } | null = null
+  /** Interval of probes while the capacity is unknown (grows while they find none). */
+  #unknownEvery = PROBE_UNKNOWN_MS
   readonly #tickets = new Map<number, Sent>()
   #nextTicket = 1
   #changedAt = -Infinity
@@ -194,20 +199,24 @@ export class Pacer {
   }
 
   /**
-   * A probe, when one is due: fill the requests in flight up to `width`, each with `size(queued)`
-   * items, gathering items for at most `gatherMs` from when it began. Null: no probe now.
+   * A probe, when one is due, for a target with `inFlight` requests of ours and `queued` items
+   * waiting: the requests allowed now (`width`), whether to send the next one now (else hold until
+   * `until`, or until an answer or a claim changes things) and with how many items. While the
+   * capacity is unknown a probe waits for our requests to drain, then sends `width` at once: each
+   * one's wait is then known (the others' own time), the clearest answer there is. A confirming
+   * probe fills up beside what is in flight. Null: no probe now.
    */
-  probe(now: number, inFlight: number, fullBatch = Infinity): { width: number; gatherUntil: number; size: (queued: number) => number } | null {
+  probe(now: number, inFlight: number, queued: number, fullBatch = Infinity): { width: number; send: boolean; until: number; size: number } | null {
     if (this.#probe === null) {
       // A bulk push sends full batches: as few requests as there can be, which a probe would only add to.
-      if (this.#items >= fullBatch / 2) return null
+      if (this.#items >= fullBatch / 2 || queued > fullBatch) return null
       this.#advance(now)
       const slow = this.#latency !== null && this.#latency >= SLOW_MS
-      const every = this.#capacity === null ? PROBE_UNKNOWN_MS : PROBE_KNOWN_MS
+      const every = this.#capacity === null ? this.#unknownEvery : PROBE_KNOWN_MS
       const width = Math.min(this.#s.maxConcurrency, this.#capacity === null ? this.#s.maxConcurrency : this.#capacity.n + 1)
       // Only a store our requests keep busy: an idle one has nothing to learn from, and a change waits for nothing.
       if (!slow || this.#use < PROBE_USE || width <= Math.max(1, inFlight) || now - this.#probedAt < every) return null
-      this.#probe = { width, since: now }
+      this.#probe = { width, since: now, drain: this.#capacity === null, sending: false }
     }
     const p = this.#probe
     if (inFlight >= p.width || now - p.since > 4 * PROBE_GATHER_MS) {
@@ -215,10 +224,16 @@ export class Pacer {
       return null
     }
     const free = p.width - inFlight
-    return { width: p.width, gatherUntil: p.since + PROBE_GATHER_MS, size: (queued) => Math.max(1, Math.ceil(queued / free)) }
+    const until = p.since + PROBE_GATHER_MS
+    const ready = p.sending || (queued >= free && (!p.drain || inFlight === 0 || now >= p.since + PROBE_DRAIN_MS))
+    return { width: p.width, send: ready || now >= until, until, size: Math.max(1, Math.ceil(queued / free)) }
   }
 
   #endProbe(now: number): void {
+    // A store probed while its capacity is unknown and found none is probed less and less often (a
+    // store that serves everything side by side pays for each probe's gathering): back to the
+    // first interval when a capacity is learned or forgotten.
+    if (this.#probe?.drain) this.#unknownEvery = Math.min(PROBE_UNKNOWN_MAX_MS, this.#unknownEvery * 2)
     this.#probe = null
     this.#probedAt = now
   }
@@ -246,6 +261,7 @@ export class Pacer {
     const others = this.#tickets.size
     const ticket = this.#nextTicket++
     this.#tickets.set(ticket, { at: now, expected, others, wait, probe: this.#probe !== null })
+    if (this.#probe) this.#probe.sending = true
     if (this.#probe && others + 1 >= this.#probe.width) this.#endProbe(now)
     return ticket
   }
@@ -310,6 +326,7 @@ export class Pacer {
         if (at(c, true) <= at(c, false)) continue
         if (this.#votes.filter((v) => v.queued && v.n >= c).length < VOTES) continue
         this.#capacity = { n: c, confirmed: now }
+        this.#unknownEvery = PROBE_UNKNOWN_MS
         this.#concurrency = Math.min(this.#s.maxConcurrency, c)
         this.#votes = this.#votes.filter((v) => v.queued || v.n < c)
         return
@@ -326,6 +343,7 @@ export class Pacer {
   }
 
   #forget(): void {
+    this.#unknownEvery = PROBE_UNKNOWN_MS
     if (this.#capacity !== null) this.#concurrency = Math.min(this.#s.maxConcurrency, Math.max(2, this.#capacity.n))
     this.#capacity = null
     this.#votes = []
@@ -353,11 +371,7 @@ export class Pacer {
     this.#window = Math.min(maxWindowMs, Math.max(minWindowMs, Math.abs(target - next) < 1 ? target : next))
   }
 
-  /**
-   * What a request of `items` takes alone: its size class's own figure, else the nearest smaller
-   * class's scaled up in proportion to the items (an overestimate, as part of a request's cost is
-   * fixed: it errs towards "did not queue").
-   */
+  /** What a request of `items` takes alone (ms), or null while nothing tells. */
   #expected(items: number): number | null {
     // A request's cost is a fixed part plus a part per item: fitted once sizes vary enough, it judges
     // a large request better than its size class's floor (a class spans ±15 % of its items).
@@ -368,14 +382,9 @@ export class Pacer {
       const fixed = (f.y - slope * f.x) / f.w
       if (slope >= 0 && fixed >= 0) return fixed + slope * items
     }
-    const b = bucketOf(Math.max(1, items))
-    const own = this.#base[b]
-    if (own !== undefined) return own.ms
-    for (let i = b - 1; i >= 0; i--) {
-      const base = this.#base[i]
-      if (base !== undefined) return base.ms * (items / BUCKET_TOPS[i]!)
-    }
-    return null
+    // Until then only a size class seen alone is known: scaling another's would misjudge the
+    // others' remaining time, and with it the wait a probe's answer is judged by.
+    return this.#base[bucketOf(Math.max(1, items))]?.ms ?? null
   }
 
   /** Account the time since the last change of requests in flight; fold it into the smoothed use. */

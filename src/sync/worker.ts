@@ -280,16 +280,18 @@ export class DeliveryWorker {
       }
       let cap = this.#laneCap(lane)
       while (lane.queue.length > 0 && !this.#abort.signal.aborted) {
-        // A probe of the target's capacity (sync/pacing.ts) fills its requests up to one more than it is thought to serve;
-        // not while more than a full batch waits (the requests are split over the free ones anyway: a probe would only add some).
-        const probe = (lane.queue.length <= lane.limits.maxBatch && lane.pacer?.probe(performance.now(), lane.running, lane.limits.maxBatch)) || null
+        // A probe of the target's capacity (sync/pacing.ts) fills its requests up to one more than it is thought to serve.
+        const probe = lane.pacer?.probe(performance.now(), lane.running, lane.queue.length, lane.limits.maxBatch) ?? null
         cap = probe ? Math.min(lane.limits.concurrency, probe.width) : this.#laneCap(lane)
         if (lane.running >= cap || this.#running >= this.#o.concurrency) break
         const free = Math.min(cap - lane.running, this.#o.concurrency - this.#running)
         let size: number
         if (probe) {
-          if (this.#gathers(lane, free, probe.gatherUntil)) break
-          size = Math.min(lane.limits.maxBatch, probe.size(lane.queue.length))
+          if (!probe.send) {
+            this.#holdUntil(lane, probe.until)
+            break
+          }
+          size = Math.min(lane.limits.maxBatch, probe.size)
         } else {
           if (this.#lingers(lane)) break
           // A loaded paced target gets everything that waited its window in one request.
@@ -361,22 +363,17 @@ export class DeliveryWorker {
     return true
   }
 
-  /** Whether a probe waits for an item per free request (until `until`, then it goes with what it has). */
-  #gathers(lane: Lane, free: number, until: number): boolean {
-    const now = performance.now()
-    if (lane.queue.length >= free || now >= until) {
-      if (lane.linger) clearTimeout(lane.linger.timer)
-      lane.linger = null
-      return false
-    }
-    if (lane.linger === null) {
-      const timer = setTimeout(() => {
+  /** A probe gathering items (or waiting for our requests to drain): look again at `until` at the latest. */
+  #holdUntil(lane: Lane, until: number): void {
+    if (lane.linger !== null) return
+    const timer = setTimeout(
+      () => {
         if (lane.linger?.timer === timer) lane.linger = null
         this.#pump()
-      }, Math.ceil(until - now))
-      lane.linger = { since: now, timer }
-    }
-    return true
+      },
+      Math.max(1, Math.ceil(until - performance.now())),
+    )
+    lane.linger = { since: performance.now(), timer }
   }
 
   #track(p: Promise<void>): void {

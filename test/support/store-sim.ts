@@ -144,19 +144,19 @@ export function simulate(settings: PacingSettings, phases: ReadonlyArray<Phase>,
   function pump(): void {
     for (;;) {
       if (lane.queue.size === 0) break
-      const probe = (lane.queue.size <= maxBatch && pacer.probe(now, lane.running, maxBatch)) || null
+      const probe = pacer.probe(now, lane.running, lane.queue.size, maxBatch)
       const cap = probe ? probe.width : Math.min(settings.maxConcurrency, pacer.concurrency)
       if (lane.running >= cap) break
       const oldest = lane.queue.values().next().value!.at
       const wait = waitFor()
       let size: number
       if (probe) {
-        // A probe gathers an item for each free request, for a while.
-        if (lane.queue.size < probe.width - lane.running && now < probe.gatherUntil) {
-          later(probe.gatherUntil)
+        // A probe gathers an item for each free request (and, to learn, waits for ours to drain), for a while.
+        if (!probe.send) {
+          later(probe.until)
           break
         }
-        size = Math.min(maxBatch, probe.size(lane.queue.size))
+        size = Math.min(maxBatch, probe.size)
       } else {
         const enough = lane.queue.size >= (pacer.loaded ? maxBatch : minBatch)
         if (!(wait <= 0 || now - oldest >= wait || enough)) {
