@@ -25,9 +25,8 @@
  *   requests gets a probe: the next requests are filled up to one more than the capacity (to the
  *   configured limit while it is unknown), one item each if need be. A bulk push (full batches)
  *   is not probed: it already sends as few requests as there can be. A probe's answers teach or
- *   confirm the capacity; one nothing confirmed for 20 s is forgotten, and one that two answers
- *   showed too small grows, so a store that was slow once (a bulk push, a host under load) does
- *   not stay paced.
+ *   confirm the capacity; one nothing confirmed for 20 s is forgotten (and learned again), so a
+ *   store that was slow once (a bulk push, a host under load) does not stay paced.
  * - **Use** is the smoothed number of our requests in flight over the capacity. A store of known
  *   capacity is *loaded* from 60 % use and stays so until 25 %. While loaded, a batch waits until its
  *   oldest item waited the **window**, which steers the use towards one half: 2 × response time /
@@ -279,7 +278,13 @@ export class Pacer {
     if (t.others === 0) this.#learnBase(now, o.items, o.ms)
     else if (t.probe && t.expected !== null && t.expected >= SLOW_MS && t.wait !== null && t.wait >= MIN_WAIT_MS) {
       const late = o.ms - t.expected
-      if (late >= LATE_YES * t.wait && late >= LATE_OWN * t.expected) this.#vote(now, t.others, true)
+      const queued = late >= LATE_YES * t.wait && late >= LATE_OWN * t.expected
+      // A known capacity is only confirmed: a probe sent beside requests already out judges their
+      // remaining time by the cost fit, too roughly to move the capacity (it is forgotten instead
+      // when 20 s bring no confirmation, and learned again with our requests drained).
+      if (this.#capacity !== null) {
+        if (queued && t.others === this.#capacity.n) this.#capacity.confirmed = now
+      } else if (queued) this.#vote(now, t.others, true)
       else if (late <= LATE_NO * t.wait) this.#vote(now, t.others, false)
     }
     if (this.#capacity !== null && now - this.#capacity.confirmed > CAPACITY_TTL_MS) this.#forget()
@@ -330,14 +335,6 @@ export class Pacer {
         this.#concurrency = Math.min(this.#s.maxConcurrency, c)
         this.#votes = this.#votes.filter((v) => v.queued || v.n < c)
         return
-      }
-    } else if (cap !== null && n >= cap.n && at(n, false) >= VOTES && at(n, false) > at(n, true)) {
-      // Served beside at least as many as we thought it could: it has room for one more.
-      if (n + 1 >= this.#s.maxConcurrency) this.#forget()
-      else {
-        this.#capacity = { n: n + 1, confirmed: now }
-        this.#concurrency = n + 1
-        this.#votes = this.#votes.filter((v) => !(v.queued && v.n <= n))
       }
     }
   }
