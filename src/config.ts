@@ -62,7 +62,7 @@ const Schema = z.object({
   PROVIDER_MAPPING_TIMEOUT_MS: int(100, 60_000).default(5000),
   PROVIDER_MAPPING_HEAP_MB: int(16, 2048).default(64),
   WOO_STORE_LINGER_MS: int(0, 5000).default(40),
-  WOO_STORE_MAX_WINDOW_MS: int(0, 10_000).default(40),
+  WOO_STORE_MAX_WINDOW_MS: int(0, 10_000).default(600),
   WOO_PROBE_MS: int(100, 600_000).default(2000),
 })
 

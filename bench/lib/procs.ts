@@ -119,9 +119,12 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
   )
   let out = ''
   let err = ''
+  // BENCH_SERVER_LOG=<file>: keep every server's warnings there too (the post-mortem keeps only the last ones).
+  const logTo = process.env.BENCH_SERVER_LOG
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString()
     if (err.length > 200_000) err = err.slice(-100_000)
+    if (logTo) fs.appendFileSync(logTo, d)
   })
   const ready = await new Promise<{ url: string; adminKey: string | null }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within ${o.timeoutMs ?? 60_000} ms; stderr:\n${err.slice(-2000)}`)), o.timeoutMs ?? 60_000)

@@ -148,6 +148,8 @@ async function startEmulator(): Promise<Emulator> {
 class StoreView {
   readonly figure = new Map<string, number | null>()
   readonly writes: Array<[string, number | null, number]> = []
+  /** The figures when the writes were last forgotten (what the store showed before them). */
+  shownAtMark = new Map<string, number | null>()
   #next = 0
   readonly #emu: Emulator
   constructor(emu: Emulator) {
@@ -164,6 +166,7 @@ class StoreView {
   /** Forget the writes so far (the figures stay). */
   mark(): void {
     this.writes.length = 0
+    this.shownAtMark = new Map(this.figure)
   }
   async until(done: () => boolean, timeoutMs: number): Promise<boolean> {
     const end = performance.now() + timeoutMs
@@ -276,10 +279,19 @@ async function postgresDb(adminUrl: string): Promise<Db> {
 /**
  * For each SKU, walk the store's writes in order; a write of figure F at time t settles every
  * pending change up to the latest change j with figure F committed at or before t (a figure can
- * repeat under sales and restocks: the latest one is what the store now shows). Returns the
- * latencies (ms) and the changes never settled.
+ * repeat under sales and restocks: the latest one is what the store now shows). Among those, the
+ * changes up to the latest one that brought the SKU back to the figure the store showed before
+ * this write cancel out: when the service came to push them the figure was already in the store,
+ * so it rightly pushed nothing, and they are counted apart, with no latency (without this, a sale
+ * and a restock coalesced into one batch were charged the wait until the SKU's next change).
+ * Returns the latencies (ms), the changes never settled and those that cancelled out.
  */
-export function settle(changes: ReadonlyArray<Change>, writes: ReadonlyArray<[string, number | null, number]>, storeFigure: (sku: string) => number | null | undefined): { latencies: number[]; pending: number; netZero: number } {
+export function settle(
+  changes: ReadonlyArray<Change>,
+  writes: ReadonlyArray<[string, number | null, number]>,
+  storeFigure: (sku: string) => number | null | undefined,
+  shownBefore: ReadonlyMap<string, number | null> = new Map(),
+): { latencies: number[]; pending: number; netZero: number } {
   const bySku = new Map<string, Change[]>()
   for (const c of changes) {
     const l = bySku.get(c.sku)
@@ -287,9 +299,15 @@ export function settle(changes: ReadonlyArray<Change>, writes: ReadonlyArray<[st
     else bySku.set(c.sku, [c])
   }
   const next = new Map<string, number>()
+  /** What the store showed after each SKU's latest write so far. */
+  const shown = new Map<string, number>()
+  for (const [sku, f] of shownBefore) if (f !== null) shown.set(sku, f)
   const latencies: number[] = []
+  let netZero = 0
   for (const [sku, figure, at] of writes) {
     const list = bySku.get(sku)
+    const before = shown.get(sku)
+    if (figure !== null) shown.set(sku, figure)
     if (!list || figure === null) continue
     const i = next.get(sku) ?? 0
     let j = -1
@@ -300,14 +318,23 @@ export function settle(changes: ReadonlyArray<Change>, writes: ReadonlyArray<[st
       }
     }
     if (j < 0) continue
-    for (let k = i; k <= j; k++) latencies.push(at - list[k]!.at)
+    let from = i
+    if (before !== undefined) {
+      for (let k = j - 1; k >= i; k--) {
+        if (list[k]!.figure === before) {
+          netZero += k - i + 1
+          from = k + 1
+          break
+        }
+      }
+    }
+    for (let k = from; k <= j; k++) latencies.push(at - list[k]!.at)
     next.set(sku, j + 1)
   }
   // Changes never written but whose SKU the store shows at its last change's figure: they cancel
   // out (a sale and a restock coalesced), so the newest figure was already in the store and the
   // service had nothing to push. Counted apart, with no latency.
   let pending = 0
-  let netZero = 0
   for (const [sku, list] of bySku) {
     const left = list.length - (next.get(sku) ?? 0)
     if (left > 0 && storeFigure(sku) === list[list.length - 1]!.figure) netZero += left
@@ -396,7 +423,7 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
       const last = new Map(changes.map((c) => [c.sku, c.figure]))
       const drained = await view.until(() => [...last].every(([sku, f]) => view.figure.get(sku) === f), s.quick ? 5_000 : 15_000)
       changes = await db.changesAfter(ledger0, wh) // requests still in flight when the load ended
-      const { latencies, pending, netZero } = settle(changes, view.writes, (sku) => view.figure.get(sku))
+      const { latencies, pending, netZero } = settle(changes, view.writes, (sku) => view.figure.get(sku), view.shownAtMark)
       const batches = (await emu.requests(req0)).requests.filter((q) => q.method !== 'GET' && q.path.endsWith('/batch'))
       const items = batches.reduce((n, b) => n + b.items, 0)
       const bad = unexpected(r)
@@ -449,7 +476,7 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
             .call<{ data: { pushing: Record<string, unknown> | null } }>('GET', `/stores/${STORE}`)
             .then((x) => {
               const p = x.json.data.pushing
-              if (p) steering.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} lat${p.latency_ms} q${p.backlog}`)
+              if (p) steering.push(`w${p.window_ms}${p.loaded ? 'L' : ''} c${p.in_flight}/${p.concurrency} k${p.capacity ?? '-'} lat${p.latency_ms} q${p.backlog}`)
             })
             .catch(() => {})
         }, 1000)
@@ -465,7 +492,7 @@ export async function wooPropagation(kind: 'sqlite' | 'postgres', s: WooSettings
         const finalLast = new Map(changes.map((c) => [c.sku, c.figure]))
         const wrong = [...finalLast].filter(([sku, f]) => view.figure.get(sku) !== f).length
         const acc = await emu.account()
-        const { latencies, pending, netZero } = settle(changes, view.writes, (sku) => view.figure.get(sku))
+        const { latencies, pending, netZero } = settle(changes, view.writes, (sku) => view.figure.get(sku), view.shownAtMark)
         const batches = (await emu.requests(req0)).requests.filter((q) => q.method !== 'GET' && q.path.endsWith('/batch'))
         const items = batches.reduce((n, b) => n + b.items, 0)
         const workerMs = acc.worker_ms - acc0.worker_ms

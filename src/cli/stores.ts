@@ -96,7 +96,7 @@ export function registerStores(program: Command, config: Config): void {
         out(`health: ${s.health}${s.health_reason ? ` (${s.health_reason})` : ''}${s.unreachable_since ? `; unreachable since ${s.unreachable_since}` : ''}`)
         const p = s.pushing
         if (!p) return out('pushing: nothing pushed yet')
-        out(`pushing (as of ${p.at ?? '?'}): window ${p.window_ms ?? '-'} ms${p.loaded ? ' (store loaded)' : ''}, ${p.in_flight ?? '-'} in flight of ${p.concurrency ?? '-'} allowed (max ${p.max_concurrency ?? '-'}), store latency ${p.latency_ms ?? '-'} ms, backlog ${p.backlog ?? '-'}, busy ${p.busy === null ? '-' : `${Math.round(p.busy * 100)}%`}`)
+        out(`pushing (as of ${p.at ?? '?'}): window ${p.window_ms ?? '-'} ms${p.loaded ? ' (store loaded)' : ''}, ${p.in_flight ?? '-'} in flight of ${p.concurrency ?? '-'} allowed (max ${p.max_concurrency ?? '-'}), store capacity ${p.capacity ?? 'not seen to queue'}, store latency ${p.latency_ms ?? '-'} ms, backlog ${p.backlog ?? '-'}, busy ${p.busy === null ? '-' : `${Math.round(p.busy * 100)}%`}`)
       }),
     )
   stores

@@ -191,6 +191,7 @@ function pushingView(p: Readonly<Record<string, unknown>> | null) {
     in_flight: num(p.in_flight),
     concurrency: num(p.concurrency),
     max_concurrency: num(p.max_concurrency),
+    capacity: num(p.capacity),
     latency_ms: num(p.latency_ms),
     backlog: num(p.backlog),
     busy: num(p.busy),

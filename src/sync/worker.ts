@@ -278,13 +278,26 @@ export class DeliveryWorker {
         lane.linger = null
         if (lane.queue.length) this.#track(this.#finish(lane.queue.splice(0).map(({ slot, event }) => ({ slot, event, outcome: 'unsent' as const, ms: 0 }))))
       }
-      const cap = this.#laneCap(lane)
-      while (lane.queue.length > 0 && lane.running < cap && this.#running < this.#o.concurrency && !this.#abort.signal.aborted) {
-        if (this.#lingers(lane)) break
+      let cap = this.#laneCap(lane)
+      while (lane.queue.length > 0 && !this.#abort.signal.aborted) {
+        // A probe of the target's capacity (sync/pacing.ts) fills its requests up to one more than it is thought to serve.
+        const probe = lane.pacer?.probe(performance.now(), lane.running, lane.queue.length, lane.limits.maxBatch) ?? null
+        cap = probe ? Math.min(lane.limits.concurrency, probe.width) : this.#laneCap(lane)
+        if (lane.running >= cap || this.#running >= this.#o.concurrency) break
         const free = Math.min(cap - lane.running, this.#o.concurrency - this.#running)
-        // A loaded paced target gets everything that waited its window in one request.
-        const spread = lane.pacer?.loaded ? 1 : free
-        const size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
+        let size: number
+        if (probe) {
+          if (!probe.send) {
+            this.#holdUntil(lane, probe.until)
+            break
+          }
+          size = Math.min(lane.limits.maxBatch, probe.size)
+        } else {
+          if (this.#lingers(lane)) break
+          // A loaded paced target gets everything that waited its window in one request.
+          const spread = lane.pacer?.loaded ? 1 : free
+          size = Math.min(lane.limits.maxBatch, Math.max(lane.limits.minBatch, Math.ceil(lane.queue.length / spread)))
+        }
         if (lane.pacer && (lane.full || lane.running >= cap - 1) && performance.now() - lane.queue[0]!.at > lane.pacer.waitFor(lane.running) + STARVED_SLACK_MS) lane.starved = true
         lane.full = false
         this.#track(this.#deliver(lane, lane.queue.splice(0, size)))
@@ -350,6 +363,19 @@ export class DeliveryWorker {
     return true
   }
 
+  /** A probe gathering items (or waiting for our requests to drain): look again at `until` at the latest. */
+  #holdUntil(lane: Lane, until: number): void {
+    if (lane.linger !== null) return
+    const timer = setTimeout(
+      () => {
+        if (lane.linger?.timer === timer) lane.linger = null
+        this.#pump()
+      },
+      Math.max(1, Math.ceil(until - performance.now())),
+    )
+    lane.linger = { since: performance.now(), timer }
+  }
+
   #track(p: Promise<void>): void {
     this.#inflight.add(p)
     void p.then(() => this.#inflight.delete(p))
@@ -357,11 +383,10 @@ export class DeliveryWorker {
 
   /** One delivery on one lane; never rejects. A finished delivery frees its lane at once. */
   async #deliver(lane: Lane, items: Item[]): Promise<void> {
-    const alongside = lane.running
     lane.running++
     this.#running++
     const started = performance.now()
-    lane.pacer?.sent(started)
+    const ticket = lane.pacer?.sent(started, items.length)
     const abort = new AbortController()
     this.#aborts.add(abort)
     let outcomes: DeliveryOutcome[]
@@ -378,7 +403,7 @@ export class DeliveryWorker {
     const took = performance.now() - started
     const ms = took / items.length
     if (lane.pacer) {
-      lane.pacer.done(performance.now(), { items: items.length, ms: took, alongside, waiting: lane.starved })
+      lane.pacer.done(performance.now(), { ticket: ticket!, items: items.length, ms: took, waiting: lane.starved })
       lane.starved = false
       lane.dest.observe?.(lane.pacer.snapshot(performance.now()))
     }

@@ -24,11 +24,11 @@ import { BATCH_LIMIT, MIN_SPLIT, pushItems, type PushItem, type PushResult, type
 export interface PushPacing {
   /** A batch of fewer than MIN_SPLIT items waits this long for more while other requests are in flight; the window's floor. */
   readonly lingerMs: number
-  /** No change waits longer than this for a fuller batch, however loaded the store. */
+  /** A loaded store's bound on waiting plus answering: no change waits longer than this for a fuller batch. */
   readonly maxWindowMs: number
 }
 
-export const DEFAULT_PUSH_PACING: PushPacing = Object.freeze({ lingerMs: 40, maxWindowMs: 40 })
+export const DEFAULT_PUSH_PACING: PushPacing = Object.freeze({ lingerMs: 40, maxWindowMs: 600 })
 
 /** The pacer's figures are written to the store's row at most this often (and when its pushes go idle). */
 const STATUS_EVERY_MS = 1000

@@ -43,13 +43,14 @@ const StoreSchema = z
     pushing: z
       .object({
         window_ms: z.number().nullable().openapi({ description: 'How long a batch waits for more changes now' }),
-        loaded: z.boolean().openapi({ description: 'Whether the store is loaded by our pushes (the window grows only then)' }),
+        loaded: z.boolean().openapi({ description: 'Whether our pushes use most of the store\'s learned capacity (the window grows only then)' }),
         in_flight: z.number().nullable(),
         concurrency: z.number().nullable().openapi({ description: 'Requests allowed at once now (adapted, at most max_concurrency)' }),
         max_concurrency: z.number().nullable(),
+        capacity: z.number().nullable().openapi({ description: 'Requests of ours the store was seen to serve at once (learned from answers and probes; null: not seen to queue any, so it is not paced)' }),
         latency_ms: z.number().nullable().openapi({ description: "The store's smoothed response time" }),
         backlog: z.number().nullable().openapi({ description: 'Changes claimed and waiting to be sent' }),
-        busy: z.number().nullable().openapi({ description: 'Share of time a request of ours was in flight (0…1)' }),
+        busy: z.number().nullable().openapi({ description: 'Our requests in flight over the store\'s capacity (over the allowed requests while it is unknown), smoothed (0…1); the window grows from 0.6' }),
         at: z.string().nullable(),
       })
       .nullable()
