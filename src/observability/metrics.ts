@@ -87,7 +87,20 @@ export interface SampledFigures {
   deadLettersUnreplayed: number
   openAlerts: Array<{ kind: string; n: number }>
   stores: Array<{ name: string; healthy: number }>
+  /** What steers each store's pushes, as the node pushing last recorded it (sync/pacing.ts). */
+  storePushing?: Array<{ name: string; pushing: StorePushing }>
   sampledAt: number
+}
+
+export interface StorePushing {
+  readonly windowMs: number | null
+  readonly loaded: boolean
+  readonly inFlight: number | null
+  readonly allowed: number | null
+  /** Requests of ours the store was seen to serve at once; null while unknown. */
+  readonly capacity: number | null
+  readonly responseMs: number | null
+  readonly backlog: number | null
 }
 
 let sampled: SampledFigures | null = null
@@ -142,6 +155,31 @@ new client.Gauge({
     for (const s of sampled.stores) this.set({ store: s.name }, s.healthy)
   },
 })
+/** One gauge per figure that steers a store's pushes; a store with no such figure (yet) is not listed. */
+function pushingGauge(name: string, help: string, pick: (p: StorePushing) => number | null): void {
+  new client.Gauge({
+    name,
+    help,
+    labelNames: ['store'] as const,
+    registers: r,
+    collect() {
+      if (!sampled) return
+      this.reset()
+      for (const s of sampled.storePushing ?? []) {
+        const v = pick(s.pushing)
+        if (v !== null && Number.isFinite(v)) this.set({ store: s.name }, v)
+      }
+    },
+  })
+}
+pushingGauge('stockbridge_store_push_window_seconds', 'How long a batch for the store waits for more changes now', (p) => (p.windowMs === null ? null : p.windowMs / 1000))
+pushingGauge('stockbridge_store_push_loaded', 'Whether our pushes use most of the store\'s learned capacity (1: the window grows)', (p) => (p.loaded ? 1 : 0))
+pushingGauge('stockbridge_store_push_requests_in_flight', 'Push requests to the store in flight', (p) => p.inFlight)
+pushingGauge('stockbridge_store_push_requests_allowed', 'Push requests to the store allowed at once now (adapted)', (p) => p.allowed)
+pushingGauge('stockbridge_store_push_capacity', 'Requests of ours the store was seen to serve at once (absent while unknown)', (p) => p.capacity)
+pushingGauge('stockbridge_store_push_response_seconds', "The store's smoothed response time to push requests", (p) => (p.responseMs === null ? null : p.responseMs / 1000))
+pushingGauge('stockbridge_store_push_backlog', 'Changes for the store claimed and waiting to be sent', (p) => p.backlog)
+
 new client.Gauge({
   name: 'stockbridge_metrics_sample_age_seconds',
   help: 'Age of the background sample the database figures come from',

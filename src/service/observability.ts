@@ -6,7 +6,7 @@ import { countOpenAlerts } from '../store/alert-repo.js'
 import { deliveryBacklog } from '../store/delivery-repo.js'
 import { pendingMigrations } from '../store/migrate.js'
 import { listStores } from '../store/woo-repo.js'
-import { setPoolReader, setSampledFigures } from '../observability/metrics.js'
+import { setPoolReader, setSampledFigures, type StorePushing } from '../observability/metrics.js'
 import { raiseOperationalAlert, resolveOperationalAlert } from './alerts.js'
 import { pingDatabase } from '../store/health.js'
 import type { ServiceDeps } from './deps.js'
@@ -95,9 +95,11 @@ export class ObservabilitySampler {
       const backlog = await deliveryBacklog(db)
       const dead = Number((await db.selectFrom('dead_letter').select((eb) => eb.fn.countAll<number | string>().as('n')).where('replayed_at', 'is', null).executeTakeFirstOrThrow()).n)
       const openAlerts = await countOpenAlerts(db)
-      const stores = (await listStores(db)).filter((s) => s.health !== 'unknown').map((s) => ({ name: s.name, healthy: s.health === 'ok' ? 1 : 0 }))
+      const all = await listStores(db)
+      const stores = all.filter((s) => s.health !== 'unknown').map((s) => ({ name: s.name, healthy: s.health === 'ok' ? 1 : 0 }))
+      const storePushing = all.flatMap((s) => (s.pushStatus ? [{ name: s.name, pushing: pushingOf(s.pushStatus) }] : []))
       const lagSeconds = backlog.oldestPendingAt === null ? 0 : Math.max(0, (now - backlog.oldestPendingAt) / 1000)
-      setSampledFigures({ outboxBacklog: backlog.pending, outboxLagSeconds: lagSeconds, deadLettersUnreplayed: dead, openAlerts, stores, sampledAt: Date.now() })
+      setSampledFigures({ outboxBacklog: backlog.pending, outboxLagSeconds: lagSeconds, deadLettersUnreplayed: dead, openAlerts, stores, storePushing, sampledAt: Date.now() })
       if (this.#s.deadLetterAlerts) await this.#toggle('dead_letters', dead > 0, `${dead} deliveries are dead letters; replay them once the target is fixed (GET /inventory/v1/dead-letters)`)
       if (this.#s.outboxLagAlertSeconds > 0) await this.#toggle('outbox_lag', lagSeconds > this.#s.outboxLagAlertSeconds, `the oldest undelivered change waits ${Math.round(lagSeconds)} s (limit ${this.#s.outboxLagAlertSeconds} s; ${backlog.pending} deliveries pending)`)
     } catch (e) {
@@ -117,4 +119,10 @@ export class ObservabilitySampler {
     this.#timer = null
     await this.#running
   }
+}
+
+/** A store's recorded push status (the pacer's snapshot, sync/pacing.ts) as metric figures. */
+function pushingOf(p: Readonly<Record<string, unknown>>): StorePushing {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+  return { windowMs: num(p.window_ms), loaded: p.loaded === true, inFlight: num(p.in_flight), allowed: num(p.concurrency), capacity: num(p.capacity), responseMs: num(p.latency_ms), backlog: num(p.backlog) }
 }

@@ -8,6 +8,8 @@ import { createApp } from '../../src/http/app.js'
 import { ApiKeyVerifier, createApiKey } from '../../src/service/api-keys.js'
 import type { ServiceDeps } from '../../src/service/deps.js'
 import { ObservabilitySampler } from '../../src/service/observability.js'
+import { addStore } from '../../src/service/stores.js'
+import { setPushStatus } from '../../src/store/woo-repo.js'
 import { openStore, type Store } from '../../src/store/db.js'
 import { createTestStore, DATABASES, type TestStore } from '../support/databases.js'
 import { makeProduct, makeWarehouse, testDeps } from '../support/fixtures.js'
@@ -96,6 +98,10 @@ for (const db of DATABASES) {
       const replay = await update({ change_type: 'sale', quantity: 1 }, { 'idempotency-key': 'obs-k1' })
       expect(replay.headers.get('idempotent-replayed')).toBe('true')
       expect((await api('GET', `stock/${p.sku}`)).status).toBe(200)
+      // A store whose pushes the pacer steers (its status as the pushing node records it), and one never pushed to.
+      const pushed = await addStore(deps, { name: 'obs-shop', url: 'http://127.0.0.1:9', consumerKey: 'ck_obs', consumerSecret: 'cs_obs', warehouses: ['OBS-W'] })
+      await addStore(deps, { name: 'obs-idle', url: 'http://127.0.0.1:9', consumerKey: 'ck_obs2', consumerSecret: 'cs_obs2', warehouses: ['OBS-W'] })
+      await setPushStatus(ts.store.db, pushed.id, { window_ms: 318, loaded: true, in_flight: 1, concurrency: 2, max_concurrency: 4, capacity: 2, latency_ms: 283, backlog: 6, busy: 0.61, at: Date.now() })
       await new ObservabilitySampler(deps, { intervalMs: 60_000, outboxLagAlertSeconds: 0, deadLetterAlerts: false }).sampleOnce()
 
       const text = await scrape()
@@ -117,6 +123,15 @@ for (const db of DATABASES) {
       expect(after.has('stockbridge_outbox_lag_seconds')).toBe(true)
       expect(after.has('stockbridge_dead_letters')).toBe(true)
       expect(after.has('nodejs_eventloop_lag_seconds')).toBe(true)
+      // what steers a store's pushes (#17), per store, as last recorded
+      expect(sampleOf(after, 'stockbridge_store_push_window_seconds', { store: 'obs-shop' })).toBeCloseTo(0.318)
+      expect(sampleOf(after, 'stockbridge_store_push_loaded', { store: 'obs-shop' })).toBe(1)
+      expect(sampleOf(after, 'stockbridge_store_push_requests_in_flight', { store: 'obs-shop' })).toBe(1)
+      expect(sampleOf(after, 'stockbridge_store_push_requests_allowed', { store: 'obs-shop' })).toBe(2)
+      expect(sampleOf(after, 'stockbridge_store_push_capacity', { store: 'obs-shop' })).toBe(2)
+      expect(sampleOf(after, 'stockbridge_store_push_response_seconds', { store: 'obs-shop' })).toBeCloseTo(0.283)
+      expect(sampleOf(after, 'stockbridge_store_push_backlog', { store: 'obs-shop' })).toBe(6)
+      expect(text).not.toContain('store="obs-idle"')
       expect(after.has('process_cpu_user_seconds_total')).toBe(true)
       if (db.name === 'postgres') expect(after.has('stockbridge_db_pool_connections{state="total"}')).toBe(true)
 
