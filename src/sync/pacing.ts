@@ -23,10 +23,13 @@
  * - **Probes.** Changes that come evenly may never put more of ours in flight than the store
  *   serves, so its limit would never show. Every few seconds a slow store kept busy by small
  *   requests gets a probe: the next requests are filled up to one more than the capacity (to the
- *   configured limit while it is unknown), one item each if need be. A bulk push (full batches)
- *   is not probed: it already sends as few requests as there can be. A probe's answers teach or
- *   confirm the capacity; one nothing confirmed for 20 s is forgotten (and learned again), so a
- *   store that was slow once (a bulk push, a host under load) does not stay paced.
+ *   configured limit while it is unknown), one item each if need be; to learn, our requests first
+ *   drain (up to 100 ms), so each answer's wait is the others' own time. A bulk push (full
+ *   batches) is not probed: it already sends as few requests as there can be. A probe's answers
+ *   teach or confirm the capacity; one nothing confirmed for 20 s is forgotten (and learned
+ *   again), so a store that was slow once (a bulk push, a host under load) does not stay paced.
+ *   Learning probes that find no limit back off (2 s doubling to 30 s), back to 2 s when a new
+ *   busy spell begins. A known capacity is only confirmed by probes, never moved by them.
  * - **Use** is the smoothed number of our requests in flight over the capacity. A store of known
  *   capacity is *loaded* from 60 % use and stays so until 25 %. While loaded, a batch waits until its
  *   oldest item waited the **window**, which steers the use towards one half: 2 × response time /
@@ -134,6 +137,8 @@ export class Pacer {
   #probe: { width: number; since: number; drain: boolean; sending: boolean } | null = null
   /** Interval of probes while the capacity is unknown (grows while they find none). */
   #unknownEvery = PROBE_UNKNOWN_MS
+  /** Whether our requests kept the store busy when last looked (a new busy spell resets the back-off). */
+  #wasBusy = false
   readonly #tickets = new Map<number, Sent>()
   #nextTicket = 1
   #changedAt = -Infinity
@@ -210,6 +215,14 @@ export class Pacer {
       // A bulk push sends full batches: as few requests as there can be, which a probe would only add to.
       if (this.#items >= fullBatch / 2 || queued > fullBatch) return null
       this.#advance(now)
+      // A new busy spell (the load changed) gets a prompt learning probe, whatever the back-off
+      // earlier spells earned (a store that served one load side by side may queue the next).
+      const busy = this.#use >= PROBE_USE
+      if (busy && !this.#wasBusy && this.#capacity === null) {
+        this.#unknownEvery = PROBE_UNKNOWN_MS
+        this.#probedAt = Math.min(this.#probedAt, now - PROBE_UNKNOWN_MS + 1000)
+      }
+      this.#wasBusy = busy
       const slow = this.#latency !== null && this.#latency >= SLOW_MS
       const every = this.#capacity === null ? this.#unknownEvery : PROBE_KNOWN_MS
       const width = Math.min(this.#s.maxConcurrency, this.#capacity === null ? this.#s.maxConcurrency : this.#capacity.n + 1)

@@ -141,6 +141,16 @@ describe('store pacer', () => {
     }
   })
 
+  it('a long spell on a store that serves side by side does not delay learning the next load: 20 changes/s on two workers is paced soon after it begins', () => {
+    for (const seed of [1, 2]) {
+      // 40 s of fruitless probes back the learning probes off; then a quiet spell; then a load that queues.
+      const [, , paced] = simulate(PACED, [load(100, UNLIMITED, 1000, 40), load(1, TWO_WORKERS, 100, 10), load(20, TWO_WORKERS, 100, 10)], seed)
+      expect(paced!.capacity).toBe(2)
+      // Learned within about a second: nearly the whole 10 s load at ~48 ms a change.
+      expect(paced!.workerMsPerChange).toBeLessThanOrEqual(0.55 * (TWO_WORKERS.requestMs + TWO_WORKERS.itemMs))
+    }
+  })
+
   it('a two-worker store at 60 changes/s (more than it can take one change a request): p99 under 3 s, every change arrives', () => {
     for (const seed of [1, 2, 3]) {
       const [r] = simulate(PACED, [load(60, TWO_WORKERS)], seed)
