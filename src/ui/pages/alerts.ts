@@ -48,11 +48,11 @@ export const alertsPage: UiPage = {
 <p class="hint">Show: ${STATES.map((s, i) => html`${i ? ' · ' : ''}${s === state ? html`<strong>${s}</strong>` : html`<a href="/admin/alerts${s === 'open' ? '' : `?state=${s}`}">${s}</a>`}`)}. Open alerts stay listed, acknowledged or not, until the figure recovers.</p>
 ${alerts.length === 0
   ? html`<p class="muted">${state === 'open' ? 'No open alert.' : 'No alert.'}</p>`
-  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Kind</th><th scope="col">Scope</th><th scope="col">SKU or subject</th><th scope="col">Warehouse</th><th scope="col" class="n">Available</th><th scope="col" class="n">Threshold</th><th scope="col">Raised</th><th scope="col">State</th>${write ? html`<th scope="col">Action</th>` : ''}</tr></thead><tbody>
+  : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Kind</th><th scope="col" class="hide-narrow">Scope</th><th scope="col" class="wrap">SKU or subject</th><th scope="col" class="hide-narrow">Warehouse</th><th scope="col" class="n hide-narrow">Available</th><th scope="col" class="n hide-narrow">Threshold</th><th scope="col" class="hide-narrow">Raised</th><th scope="col">State</th>${write ? html`<th scope="col">Action</th>` : ''}</tr></thead><tbody>
 ${alerts.map(
-  (a) => html`<tr data-alert="${a.id}"><td>${a.kind}</td><td>${a.scope}</td><td class="sku">${a.sku !== null ? html`<a href="${skuPath(a.sku)}">${a.sku}</a>` : (a.subject ?? '')}${a.detail ? html` <span class="hint">${a.detail}</span>` : ''}</td>
-<td>${a.warehouseId !== null ? warehouseLabel(byId, a.warehouseId) : a.scope === 'total' ? 'all' : ''}</td><td class="n">${a.available !== null ? num(a.available) : ''}</td><td class="n">${a.threshold !== null ? num(a.threshold) : ''}</td>
-<td>${when(a.raisedAt)}</td><td>${statusBadge(a.status)}${a.acknowledgedBy ? html` <span class="hint">by ${a.acknowledgedBy}</span>` : ''}${a.closedAt !== null ? html` <span class="hint">${when(a.closedAt)}</span>` : ''}</td>
+  (a) => html`<tr data-alert="${a.id}"><td>${a.kind.split('_').map((part, i) => (i === 0 ? part : html`_<wbr>${part}`))}</td><td class="hide-narrow">${a.scope}</td><td class="subject">${a.sku !== null ? html`<a href="${skuPath(a.sku)}">${a.sku}</a>` : (a.subject ?? '')}${a.detail ? html` <span class="hint">${a.detail}</span>` : ''}</td>
+<td class="hide-narrow">${a.warehouseId !== null ? warehouseLabel(byId, a.warehouseId) : a.scope === 'total' ? 'all' : ''}</td><td class="n hide-narrow">${a.available !== null ? num(a.available) : ''}</td><td class="n hide-narrow">${a.threshold !== null ? num(a.threshold) : ''}</td>
+<td class="hide-narrow">${when(a.raisedAt)}</td><td>${statusBadge(a.status)}${a.acknowledgedBy ? html` <span class="hint">by ${a.acknowledgedBy}</span>` : ''}${a.closedAt !== null ? html` <span class="hint">${when(a.closedAt)}</span>` : ''}</td>
 ${write ? html`<td>${a.status === 'open' ? actionButton(`/admin/alerts/${encodeURIComponent(a.id)}/acknowledge${back}`, csrf, 'Acknowledge') : ''}</td>` : ''}</tr>`,
 )}
 </tbody></table></div>`}
@@ -61,12 +61,12 @@ ${!admin
   ? html`<p class="muted">Listing alert channels needs a key with the admin scope.</p>`
   : channels.length === 0
     ? html`<p class="muted">No alert channel: alerts are listed here and in <code>GET /inventory/v1/alerts</code> only. Add one with <code>POST /inventory/v1/alert-channels</code> or <code>alerts channels add</code>.</p>`
-    : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Mode</th><th scope="col" class="hide-narrow">Alert kinds</th><th scope="col">State</th><th scope="col">Last delivery</th><th scope="col">Test</th></tr></thead><tbody>
+    : html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col" class="hide-narrow">Mode</th><th scope="col" class="hide-narrow">Alert kinds</th><th scope="col">State</th><th scope="col" class="hide-narrow">Last delivery</th><th scope="col">Test</th></tr></thead><tbody>
 ${channels.map((ch, i) => {
   const last = lastAttempt[i]
-  return html`<tr data-channel="${ch.id}"><td>${ch.name}</td><td>${ch.kind}</td><td>${ch.mode}${ch.mode === 'digest' ? html` <span class="hint">every ${num(ch.digestSeconds)} s</span>` : ''}</td><td class="hide-narrow">${ch.kinds.length === ALERT_KINDS.length ? 'all kinds' : ch.kinds.join(', ')}; ${ch.scopes.length === ALERT_SCOPES.length ? 'all scopes' : ch.scopes.join(', ')}</td>
+  return html`<tr data-channel="${ch.id}"><td>${ch.name}</td><td>${ch.kind}</td><td class="hide-narrow">${ch.mode}${ch.mode === 'digest' ? html` <span class="hint">every ${num(ch.digestSeconds)} s</span>` : ''}</td><td class="hide-narrow">${ch.kinds.length === ALERT_KINDS.length ? 'all kinds' : ch.kinds.join(', ')}; ${ch.scopes.length === ALERT_SCOPES.length ? 'all scopes' : ch.scopes.join(', ')}</td>
 <td>${ch.isActive ? badge('ok', 'active') : badge('muted', 'paused')}</td>
-<td>${last ? html`${when(last.attempted_at)} · ${last.outcome === 'ok' ? badge('ok', 'delivered') : badge('bad', last.outcome)}${last.status_code ? ` ${last.status_code}` : ''}${last.error ? html` <span class="hint">${last.error}</span>` : ''}` : html`<span class="muted">none yet</span>`}</td>
+<td class="hide-narrow">${last ? html`${when(last.attempted_at)} · ${last.outcome === 'ok' ? badge('ok', 'delivered') : badge('bad', last.outcome)}${last.status_code ? ` ${last.status_code}` : ''}${last.error ? html` <span class="hint">${last.error}</span>` : ''}` : html`<span class="muted">none yet</span>`}</td>
 <td>${actionButton(`/admin/alert-channels/${encodeURIComponent(ch.id)}/test`, csrf, 'Send test')}</td></tr>`
 })}
 </tbody></table></div>`}`,
