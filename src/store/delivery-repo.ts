@@ -4,6 +4,7 @@
  * gets an older figure after a newer one. Workers claim slots under a lease.
  */
 
+import { sql } from 'kysely'
 import type { Executor } from './db.js'
 import type { DialectCaps } from './dialect.js'
 import { pastCursor } from './keyset.js'
@@ -18,6 +19,13 @@ export interface DeliverySlot {
   readonly dueSince?: number
 }
 
+/**
+ * A change that comes while its slot is claimed (its SKU in flight) is not in that delivery's
+ * figure for certain: remember when the first such change was written, so completing the
+ * delivery makes the slot due as of then (completeDelivery), not as of the completion.
+ */
+const PENDING_SINCE = sql<number | null>`case when delivery.locked_by is not null and delivery.pending_since is null then excluded.created_at else delivery.pending_since end`
+
 /** Point each target's slot for this SKU at the event, unless it already holds a newer one. */
 export async function enqueueDeliveries(ex: Executor, targetIds: ReadonlyArray<string>, sku: string, eventSeq: number, now: number): Promise<void> {
   if (targetIds.length === 0) return
@@ -29,7 +37,7 @@ export async function enqueueDeliveries(ex: Executor, targetIds: ReadonlyArray<s
         .columns(['target_id', 'sku'])
         // A newer event starts with a fresh attempt count: it must not inherit the retries the
         // older one used up (and be dead-lettered after a single try).
-        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0 })
+        .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0, pending_since: PENDING_SINCE })
         .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
     )
     .execute()
@@ -53,7 +61,7 @@ export async function claimDeliveries(ex: Executor, caps: DialectCaps, workerId:
     .$asTuple('target_id', 'sku')
   const rows = await ex
     .updateTable('delivery')
-    .set((eb) => ({ locked_by: workerId, locked_until: now + leaseMs, attempts: eb('attempts', '+', 1) }))
+    .set((eb) => ({ locked_by: workerId, locked_until: now + leaseMs, attempts: eb('attempts', '+', 1), pending_since: null }))
     .where((eb) => eb(eb.refTuple('target_id', 'sku'), 'in', due))
     .returning(['target_id', 'sku', 'event_seq', 'attempts', 'created_at', 'next_attempt_at'])
     .execute()
@@ -90,10 +98,12 @@ export async function completeDelivery(ex: Executor, slot: DeliverySlot, workerI
     .where('locked_by', '=', workerId)
     .executeTakeFirst()
   if (Number(del.numDeletedRows) === 1) return
-  // What waits now is what arrived during this delivery: its lag counts from (about) now.
+  // What waits now arrived during this delivery: it is due, and its lag counts, from when the
+  // first of it was written (now, for a slot whose pending time is unknown).
+  const since = sql<number>`coalesce(pending_since, ${now})`
   await ex
     .updateTable('delivery')
-    .set({ locked_by: null, locked_until: null, attempts: 0, next_attempt_at: now, last_error: null, last_status: null, created_at: now })
+    .set({ locked_by: null, locked_until: null, attempts: 0, next_attempt_at: since, last_error: null, last_status: null, created_at: since, pending_since: null })
     .where('target_id', '=', slot.targetId)
     .where('sku', '=', slot.sku)
     .where('locked_by', '=', workerId)
@@ -104,7 +114,7 @@ export async function completeDelivery(ex: Executor, slot: DeliverySlot, workerI
 export async function retryDelivery(ex: Executor, slot: DeliverySlot, workerId: string, nextAttemptAt: number, error: string, status: number | null): Promise<void> {
   await ex
     .updateTable('delivery')
-    .set({ locked_by: null, locked_until: null, next_attempt_at: nextAttemptAt, last_error: error.slice(0, 500), last_status: status })
+    .set({ locked_by: null, locked_until: null, next_attempt_at: nextAttemptAt, last_error: error.slice(0, 500), last_status: status, pending_since: null })
     .where('target_id', '=', slot.targetId)
     .where('sku', '=', slot.sku)
     .where('locked_by', '=', workerId)
@@ -119,7 +129,7 @@ export async function releaseDelivery(ex: Executor, slot: DeliverySlot, workerId
   await ex
     .updateTable('delivery')
     // Never below 0: a newer event may have reset the count while this attempt was in flight.
-    .set((eb) => ({ locked_by: null, locked_until: null, next_attempt_at: now, attempts: eb.case().when('attempts', '>', 0).then(eb('attempts', '-', 1)).else(0).end() }))
+    .set((eb) => ({ locked_by: null, locked_until: null, next_attempt_at: now, pending_since: null, attempts: eb.case().when('attempts', '>', 0).then(eb('attempts', '-', 1)).else(0).end() }))
     .where('target_id', '=', slot.targetId)
     .where('sku', '=', slot.sku)
     .where('locked_by', '=', workerId)
@@ -275,7 +285,7 @@ export async function enqueueDeliverySlots(ex: Executor, caps: DialectCaps, slot
         oc
           .columns(['target_id', 'sku'])
           // A newer event starts with a fresh attempt count (see enqueueDeliveries).
-          .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0 })
+          .doUpdateSet({ event_seq: (eb) => eb.ref('excluded.event_seq'), attempts: 0, pending_since: PENDING_SINCE })
           .where('delivery.event_seq', '<', (eb) => eb.ref('excluded.event_seq')),
       )
       .execute()

@@ -15,6 +15,7 @@ import * as m0011 from './migrations/0011-create-admin-sessions.js'
 import * as m0012 from './migrations/0012-create-supply-pull-tables.js'
 import * as m0013 from './migrations/0013-set-write-fillfactor.js'
 import * as m0014 from './migrations/0014-signal-api-key-changes.js'
+import * as m0015 from './migrations/0015-add-delivery-pending-since.js'
 
 // A static map, not a directory glob, so a bundled or compiled build still carries every migration.
 const MIGRATIONS = {
@@ -31,6 +32,7 @@ const MIGRATIONS = {
   '0012-create-supply-pull-tables': m0012,
   '0013-set-write-fillfactor': m0013,
   '0014-signal-api-key-changes': m0014,
+  '0015-add-delivery-pending-since': m0015,
 } as const
 
 function providerFor(caps: DialectCaps): MigrationProvider {

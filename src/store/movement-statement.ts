@@ -86,7 +86,9 @@ ev AS (
 dl AS (
   INSERT INTO delivery (target_id, sku, event_seq, attempts, next_attempt_at, locked_by, locked_until, last_error, last_status, created_at)
   SELECT t.id, $1::varchar, ev.seq, 0, $7::bigint, NULL, NULL, NULL, NULL, $7::bigint FROM ev, unnest($16::varchar[]) AS t(id)
-  ON CONFLICT (target_id, sku) DO UPDATE SET event_seq = excluded.event_seq, attempts = 0 WHERE delivery.event_seq < excluded.event_seq
+  ON CONFLICT (target_id, sku) DO UPDATE SET event_seq = excluded.event_seq, attempts = 0,
+    pending_since = CASE WHEN delivery.locked_by IS NOT NULL AND delivery.pending_since IS NULL THEN excluded.created_at ELSE delivery.pending_since END
+    WHERE delivery.event_seq < excluded.event_seq
   RETURNING 1)
 SELECT EXISTS (SELECT 1 FROM snap) AS is_known, EXISTS (SELECT 1 FROM ok) AS is_locked, (SELECT allows_backorders <> 0 FROM ok) AS allows_backorders, (SELECT product_id FROM ok) AS product_id,
   ${OUT('cur', 'cur_')}, ${OUT('lvl', 'new_')},

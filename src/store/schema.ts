@@ -163,6 +163,8 @@ export interface DeliveryTable {
   last_error: string | null
   last_status: number | null
   created_at: BigIntColumn
+  /** Set while the slot is claimed: when the first change that came meanwhile was written (0015). */
+  pending_since: ColumnType<number | string | null, number | null | undefined, number | null>
 }
 
 export interface DeliveryAttemptTable {
