@@ -15,6 +15,7 @@ import { snapshot } from '../e2e/support-e2e.js'
 import { browseLevels } from '../../src/service/admin-views.js'
 import { bulkSync } from '../../src/service/bulk-sync.js'
 import { addStore } from '../../src/service/stores.js'
+import { setPushStatus } from '../../src/store/woo-repo.js'
 import { cookiesOf, csrfOf, form, signIn } from './support-ui.js'
 
 for (const db of DATABASES) {
@@ -183,6 +184,16 @@ for (const db of DATABASES) {
       expect(await there.text()).toContain('data-op-state="running"')
       const viewer = await signIn(fetcher, t.keys.read)
       expect((await fetcher(poll, { headers: { cookie: viewer.cookie } })).status).toBe(404)
+    })
+
+    it("a store's page shows what steers its pushes, as the node pushing last recorded it", async () => {
+      const store = await addStore(deps, { name: 'ui-pacing-shop', url: 'http://127.0.0.1:9', consumerKey: 'ck_x', consumerSecret: 'cs_x', warehouses: ['UI-W1'] })
+      const s = await signIn(fetcher, t.keys.read)
+      const page = async () => (await (await fetcher(`/admin/stores/${store.id}`, { headers: { cookie: s.cookie } })).text()).replace(/\s+/g, ' ')
+      expect(await page()).toContain('Pushing: nothing pushed yet.')
+      await setPushStatus(ts.store.db, store.id, { window_ms: 600, loaded: true, in_flight: 1, concurrency: 2, max_concurrency: 4, capacity: 2, latency_ms: 742, backlog: 17, busy: 0.8, at: Date.UTC(2026, 11, 3, 22, 0, 5) })
+      const shown = /<p id="pushing">(.*?)<\/p>/.exec(await page())![1]!.replace(/<[^>]+>/g, '')
+      expect(shown).toBe('Pushing: store loaded · window 600 ms · 1 in flight of 2 allowed (max 4) · capacity 2 · store answers in 742 ms · 17 waiting as of 2026-12-03 22:00:05')
     })
 
     it('refuses a mangled session cookie and a next parameter pointing elsewhere', async () => {

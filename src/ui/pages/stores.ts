@@ -3,7 +3,7 @@
  * run then for real, register webhooks, push every figure now (#16). Long operations run in the
  * background and the page shows their progress.
  */
-import { getStore, listStores } from '../../service/stores.js'
+import { getStore, listStores, storeView } from '../../service/stores.js'
 import { listDrift, listProblems, listRuns } from '../../service/woocommerce.js'
 import { connectorFor } from '../../service/woocommerce-runtime.js'
 import { findStoreJob, submitStoreJob, type StoreJob, type StoreJobInput, type StoreJobKind } from '../../service/store-jobs.js'
@@ -51,6 +51,7 @@ ${stores.map((s) => html`<tr><td><a href="${storePath(s.id)}">${s.name}</a></td>
         c,
         { title: `Store ${store.name}`, current: '/admin/stores' },
         html`<p><span class="sku">${store.baseUrl}</span> · mode ${store.mode} · warehouses ${store.warehouses.join(', ')} · buffer ${store.buffer} · ${healthBadge(store.health)}${store.healthReason ? html` <span class="hint">${store.healthReason}</span>` : ''} ${store.healthChangedAt ? html`<span class="hint">since ${when(store.healthChangedAt)}</span>` : ''}</p>
+${pushingLine(storeView(store).pushing)}
 ${admin
   ? html`<div class="card"><h2>Actions</h2>
 <p class="hint">A dry run compares the store with the hub and changes nothing; apply repairs the drift it finds and re-enables disabled webhooks.</p>
@@ -164,4 +165,11 @@ ${drift.length ? html`<ul class="plain">${drift.map((d) => html`<li>${d.sku}: st
       )
     }
   },
+}
+
+/** What steers pushes to the store (the pacer's last recorded figures, as in `stores show`). */
+function pushingLine(p: ReturnType<typeof storeView>['pushing']): Html {
+  if (!p) return html`<p class="hint">Pushing: nothing pushed yet.</p>`
+  const ms = (v: number | null) => (v === null ? '—' : `${num(v)} ms`)
+  return html`<p id="pushing">Pushing: ${p.loaded ? badge('warn', 'store loaded') : badge('ok', 'not loaded')} · window ${ms(p.window_ms)} · ${p.in_flight ?? '—'} in flight of ${p.concurrency ?? '—'} allowed (max ${p.max_concurrency ?? '—'}) · capacity ${p.capacity === null ? 'not seen to queue' : num(p.capacity)} · store answers in ${ms(p.latency_ms)} · ${num(p.backlog ?? 0)} waiting${p.at ? html` <span class="hint">as of ${when(Date.parse(p.at))}</span>` : ''}</p>`
 }
